@@ -1,0 +1,109 @@
+// Package agent assembles the endpoint side of Porthole: the enrolled
+// identity, the control link to the broker and the inventory it reports.
+package agent
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+
+	"porthole/agent/identity"
+	"porthole/agent/inventory"
+	"porthole/agent/link"
+	"porthole/internal/wire"
+)
+
+// Version is the agent version reported to the broker.
+var Version = "0.1.0"
+
+// Config is everything the agent needs.
+type Config struct {
+	StateDir string // required: where the device key and enrollment live
+	Logger   *slog.Logger
+	// Displays enumerates the screens (nil when there is no graphical session).
+	Displays func() ([]wire.Display, error)
+}
+
+// Agent is a configured endpoint agent.
+type Agent struct {
+	cfg Config
+	id  identity.Identity
+	lnk *link.Link
+}
+
+// Enroll registers this endpoint with the broker and stores the identity.
+func Enroll(ctx context.Context, cfg Config, brokerURL, token, caFile string) (identity.Identity, error) {
+	var ca string
+	if caFile != "" {
+		b, err := os.ReadFile(caFile)
+		if err != nil {
+			return identity.Identity{}, fmt.Errorf("CA file: %w", err)
+		}
+		ca = string(b)
+	}
+	client, err := link.HTTPClient(ca)
+	if err != nil {
+		return identity.Identity{}, err
+	}
+	key, err := identity.LoadOrCreateKey(cfg.StateDir)
+	if err != nil {
+		return identity.Identity{}, err
+	}
+	inv := inventory.Collect(ctx, cfg.Displays)
+	res, err := link.Enroll(ctx, client, brokerURL, token, key.Public().(ed25519.PublicKey), inv)
+	if err != nil {
+		return identity.Identity{}, err
+	}
+	id := identity.Identity{BrokerURL: brokerURL, DeviceID: res.DeviceID, DeviceSecret: res.DeviceSecret, CACert: ca, Key: key}
+	if err := identity.Save(cfg.StateDir, id); err != nil {
+		return id, fmt.Errorf("save enrollment: %w", err)
+	}
+	return id, nil
+}
+
+// New loads the enrollment from the state dir.
+func New(cfg Config) (*Agent, error) {
+	if cfg.StateDir == "" {
+		return nil, errors.New("agent: state dir required")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	id, err := identity.Load(cfg.StateDir)
+	if err != nil {
+		return nil, err
+	}
+	client, err := link.HTTPClient(id.CACert)
+	if err != nil {
+		return nil, err
+	}
+	a := &Agent{cfg: cfg, id: id}
+	a.lnk = link.New(link.Config{
+		BrokerURL: id.BrokerURL, DeviceID: id.DeviceID, Key: id.Key, Version: Version,
+		TLS:       client.Transport.(*http.Transport).TLSClientConfig,
+		Inventory: func(ctx context.Context) wire.Inventory { return inventory.Collect(ctx, cfg.Displays) },
+		Handle:    a.handle,
+		Logger:    cfg.Logger,
+	})
+	return a, nil
+}
+
+// DeviceID is the broker-assigned id.
+func (a *Agent) DeviceID() string { return a.id.DeviceID }
+
+// Connected is closed while the link is up.
+func (a *Agent) Connected() <-chan struct{} { return a.lnk.Connected() }
+
+// Run keeps the agent connected until ctx ends.
+func (a *Agent) Run(ctx context.Context) error {
+	a.cfg.Logger.Info("agent starting", "device_id", a.id.DeviceID, "broker", a.id.BrokerURL, "version", Version)
+	return a.lnk.Run(ctx)
+}
+
+func (a *Agent) handle(ctx context.Context, m wire.Message) {
+	a.cfg.Logger.Warn("unhandled broker message", "type", m.Type())
+}

@@ -1,0 +1,274 @@
+// Package agents runs the broker's side of the agent control link: it
+// authenticates each agent websocket by an Ed25519 challenge, tracks which
+// devices are online, stores their inventory and heartbeats, and lets the
+// rest of the broker send messages to a connected agent.
+package agents
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"porthole/broker/audit"
+	"porthole/broker/live"
+	"porthole/broker/store"
+	"porthole/internal/clock"
+	"porthole/internal/wire"
+)
+
+// Errors, matched with errors.Is.
+var (
+	ErrOffline = errors.New("device is offline")
+)
+
+// devices is the part of the store the hub needs.
+type devices interface {
+	Device(ctx context.Context, id string) (store.Device, error)
+	UpdateInventory(ctx context.Context, id, agentVersion string, inv wire.Inventory, seen time.Time) error
+	TouchDevice(ctx context.Context, id string, seen time.Time) error
+}
+
+type auditor interface {
+	Append(ctx context.Context, e audit.Event) (store.AuditRecord, error)
+}
+
+// Config wires a Hub.
+type Config struct {
+	Devices   devices
+	Audit     auditor
+	Live      *live.Hub
+	Clock     clock.Clock
+	Logger    *slog.Logger
+	Heartbeat time.Duration // default 15s; a link silent for 3 beats is dead
+	// OnMessage receives every message from an authenticated agent other
+	// than heartbeats and inventory (session signaling, in later features).
+	OnMessage func(deviceID string, m wire.Message)
+}
+
+// Hub tracks connected agents.
+type Hub struct {
+	cfg Config
+
+	mu    sync.Mutex
+	conns map[string]*conn // by device id; guarded by mu
+}
+
+// New returns a Hub.
+func New(cfg Config) *Hub {
+	if cfg.Heartbeat == 0 {
+		cfg.Heartbeat = 15 * time.Second
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = clock.Real{}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Hub{cfg: cfg, conns: map[string]*conn{}}
+}
+
+// conn is one authenticated agent link. Writes are serialised by wmu
+// because a websocket allows one writer at a time.
+type conn struct {
+	ws  *websocket.Conn
+	wmu sync.Mutex
+}
+
+func (c *conn) send(m wire.Message, deadline time.Time) error {
+	b, err := wire.Encode(m)
+	if err != nil {
+		return err
+	}
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	_ = c.ws.SetWriteDeadline(deadline)
+	return c.ws.WriteMessage(websocket.TextMessage, b)
+}
+
+// Online reports whether the device has a live link.
+func (h *Hub) Online(id string) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	_, ok := h.conns[id]
+	return ok
+}
+
+// Send delivers m to a connected device.
+func (h *Hub) Send(id string, m wire.Message) error {
+	h.mu.Lock()
+	c := h.conns[id]
+	h.mu.Unlock()
+	if c == nil {
+		return fmt.Errorf("send to %s: %w", id, ErrOffline)
+	}
+	return c.send(m, time.Now().Add(10*time.Second))
+}
+
+// refuse sends a clear error to the peer, logs it, and returns it.
+func (h *Hub) refuse(ws *websocket.Conn, code, msg string, attrs ...any) error {
+	h.cfg.Logger.Warn("agent refused", append([]any{"code", code, "reason", msg}, attrs...)...)
+	c := &conn{ws: ws}
+	_ = c.send(&wire.Error{Code: code, Message: msg}, time.Now().Add(5*time.Second))
+	c.wmu.Lock()
+	_ = ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.ClosePolicyViolation, code), time.Now().Add(time.Second))
+	c.wmu.Unlock()
+	return fmt.Errorf("agent refused: %s: %s", code, msg)
+}
+
+// Serve runs one agent link until it ends. Serve closes ws.
+func (h *Hub) Serve(ctx context.Context, ws *websocket.Conn, remoteIP string) error {
+	defer ws.Close()
+	ws.SetReadLimit(wire.MaxFrame)
+	log := h.cfg.Logger.With("remote_ip", remoteIP)
+
+	nonce := make([]byte, wire.NonceSize)
+	if _, err := rand.Read(nonce); err != nil {
+		return err
+	}
+	first := &conn{ws: ws}
+	if err := first.send(&wire.Challenge{Nonce: nonce}, time.Now().Add(10*time.Second)); err != nil {
+		return fmt.Errorf("agent challenge: %w", err)
+	}
+	_ = ws.SetReadDeadline(time.Now().Add(15 * time.Second))
+	_, data, err := ws.ReadMessage()
+	if err != nil {
+		return fmt.Errorf("agent hello: %w", err)
+	}
+	m, err := wire.Decode(data)
+	if err != nil {
+		return h.refuse(ws, wire.CodeBadRequest, "malformed hello: "+err.Error(), "remote_ip", remoteIP)
+	}
+	hello, ok := m.(*wire.Hello)
+	if !ok {
+		return h.refuse(ws, wire.CodeBadRequest, "expected hello, got "+m.Type(), "remote_ip", remoteIP)
+	}
+	dev, err := h.cfg.Devices.Device(ctx, hello.DeviceID)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && !ed25519.Verify(dev.PublicKey, wire.SignedPayload(nonce, hello.DeviceID), hello.Signature)) {
+		h.auditFail(ctx, hello.DeviceID, remoteIP, "bad signature or unknown device")
+		return h.refuse(ws, wire.CodeAuthFailed, "device authentication failed", "device_id", hello.DeviceID, "remote_ip", remoteIP)
+	}
+	if err != nil {
+		_ = h.refuse(ws, wire.CodeInternal, "broker error, retry later")
+		return fmt.Errorf("agent %s: %w", hello.DeviceID, err)
+	}
+	if dev.Revoked {
+		h.auditFail(ctx, dev.ID, remoteIP, "device revoked")
+		return h.refuse(ws, wire.CodeRevoked, "this device has been revoked by an administrator; re-enroll it", "device_id", dev.ID, "remote_ip", remoteIP)
+	}
+
+	c := &conn{ws: ws}
+	h.mu.Lock()
+	if _, dup := h.conns[dev.ID]; dup {
+		h.mu.Unlock()
+		return h.refuse(ws, wire.CodeAlreadyConnected, "another agent with this device key is already connected", "device_id", dev.ID, "remote_ip", remoteIP)
+	}
+	h.conns[dev.ID] = c
+	h.mu.Unlock()
+	log = log.With("device_id", dev.ID)
+	defer func() {
+		h.mu.Lock()
+		delete(h.conns, dev.ID)
+		h.mu.Unlock()
+		h.publish(dev.ID, false)
+		log.Info("agent offline")
+	}()
+
+	now := h.cfg.Clock.Now()
+	if err := h.cfg.Devices.UpdateInventory(ctx, dev.ID, hello.AgentVersion, hello.Inventory, now); err != nil {
+		return fmt.Errorf("agent %s inventory: %w", dev.ID, err)
+	}
+	if err := c.send(&wire.Welcome{HeartbeatSeconds: int(h.cfg.Heartbeat / time.Second)}, time.Now().Add(10*time.Second)); err != nil {
+		return fmt.Errorf("agent %s welcome: %w", dev.ID, err)
+	}
+	log.Info("agent online", "agent_version", hello.AgentVersion)
+	h.publish(dev.ID, true)
+
+	// Close the socket when ctx ends so the blocking read returns.
+	stop := context.AfterFunc(ctx, func() {
+		c.wmu.Lock()
+		_ = ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseGoingAway, "broker shutting down"), time.Now().Add(time.Second))
+		c.wmu.Unlock()
+		ws.Close()
+	})
+	defer stop()
+
+	for {
+		_ = ws.SetReadDeadline(time.Now().Add(3 * h.cfg.Heartbeat))
+		_, data, err := ws.ReadMessage()
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("agent %s link: %w", dev.ID, err)
+		}
+		m, err := wire.Decode(data)
+		if err != nil {
+			// A bad frame gets a clear error but does not end a healthy link.
+			log.Warn("agent sent malformed message", "err", err)
+			_ = c.send(&wire.Error{Code: wire.CodeBadRequest, Message: err.Error()}, time.Now().Add(5*time.Second))
+			continue
+		}
+		now := h.cfg.Clock.Now()
+		switch m := m.(type) {
+		case *wire.Heartbeat:
+			if err := h.cfg.Devices.TouchDevice(ctx, dev.ID, now); err != nil {
+				log.Error("touch device", "err", err)
+			}
+			// Answer, so the agent can tell a dead broker from a quiet one.
+			if err := c.send(&wire.Heartbeat{}, time.Now().Add(10*time.Second)); err != nil {
+				return fmt.Errorf("agent %s heartbeat: %w", dev.ID, err)
+			}
+			h.publish(dev.ID, true)
+		case *wire.Inventory:
+			if err := h.cfg.Devices.UpdateInventory(ctx, dev.ID, hello.AgentVersion, *m, now); err != nil {
+				log.Error("update inventory", "err", err)
+			}
+			h.publish(dev.ID, true)
+		default:
+			if h.cfg.OnMessage != nil {
+				h.cfg.OnMessage(dev.ID, m)
+			} else {
+				log.Warn("unexpected message from agent", "type", m.Type())
+			}
+		}
+	}
+}
+
+func (h *Hub) auditFail(ctx context.Context, id, ip, why string) {
+	if _, err := h.cfg.Audit.Append(ctx, audit.Event{Actor: "device:" + id, Action: "agent.auth_failed", Target: id, SourceIP: ip,
+		Details: map[string]any{"reason": why}}); err != nil {
+		h.cfg.Logger.Error("audit agent auth failure", "err", err)
+	}
+}
+
+// DeviceEvent is what portal pages receive about a device.
+type DeviceEvent struct {
+	Online   bool      `json:"online"`
+	LastSeen time.Time `json:"last_seen"`
+}
+
+func (h *Hub) publish(id string, online bool) {
+	if h.cfg.Live == nil {
+		return
+	}
+	h.cfg.Live.Publish(live.Event{Type: "device", ID: id, Data: DeviceEvent{Online: online, LastSeen: h.cfg.Clock.Now()}})
+}
+
+// Disconnect closes a device's link (after revocation, say).
+func (h *Hub) Disconnect(id, why string) {
+	h.mu.Lock()
+	c := h.conns[id]
+	h.mu.Unlock()
+	if c == nil {
+		return
+	}
+	_ = c.send(&wire.Error{Code: wire.CodeRevoked, Message: why}, time.Now().Add(2*time.Second))
+	c.ws.Close()
+}

@@ -1,0 +1,137 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"porthole/broker/store"
+	"porthole/internal/clock/clocktest"
+)
+
+func TestPasswordHash(t *testing.T) {
+	h, err := HashPassword("correct horse")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		pw   string
+		want bool
+	}{{"correct horse", true}, {"correct hors", false}, {"", false}} {
+		got, err := CheckPassword(h, tc.pw)
+		if err != nil || got != tc.want {
+			t.Errorf("CheckPassword(%q) = %v, %v; want %v", tc.pw, got, err, tc.want)
+		}
+	}
+	if _, err := CheckPassword("$2a$10$bcrypt", "x"); err == nil {
+		t.Error("foreign hash accepted")
+	}
+}
+
+func TestRoles(t *testing.T) {
+	tests := []struct {
+		role Role
+		perm Permission
+		want bool
+	}{
+		{Admin, Enroll, true},
+		{Technician, ConnectDevice, true},
+		{Technician, Enroll, false},
+		{Auditor, ViewAudit, true},
+		{Auditor, ConnectDevice, false},
+		{Role("root"), ViewDevices, false},
+	}
+	for _, tc := range tests {
+		if got := tc.role.Can(tc.perm); got != tc.want {
+			t.Errorf("%s.Can(%s) = %v", tc.role, tc.perm, got)
+		}
+	}
+}
+
+func newAuth(t *testing.T) (*Authenticator, *store.Store, *clocktest.Fake) {
+	t.Helper()
+	st, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "p.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	clk := clocktest.New(time.Unix(1700000000, 0))
+	h, _ := HashPassword("pw")
+	if err := st.CreateUser(context.Background(), store.User{ID: "u1", Username: "ann", PasswordHash: h, Role: "admin", CreatedAt: clk.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	return New(st, Config{IdleTimeout: 10 * time.Minute, AbsoluteTimeout: time.Hour, Clock: clk}), st, clk
+}
+
+func TestLoginAndTimeouts(t *testing.T) {
+	ctx := context.Background()
+	a, _, clk := newAuth(t)
+	for _, tc := range []struct{ user, pw string }{{"ann", "nope"}, {"bob", "pw"}} {
+		if _, err := a.Password(ctx, tc.user, tc.pw); !errors.Is(err, ErrBadCredentials) {
+			t.Errorf("Password(%s,%s) = %v, want ErrBadCredentials", tc.user, tc.pw, err)
+		}
+	}
+	u, err := a.Password(ctx, "ann", "pw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s1, _ := a.StartSession(ctx, u)
+	s2, _ := a.StartSession(ctx, u)
+	if s1 == s2 {
+		t.Fatal("session ids repeat")
+	}
+	p, err := a.Session(ctx, s1)
+	if err != nil || p.Username != "ann" || p.Role != Admin {
+		t.Fatalf("Session = %+v, %v", p, err)
+	}
+	// Idle timeout: activity keeps it alive, silence ends it.
+	clk.Advance(9 * time.Minute)
+	if _, err := a.Session(ctx, s1); err != nil {
+		t.Fatalf("active session ended: %v", err)
+	}
+	clk.Advance(11 * time.Minute)
+	if _, err := a.Session(ctx, s2); !errors.Is(err, ErrExpired) {
+		t.Fatalf("idle session: %v, want ErrExpired", err)
+	}
+	// Absolute timeout ends even an active session.
+	for range 6 {
+		clk.Advance(9 * time.Minute)
+		if _, err = a.Session(ctx, s1); err != nil {
+			break
+		}
+	}
+	if !errors.Is(err, ErrExpired) {
+		t.Fatalf("session past absolute timeout: %v", err)
+	}
+	// Logout is server-side.
+	s3, _ := a.StartSession(ctx, u)
+	p, _ = a.Session(ctx, s3)
+	if err := a.EndSession(ctx, p.SessionHash); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Session(ctx, s3); !errors.Is(err, ErrNoSession) {
+		t.Fatalf("logged-out session: %v", err)
+	}
+}
+
+func TestAPIToken(t *testing.T) {
+	ctx := context.Background()
+	a, _, clk := newAuth(t)
+	u, _ := a.Password(ctx, "ann", "pw")
+	tok, _, err := a.IssueToken(ctx, u, "cli", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p, err := a.Token(ctx, tok); err != nil || p.Username != "ann" {
+		t.Fatalf("Token = %+v, %v", p, err)
+	}
+	if _, err := a.Token(ctx, tok+"x"); err == nil {
+		t.Fatal("wrong token accepted")
+	}
+	clk.Advance(2 * time.Hour)
+	if _, err := a.Token(ctx, tok); !errors.Is(err, ErrExpired) {
+		t.Fatalf("expired token: %v", err)
+	}
+}

@@ -1,0 +1,44 @@
+package auth
+
+import "fmt"
+
+// Role is a portal user's role. Permissions are granted per role, deny by default.
+type Role string
+
+// The roles.
+const (
+	Admin      Role = "admin"      // everything: users, settings, enrollment
+	Technician Role = "technician" // devices, sessions, break glass, codes
+	Auditor    Role = "auditor"    // read audit log and recordings; never connects
+)
+
+// Permission names an action checked on every route.
+type Permission string
+
+// The permissions.
+const (
+	ViewDevices   Permission = "devices.view"
+	ManageDevices Permission = "devices.manage" // revoke
+	Enroll        Permission = "enroll.manage"  // enrollment tokens
+	ManageUsers   Permission = "users.manage"
+	ConnectDevice Permission = "devices.connect" // remote support
+	ViewAudit     Permission = "audit.view"
+)
+
+var grants = map[Role]map[Permission]bool{
+	Admin:      {ViewDevices: true, ManageDevices: true, Enroll: true, ManageUsers: true, ConnectDevice: true, ViewAudit: true},
+	Technician: {ViewDevices: true, ConnectDevice: true},
+	Auditor:    {ViewDevices: true, ViewAudit: true},
+}
+
+// Can reports whether r holds p. Unknown roles hold nothing.
+func (r Role) Can(p Permission) bool { return grants[r][p] }
+
+// ParseRole validates a role name.
+func ParseRole(s string) (Role, error) {
+	r := Role(s)
+	if _, ok := grants[r]; !ok {
+		return "", fmt.Errorf("unknown role %q (want admin, technician or auditor)", s)
+	}
+	return r, nil
+}

@@ -1,0 +1,165 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"porthole/broker/store"
+	"porthole/internal/clock"
+)
+
+// Errors from authentication, matched with errors.Is. The API maps them all
+// to one generic message so callers cannot tell which part was wrong.
+var (
+	ErrBadCredentials = errors.New("invalid username or password")
+	ErrNoSession      = errors.New("not logged in")
+	ErrExpired        = errors.New("session expired")
+)
+
+// users is the part of the store the Authenticator needs.
+type users interface {
+	UserByName(ctx context.Context, name string) (store.User, error)
+	UserByID(ctx context.Context, id string) (store.User, error)
+	CreateWebSession(ctx context.Context, ws store.WebSession) error
+	WebSession(ctx context.Context, idHash string) (store.WebSession, error)
+	TouchWebSession(ctx context.Context, idHash string, at time.Time) error
+	DeleteWebSession(ctx context.Context, idHash string) error
+	CreateAPIToken(ctx context.Context, t store.APIToken) error
+	APITokenByHash(ctx context.Context, hash string) (store.APIToken, error)
+}
+
+// Config sets session lifetimes.
+type Config struct {
+	IdleTimeout     time.Duration // default 30m
+	AbsoluteTimeout time.Duration // default 12h
+	Clock           clock.Clock
+}
+
+// Authenticator checks passwords and manages sessions and tokens.
+type Authenticator struct {
+	users users
+	cfg   Config
+}
+
+// New returns an Authenticator over s.
+func New(s users, cfg Config) *Authenticator {
+	if cfg.IdleTimeout == 0 {
+		cfg.IdleTimeout = 30 * time.Minute
+	}
+	if cfg.AbsoluteTimeout == 0 {
+		cfg.AbsoluteTimeout = 12 * time.Hour
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = clock.Real{}
+	}
+	return &Authenticator{users: s, cfg: cfg}
+}
+
+// Principal is an authenticated caller.
+type Principal struct {
+	UserID   string
+	Username string
+	Role     Role
+	// SessionHash identifies the browser session (empty for API tokens).
+	SessionHash string
+}
+
+// Can reports whether the principal's role grants p.
+func (p Principal) Can(perm Permission) bool { return p.Role.Can(perm) }
+
+// Password checks a username and password. Unknown users, disabled users and
+// wrong passwords all return ErrBadCredentials after the same work.
+func (a *Authenticator) Password(ctx context.Context, username, password string) (store.User, error) {
+	u, err := a.users.UserByName(ctx, username)
+	if errors.Is(err, store.ErrNotFound) {
+		_, _ = CheckPassword(dummyHash, password)
+		return store.User{}, ErrBadCredentials
+	}
+	if err != nil {
+		return store.User{}, fmt.Errorf("login: %w", err)
+	}
+	ok, err := CheckPassword(u.PasswordHash, password)
+	if err != nil {
+		return store.User{}, fmt.Errorf("login %s: %w", u.ID, err)
+	}
+	if !ok || u.Disabled {
+		return store.User{}, ErrBadCredentials
+	}
+	return u, nil
+}
+
+// StartSession creates a fresh session (a new id at every login, so a
+// fixated cookie is worthless) and returns the cookie value.
+func (a *Authenticator) StartSession(ctx context.Context, u store.User) (string, error) {
+	secret := RandomToken(32)
+	now := a.cfg.Clock.Now()
+	err := a.users.CreateWebSession(ctx, store.WebSession{IDHash: TokenHash(secret), UserID: u.ID,
+		CreatedAt: now, LastSeen: now, ExpiresAt: now.Add(a.cfg.AbsoluteTimeout)})
+	if err != nil {
+		return "", fmt.Errorf("start session: %w", err)
+	}
+	return secret, nil
+}
+
+// Session resolves a cookie value, enforcing idle and absolute timeouts.
+func (a *Authenticator) Session(ctx context.Context, secret string) (Principal, error) {
+	if secret == "" {
+		return Principal{}, ErrNoSession
+	}
+	h := TokenHash(secret)
+	ws, err := a.users.WebSession(ctx, h)
+	if errors.Is(err, store.ErrNotFound) {
+		return Principal{}, ErrNoSession
+	}
+	if err != nil {
+		return Principal{}, err
+	}
+	now := a.cfg.Clock.Now()
+	if !now.Before(ws.ExpiresAt) || now.Sub(ws.LastSeen) >= a.cfg.IdleTimeout {
+		_ = a.users.DeleteWebSession(ctx, h)
+		return Principal{}, ErrExpired
+	}
+	u, err := a.users.UserByID(ctx, ws.UserID)
+	if err != nil || u.Disabled {
+		return Principal{}, ErrNoSession
+	}
+	// Touch at most once a minute: the idle timeout needs no finer grain.
+	if now.Sub(ws.LastSeen) > time.Minute {
+		_ = a.users.TouchWebSession(ctx, h, now)
+	}
+	return Principal{UserID: u.ID, Username: u.Username, Role: Role(u.Role), SessionHash: h}, nil
+}
+
+// EndSession logs a session out server-side.
+func (a *Authenticator) EndSession(ctx context.Context, sessionHash string) error {
+	return a.users.DeleteWebSession(ctx, sessionHash)
+}
+
+// IssueToken creates an API token for the CLI and returns its value once.
+func (a *Authenticator) IssueToken(ctx context.Context, u store.User, name string, ttl time.Duration) (string, store.APIToken, error) {
+	secret := "pht_" + RandomToken(32)
+	now := a.cfg.Clock.Now()
+	t := store.APIToken{ID: NewID(), Hash: TokenHash(secret), UserID: u.ID, Name: name, CreatedAt: now, ExpiresAt: now.Add(ttl)}
+	if err := a.users.CreateAPIToken(ctx, t); err != nil {
+		return "", t, fmt.Errorf("issue token: %w", err)
+	}
+	return secret, t, nil
+}
+
+// Token resolves a bearer token.
+func (a *Authenticator) Token(ctx context.Context, secret string) (Principal, error) {
+	t, err := a.users.APITokenByHash(ctx, TokenHash(secret))
+	if err != nil || t.Revoked {
+		return Principal{}, ErrNoSession
+	}
+	if !a.cfg.Clock.Now().Before(t.ExpiresAt) {
+		return Principal{}, ErrExpired
+	}
+	u, err := a.users.UserByID(ctx, t.UserID)
+	if err != nil || u.Disabled {
+		return Principal{}, ErrNoSession
+	}
+	return Principal{UserID: u.ID, Username: u.Username, Role: Role(u.Role)}, nil
+}

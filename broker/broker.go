@@ -1,0 +1,267 @@
+// Package broker assembles the Porthole server: store, audit log, auth, the
+// agent hub and the HTTP API with the embedded portal.
+package broker
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/big"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"porthole/broker/agents"
+	"porthole/broker/audit"
+	"porthole/broker/auth"
+	"porthole/broker/httpapi"
+	"porthole/broker/live"
+	"porthole/broker/store"
+	"porthole/internal/clock"
+	"porthole/webclient"
+)
+
+// TLS modes.
+const (
+	TLSOff        = "off"         // plain HTTP (fine on localhost, which browsers treat as secure)
+	TLSSelfSigned = "self-signed" // a certificate generated into the data dir
+	TLSFiles      = "files"       // TLSCert and TLSKey
+)
+
+// Config is everything the broker needs. Zero values get documented defaults in New.
+type Config struct {
+	Listen          string        // default 127.0.0.1:8443
+	DataDir         string        // required
+	TLS             string        // off | self-signed | files; default: files if TLSCert set, off on loopback, else self-signed
+	TLSCert, TLSKey string        //
+	Heartbeat       time.Duration // agent heartbeat, default 15s
+	SessionIdle     time.Duration // portal idle timeout, default 30m
+	SessionAbsolute time.Duration // portal absolute timeout, default 12h
+	Logger          *slog.Logger
+	Clock           clock.Clock
+	// Out receives the one-time first-run admin credentials (default os.Stdout).
+	// They are printed once and never logged.
+	Out io.Writer
+}
+
+// Server is a configured broker.
+type Server struct {
+	cfg    Config
+	log    *slog.Logger
+	store  *store.Store
+	audit  *audit.Log
+	auth   *auth.Authenticator
+	live   *live.Hub
+	agents *agents.Hub
+	ln     net.Listener
+}
+
+// New validates cfg, opens the store (migrating it) and binds the listener,
+// so a port clash is reported before Run.
+func New(ctx context.Context, cfg Config) (*Server, error) {
+	if cfg.DataDir == "" {
+		return nil, errors.New("broker: data dir required")
+	}
+	if cfg.Listen == "" {
+		cfg.Listen = "127.0.0.1:8443"
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = clock.Real{}
+	}
+	if cfg.Out == nil {
+		cfg.Out = os.Stdout
+	}
+	if cfg.TLS == "" {
+		cfg.TLS = defaultTLS(cfg)
+	}
+	switch cfg.TLS {
+	case TLSOff, TLSSelfSigned:
+	case TLSFiles:
+		if cfg.TLSCert == "" || cfg.TLSKey == "" {
+			return nil, errors.New("broker: --tls files needs --tls-cert and --tls-key")
+		}
+	default:
+		return nil, fmt.Errorf("broker: unknown TLS mode %q (off, self-signed, files)", cfg.TLS)
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("broker: data dir: %w", err)
+	}
+	st, err := store.Open(ctx, filepath.Join(cfg.DataDir, "porthole.db"))
+	if err != nil {
+		return nil, fmt.Errorf("broker: %w", err)
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger.With("component", "broker"), store: st}
+	s.audit = audit.New(st, cfg.Clock)
+	if n, err := s.audit.Verify(ctx); err != nil {
+		st.Close()
+		return nil, fmt.Errorf("broker: refusing to start: %w (after %d good records)", err, n)
+	}
+	s.auth = auth.New(st, auth.Config{IdleTimeout: cfg.SessionIdle, AbsoluteTimeout: cfg.SessionAbsolute, Clock: cfg.Clock})
+	s.live = live.NewHub()
+	s.agents = agents.New(agents.Config{Devices: st, Audit: s.audit, Live: s.live, Clock: cfg.Clock,
+		Logger: cfg.Logger.With("component", "agents"), Heartbeat: cfg.Heartbeat})
+	if err := s.firstRun(ctx); err != nil {
+		st.Close()
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		st.Close()
+		return nil, fmt.Errorf("broker: listen: %w", err)
+	}
+	s.ln = ln
+	return s, nil
+}
+
+func defaultTLS(cfg Config) string {
+	if cfg.TLSCert != "" {
+		return TLSFiles
+	}
+	host, _, err := net.SplitHostPort(cfg.Listen)
+	if err == nil {
+		if ip := net.ParseIP(host); host == "localhost" || (ip != nil && ip.IsLoopback()) {
+			return TLSOff
+		}
+	}
+	return TLSSelfSigned
+}
+
+// URL is where the portal is served.
+func (s *Server) URL() string {
+	scheme := "https"
+	if s.cfg.TLS == TLSOff {
+		scheme = "http"
+	}
+	return scheme + "://" + s.ln.Addr().String()
+}
+
+// Store exposes the store to in-process tools (admin commands, tests).
+func (s *Server) Store() *store.Store { return s.store }
+
+// firstRun creates the initial admin when there are no users and prints its
+// password once.
+func (s *Server) firstRun(ctx context.Context) error {
+	n, err := s.store.CountUsers(ctx)
+	if err != nil || n > 0 {
+		return err
+	}
+	pw, err := CreateUser(ctx, s.store, s.audit, "admin", auth.Admin, "")
+	if err != nil {
+		return fmt.Errorf("broker: first-run admin: %w", err)
+	}
+	fmt.Fprintf(s.cfg.Out, "\nFirst run: created portal user \"admin\" with password:\n\n    %s\n\nIt is shown once; log in and keep it safe.\n\n", pw)
+	return nil
+}
+
+// CreateUser adds a portal user; a generated password is returned when pw is empty.
+func CreateUser(ctx context.Context, st *store.Store, log *audit.Log, username string, role auth.Role, pw string) (string, error) {
+	if pw == "" {
+		pw = auth.NewPassword()
+	}
+	hash, err := auth.HashPassword(pw)
+	if err != nil {
+		return "", err
+	}
+	u := store.User{ID: auth.NewID(), Username: username, PasswordHash: hash, Role: string(role), CreatedAt: time.Now()}
+	if _, err := log.Append(ctx, audit.Event{Actor: "system", Action: "user.created", Target: u.ID,
+		Details: map[string]any{"username": username, "role": string(role)}}); err != nil {
+		return "", err
+	}
+	if err := st.CreateUser(ctx, u); err != nil {
+		return "", err
+	}
+	return pw, nil
+}
+
+// Run serves until ctx ends, then shuts down gracefully.
+func (s *Server) Run(ctx context.Context) error {
+	defer s.store.Close()
+	api := httpapi.New(httpapi.Config{Store: s.store, Auth: s.auth, Audit: s.audit, Agents: s.agents, Live: s.live,
+		Portal: webclient.Handler(), Clock: s.cfg.Clock, Logger: s.cfg.Logger, SecureCookies: s.cfg.TLS != TLSOff, Context: ctx})
+	srv := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(s.cfg.Logger.Handler(), slog.LevelWarn)}
+	ln := s.ln
+	if s.cfg.TLS != TLSOff {
+		cert, err := s.certificate()
+		if err != nil {
+			return err
+		}
+		ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
+	}
+	s.log.Info("broker listening", "url", s.URL(), "tls", s.cfg.TLS)
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("broker: serve: %w", err)
+		}
+		return nil
+	})
+	g.Go(func() error {
+		<-gctx.Done()
+		// A fresh context: the cancelled one would abort the shutdown at once.
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		err := srv.Shutdown(sctx)
+		s.log.Info("broker stopped")
+		return err
+	})
+	return g.Wait()
+}
+
+// certificate loads the configured pair or makes (once) a self-signed one.
+func (s *Server) certificate() (tls.Certificate, error) {
+	if s.cfg.TLS == TLSFiles {
+		return tls.LoadX509KeyPair(s.cfg.TLSCert, s.cfg.TLSKey)
+	}
+	certPath := filepath.Join(s.cfg.DataDir, "tls-cert.pem")
+	keyPath := filepath.Join(s.cfg.DataDir, "tls-key.pem")
+	if c, err := tls.LoadX509KeyPair(certPath, keyPath); err == nil {
+		return c, nil
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	serial, _ := rand.Int(rand.Reader, big.NewInt(1<<62))
+	host, _ := os.Hostname()
+	tmpl := &x509.Certificate{SerialNumber: serial, Subject: pkix.Name{CommonName: "Porthole broker " + host},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().AddDate(2, 0, 0),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		DNSNames: []string{"localhost", host}, IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback}}
+	if h, _, err := net.SplitHostPort(s.cfg.Listen); err == nil {
+		if ip := net.ParseIP(h); ip != nil && !ip.IsUnspecified() {
+			tmpl.IPAddresses = append(tmpl.IPAddresses, ip)
+		}
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	kb, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	if err := os.WriteFile(keyPath, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}), 0o600); err != nil {
+		return tls.Certificate{}, err
+	}
+	if err := os.WriteFile(certPath, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
+		return tls.Certificate{}, err
+	}
+	s.log.Info("generated self-signed TLS certificate", "path", certPath)
+	return tls.LoadX509KeyPair(certPath, keyPath)
+}

@@ -1,0 +1,241 @@
+// Package httpapi is the broker's HTTP surface: the JSON API for the portal
+// and the CLI, agent enrollment, the agent and browser websockets, and the
+// embedded portal itself. Authentication, role checks, CSRF/Origin checks,
+// security headers and the mapping of errors to HTTP statuses live here and
+// nowhere else.
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"porthole/broker/agents"
+	"porthole/broker/audit"
+	"porthole/broker/auth"
+	"porthole/broker/live"
+	"porthole/broker/store"
+	"porthole/internal/clock"
+	"porthole/internal/wire"
+)
+
+// CookieName is the portal session cookie.
+const CookieName = "porthole_session"
+
+// Config wires the API.
+type Config struct {
+	Store  *store.Store
+	Auth   *auth.Authenticator
+	Audit  *audit.Log
+	Agents *agents.Hub
+	Live   *live.Hub
+	Portal http.Handler // the embedded web client
+	Clock  clock.Clock
+	Logger *slog.Logger
+	// SecureCookies marks cookies Secure (set when serving TLS).
+	SecureCookies bool
+	// Context ends long-lived websockets at shutdown.
+	Context context.Context
+	// APITokenTTL is the lifetime of CLI tokens (default 30 days).
+	APITokenTTL time.Duration
+}
+
+// API serves HTTP.
+type API struct {
+	cfg Config
+	log *slog.Logger
+	mux *http.ServeMux
+	up  websocket.Upgrader
+}
+
+// New builds the handler tree.
+func New(cfg Config) *API {
+	if cfg.Clock == nil {
+		cfg.Clock = clock.Real{}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Context == nil {
+		cfg.Context = context.Background()
+	}
+	if cfg.APITokenTTL == 0 {
+		cfg.APITokenTTL = 30 * 24 * time.Hour
+	}
+	a := &API{cfg: cfg, log: cfg.Logger.With("component", "httpapi"), mux: http.NewServeMux()}
+	a.up = websocket.Upgrader{ReadBufferSize: 4096, WriteBufferSize: 4096, CheckOrigin: sameOrigin}
+	a.routes()
+	return a
+}
+
+func (a *API) routes() {
+	m := a.mux
+	m.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	m.HandleFunc("POST /api/login", a.login)
+	m.HandleFunc("POST /api/cli/login", a.cliLogin)
+	m.HandleFunc("POST /api/logout", a.authed("", a.logout))
+	m.HandleFunc("GET /api/me", a.authed("", a.me))
+	m.HandleFunc("GET /api/devices", a.authed(auth.ViewDevices, a.listDevices))
+	m.HandleFunc("GET /api/devices/{id}", a.authed(auth.ViewDevices, a.getDevice))
+	m.HandleFunc("POST /api/devices/{id}/revoke", a.authed(auth.ManageDevices, a.revokeDevice))
+	m.HandleFunc("GET /api/enroll-tokens", a.authed(auth.Enroll, a.listTokens))
+	m.HandleFunc("POST /api/enroll-tokens", a.authed(auth.Enroll, a.createToken))
+	m.HandleFunc("POST /api/enroll-tokens/{id}/revoke", a.authed(auth.Enroll, a.revokeToken))
+	m.HandleFunc("GET /api/users", a.authed(auth.ManageUsers, a.listUsers))
+	m.HandleFunc("POST /api/users", a.authed(auth.ManageUsers, a.createUser))
+	m.HandleFunc("GET /api/audit", a.authed(auth.ViewAudit, a.listAudit))
+	m.HandleFunc("GET /api/events", a.authed("", a.events))
+	m.HandleFunc("POST /api/agent/enroll", a.enroll)
+	m.HandleFunc("GET /api/agent/ws", a.agentLink)
+	if a.cfg.Portal != nil {
+		m.Handle("/", a.cfg.Portal)
+	}
+	m.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusNotFound, map[string]string{"error": "no such API endpoint"})
+	})
+}
+
+// ServeHTTP applies the headers and checks common to every request.
+func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Set("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "+
+		"media-src 'self' blob:; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Cross-Origin-Opener-Policy", "same-origin")
+	if strings.HasPrefix(r.URL.Path, "/api/") {
+		h.Set("Cache-Control", "no-store")
+	}
+	crossOrigin.Handler(a.mux).ServeHTTP(w, r)
+}
+
+// crossOrigin refuses state-changing requests that a browser marks as
+// cross-site (Sec-Fetch-Site / Origin vs Host). Non-browser clients (agent,
+// CLI) send neither header and pass; they authenticate by key or token.
+var crossOrigin = func() *http.CrossOriginProtection {
+	c := http.NewCrossOriginProtection()
+	c.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusForbidden, map[string]string{"error": "cross-origin request refused"})
+	}))
+	return c
+}()
+
+// sameOrigin is the websocket Origin check: browsers must send an Origin
+// whose host is the one they connected to.
+func sameOrigin(r *http.Request) bool {
+	o := r.Header.Get("Origin")
+	if o == "" {
+		return false
+	}
+	i := strings.Index(o, "://")
+	return i > 0 && strings.EqualFold(o[i+3:], r.Host)
+}
+
+type ctxKey struct{}
+
+// principal returns the caller set by authed.
+func principal(r *http.Request) auth.Principal {
+	p, _ := r.Context().Value(ctxKey{}).(auth.Principal)
+	return p
+}
+
+var errForbidden = errors.New("your role does not allow this")
+
+// authed resolves the caller from the session cookie or a bearer token and
+// checks perm (empty = any logged-in user). Deny by default.
+func (a *API) authed(perm auth.Permission, next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var p auth.Principal
+		var err error
+		if tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
+			p, err = a.cfg.Auth.Token(r.Context(), tok)
+		} else {
+			c, cerr := r.Cookie(CookieName)
+			if cerr != nil {
+				err = auth.ErrNoSession
+			} else {
+				p, err = a.cfg.Auth.Session(r.Context(), c.Value)
+			}
+		}
+		if err != nil {
+			a.fail(w, r, err)
+			return
+		}
+		if perm != "" && !p.Can(perm) {
+			a.fail(w, r, errForbidden)
+			return
+		}
+		next(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, p)))
+	}
+}
+
+// fail maps an error to a status and a message safe to show. Internal
+// errors are logged with detail and answered generically.
+func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
+	status, msg := http.StatusInternalServerError, "internal error"
+	switch {
+	case errors.Is(err, auth.ErrBadCredentials):
+		status, msg = http.StatusUnauthorized, "invalid username or password"
+	case errors.Is(err, auth.ErrExpired):
+		status, msg = http.StatusUnauthorized, "session expired, log in again"
+	case errors.Is(err, auth.ErrNoSession):
+		status, msg = http.StatusUnauthorized, "not logged in"
+	case errors.Is(err, errForbidden):
+		status, msg = http.StatusForbidden, err.Error()
+	case errors.Is(err, store.ErrNotFound):
+		status, msg = http.StatusNotFound, "not found"
+	case errors.Is(err, store.ErrConflict):
+		status, msg = http.StatusConflict, err.Error()
+	case errors.Is(err, store.ErrTokenExpired), errors.Is(err, store.ErrTokenUsedUp), errors.Is(err, store.ErrTokenRevoked):
+		status, msg = http.StatusForbidden, err.Error()
+	case errors.Is(err, wire.ErrTooLarge):
+		status, msg = http.StatusRequestEntityTooLarge, "request body too large"
+	case errors.Is(err, wire.ErrMalformed), errors.Is(err, wire.ErrInvalid):
+		status, msg = http.StatusBadRequest, err.Error()
+	}
+	if status == http.StatusInternalServerError {
+		a.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	}
+	writeJSON(w, status, map[string]string{"error": msg})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// record writes an audit event for a privileged action; the caller must not
+// proceed (or must report failure) when it returns an error.
+func (a *API) record(r *http.Request, action, target string, details map[string]any) error {
+	actor := "anonymous"
+	if p := principal(r); p.Username != "" {
+		actor = "user:" + p.Username
+	}
+	return a.recordActor(r, actor, action, target, details)
+}
+
+const maxBody = 64 << 10
+
+func auditEvent(actor, action, target, ip string, details map[string]any) audit.Event {
+	return audit.Event{Actor: actor, Action: action, Target: target, SourceIP: ip, Details: details}
+}

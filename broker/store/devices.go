@@ -1,0 +1,109 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"porthole/internal/wire"
+)
+
+// Device is an enrolled endpoint.
+type Device struct {
+	ID           string
+	PublicKey    []byte
+	Secret       []byte // per-device secret for offline elevation codes
+	Hostname     string
+	OS           string
+	Arch         string
+	User         string
+	AgentVersion string
+	Displays     []wire.Display
+	EnrolledAt   time.Time
+	LastSeen     time.Time
+	Revoked      bool
+}
+
+func insertDevice(ctx context.Context, tx *sql.Tx, d Device) error {
+	disp, err := json.Marshal(nonNil(d.Displays))
+	if err != nil {
+		return err
+	}
+	_, err = tx.ExecContext(ctx, `INSERT INTO devices(id, public_key, secret, hostname, os, arch, username, agent_version, displays, enrolled_at, last_seen, revoked)
+		VALUES(?,?,?,?,?,?,?,?,?,?,?,0)`,
+		d.ID, d.PublicKey, d.Secret, d.Hostname, d.OS, d.Arch, d.User, d.AgentVersion, string(disp), ms(d.EnrolledAt), ms(d.LastSeen))
+	if isUnique(err) {
+		return fmt.Errorf("device key already enrolled: %w", ErrConflict)
+	}
+	return err
+}
+
+func nonNil(d []wire.Display) []wire.Display {
+	if d == nil {
+		return []wire.Display{}
+	}
+	return d
+}
+
+const deviceCols = `id, public_key, secret, hostname, os, arch, username, agent_version, displays, enrolled_at, last_seen, revoked`
+
+func scanDevice(row interface{ Scan(...any) error }) (Device, error) {
+	var d Device
+	var disp string
+	var e, l int64
+	err := row.Scan(&d.ID, &d.PublicKey, &d.Secret, &d.Hostname, &d.OS, &d.Arch, &d.User, &d.AgentVersion, &disp, &e, &l, &d.Revoked)
+	if err != nil {
+		return d, err
+	}
+	d.EnrolledAt, d.LastSeen = fromMS(e), fromMS(l)
+	if err := json.Unmarshal([]byte(disp), &d.Displays); err != nil {
+		return d, fmt.Errorf("device %s displays: %w", d.ID, err)
+	}
+	return d, nil
+}
+
+// Device returns one device.
+func (s *Store) Device(ctx context.Context, id string) (Device, error) {
+	d, err := scanDevice(s.db.QueryRowContext(ctx, `SELECT `+deviceCols+` FROM devices WHERE id = ?`, id))
+	return d, notFound(err, "device")
+}
+
+// Devices lists all devices by hostname.
+func (s *Store) Devices(ctx context.Context) ([]Device, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+deviceCols+` FROM devices ORDER BY hostname, id`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Device
+	for rows.Next() {
+		d, err := scanDevice(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}
+
+// UpdateInventory stores what a connected agent reported.
+func (s *Store) UpdateInventory(ctx context.Context, id, agentVersion string, inv wire.Inventory, seen time.Time) error {
+	disp, err := json.Marshal(nonNil(inv.Displays))
+	if err != nil {
+		return err
+	}
+	return s.execOne(ctx, "device", `UPDATE devices SET hostname = ?, os = ?, arch = ?, username = ?, agent_version = ?, displays = ?, last_seen = ? WHERE id = ?`,
+		inv.Hostname, inv.OS, inv.Arch, inv.User, agentVersion, string(disp), ms(seen), id)
+}
+
+// TouchDevice records a heartbeat.
+func (s *Store) TouchDevice(ctx context.Context, id string, seen time.Time) error {
+	return s.execOne(ctx, "device", `UPDATE devices SET last_seen = ? WHERE id = ?`, ms(seen), id)
+}
+
+// RevokeDevice refuses the device from now on.
+func (s *Store) RevokeDevice(ctx context.Context, id string) error {
+	return s.execOne(ctx, "device", `UPDATE devices SET revoked = 1 WHERE id = ?`, id)
+}

@@ -1,0 +1,49 @@
+package store
+
+import (
+	"context"
+	"time"
+)
+
+// WebSession is a logged-in browser. Only the SHA-256 of its cookie value is stored.
+type WebSession struct {
+	IDHash    string
+	UserID    string
+	CreatedAt time.Time
+	LastSeen  time.Time
+	ExpiresAt time.Time
+}
+
+// CreateWebSession stores a new session.
+func (s *Store) CreateWebSession(ctx context.Context, ws WebSession) error {
+	_, err := s.db.ExecContext(ctx, `INSERT INTO web_sessions(id_hash, user_id, created_at, last_seen, expires_at) VALUES(?,?,?,?,?)`,
+		ws.IDHash, ws.UserID, ms(ws.CreatedAt), ms(ws.LastSeen), ms(ws.ExpiresAt))
+	return err
+}
+
+// WebSession returns the session with the given hash.
+func (s *Store) WebSession(ctx context.Context, idHash string) (WebSession, error) {
+	var ws WebSession
+	var c, l, e int64
+	err := s.db.QueryRowContext(ctx, `SELECT id_hash, user_id, created_at, last_seen, expires_at FROM web_sessions WHERE id_hash = ?`, idHash).
+		Scan(&ws.IDHash, &ws.UserID, &c, &l, &e)
+	ws.CreatedAt, ws.LastSeen, ws.ExpiresAt = fromMS(c), fromMS(l), fromMS(e)
+	return ws, notFound(err, "web session")
+}
+
+// TouchWebSession records activity for the idle timeout.
+func (s *Store) TouchWebSession(ctx context.Context, idHash string, at time.Time) error {
+	return s.execOne(ctx, "web session", `UPDATE web_sessions SET last_seen = ? WHERE id_hash = ?`, ms(at), idHash)
+}
+
+// DeleteWebSession ends a session (logout, timeout).
+func (s *Store) DeleteWebSession(ctx context.Context, idHash string) error {
+	_, err := s.db.ExecContext(ctx, `DELETE FROM web_sessions WHERE id_hash = ?`, idHash)
+	return err
+}
+
+// DeleteExpiredWebSessions removes sessions past their absolute expiry.
+func (s *Store) DeleteExpiredWebSessions(ctx context.Context, now time.Time) error {
+	_, err := s.db.ExecContext(ctx, `DELETE FROM web_sessions WHERE expires_at <= ?`, ms(now))
+	return err
+}

@@ -1,0 +1,126 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// EnrollToken lets agents enroll; only its hash is stored.
+type EnrollToken struct {
+	ID        string
+	Hash      string
+	CreatedBy string
+	CreatedAt time.Time
+	ExpiresAt time.Time
+	MaxUses   int
+	Uses      int
+	Revoked   bool
+	Note      string
+}
+
+// Token use failures, matched with errors.Is.
+var (
+	ErrTokenExpired = errors.New("enrollment token expired")
+	ErrTokenUsedUp  = errors.New("enrollment token has no uses left")
+	ErrTokenRevoked = errors.New("enrollment token revoked")
+)
+
+// CreateEnrollToken stores a new token.
+func (s *Store) CreateEnrollToken(ctx context.Context, t EnrollToken) error {
+	_, err := s.db.ExecContext(ctx, `INSERT INTO enroll_tokens(id, hash, created_by, created_at, expires_at, max_uses, uses, revoked, note) VALUES(?,?,?,?,?,?,0,0,?)`,
+		t.ID, t.Hash, t.CreatedBy, ms(t.CreatedAt), ms(t.ExpiresAt), t.MaxUses, t.Note)
+	return err
+}
+
+const enrollCols = `id, hash, created_by, created_at, expires_at, max_uses, uses, revoked, note`
+
+func scanEnroll(row interface{ Scan(...any) error }) (EnrollToken, error) {
+	var t EnrollToken
+	var c, e int64
+	err := row.Scan(&t.ID, &t.Hash, &t.CreatedBy, &c, &e, &t.MaxUses, &t.Uses, &t.Revoked, &t.Note)
+	t.CreatedAt, t.ExpiresAt = fromMS(c), fromMS(e)
+	return t, err
+}
+
+// EnrollTokens lists tokens, newest first.
+func (s *Store) EnrollTokens(ctx context.Context) ([]EnrollToken, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+enrollCols+` FROM enroll_tokens ORDER BY created_at DESC`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []EnrollToken
+	for rows.Next() {
+		t, err := scanEnroll(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, t)
+	}
+	return out, rows.Err()
+}
+
+// RevokeEnrollToken makes a token unusable.
+func (s *Store) RevokeEnrollToken(ctx context.Context, id string) error {
+	return s.execOne(ctx, "enrollment token", `UPDATE enroll_tokens SET revoked = 1 WHERE id = ?`, id)
+}
+
+// Enroll atomically spends one use of the token with the given hash and
+// inserts the device. Either both happen or neither does.
+func (s *Store) Enroll(ctx context.Context, tokenHash string, now time.Time, d Device) (EnrollToken, error) {
+	var tok EnrollToken
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		var err error
+		tok, err = scanEnroll(tx.QueryRowContext(ctx, `SELECT `+enrollCols+` FROM enroll_tokens WHERE hash = ?`, tokenHash))
+		if err != nil {
+			return notFound(err, "enrollment token")
+		}
+		switch {
+		case tok.Revoked:
+			return ErrTokenRevoked
+		case !now.Before(tok.ExpiresAt):
+			return ErrTokenExpired
+		case tok.Uses >= tok.MaxUses:
+			return ErrTokenUsedUp
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE enroll_tokens SET uses = uses + 1 WHERE id = ?`, tok.ID); err != nil {
+			return err
+		}
+		return insertDevice(ctx, tx, d)
+	})
+	return tok, err
+}
+
+// APIToken authenticates the CLI; only its hash is stored.
+type APIToken struct {
+	ID        string
+	Hash      string
+	UserID    string
+	Name      string
+	CreatedAt time.Time
+	ExpiresAt time.Time
+	Revoked   bool
+}
+
+// CreateAPIToken stores a new API token.
+func (s *Store) CreateAPIToken(ctx context.Context, t APIToken) error {
+	_, err := s.db.ExecContext(ctx, `INSERT INTO api_tokens(id, hash, user_id, name, created_at, expires_at, revoked) VALUES(?,?,?,?,?,?,0)`,
+		t.ID, t.Hash, t.UserID, t.Name, ms(t.CreatedAt), ms(t.ExpiresAt))
+	return err
+}
+
+// APITokenByHash finds a token by the hash of its value.
+func (s *Store) APITokenByHash(ctx context.Context, hash string) (APIToken, error) {
+	var t APIToken
+	var c, e int64
+	err := s.db.QueryRowContext(ctx, `SELECT id, hash, user_id, name, created_at, expires_at, revoked FROM api_tokens WHERE hash = ?`, hash).
+		Scan(&t.ID, &t.Hash, &t.UserID, &t.Name, &c, &e, &t.Revoked)
+	t.CreatedAt, t.ExpiresAt = fromMS(c), fromMS(e)
+	if err != nil {
+		return t, fmt.Errorf("api token: %w", notFound(err, "api token"))
+	}
+	return t, nil
+}

@@ -1,0 +1,90 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// User is a portal account.
+type User struct {
+	ID           string
+	Username     string
+	PasswordHash string
+	Role         string
+	CreatedAt    time.Time
+	Disabled     bool
+}
+
+// CreateUser inserts u; ErrConflict if the username is taken.
+func (s *Store) CreateUser(ctx context.Context, u User) error {
+	_, err := s.db.ExecContext(ctx, `INSERT INTO users(id, username, password_hash, role, created_at, disabled) VALUES(?,?,?,?,?,?)`,
+		u.ID, u.Username, u.PasswordHash, u.Role, ms(u.CreatedAt), u.Disabled)
+	if isUnique(err) {
+		return fmt.Errorf("user %q: %w", u.Username, ErrConflict)
+	}
+	return err
+}
+
+// CountUsers returns how many users exist (zero means first run).
+func (s *Store) CountUsers(ctx context.Context) (int, error) {
+	var n int
+	err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM users`).Scan(&n)
+	return n, err
+}
+
+const userCols = `id, username, password_hash, role, created_at, disabled`
+
+func scanUser(row interface{ Scan(...any) error }) (User, error) {
+	var u User
+	var created int64
+	err := row.Scan(&u.ID, &u.Username, &u.PasswordHash, &u.Role, &created, &u.Disabled)
+	u.CreatedAt = fromMS(created)
+	return u, err
+}
+
+// UserByName looks a user up by username.
+func (s *Store) UserByName(ctx context.Context, name string) (User, error) {
+	u, err := scanUser(s.db.QueryRowContext(ctx, `SELECT `+userCols+` FROM users WHERE username = ?`, name))
+	return u, notFound(err, "user")
+}
+
+// UserByID looks a user up by id.
+func (s *Store) UserByID(ctx context.Context, id string) (User, error) {
+	u, err := scanUser(s.db.QueryRowContext(ctx, `SELECT `+userCols+` FROM users WHERE id = ?`, id))
+	return u, notFound(err, "user")
+}
+
+// Users lists all users by name.
+func (s *Store) Users(ctx context.Context) ([]User, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+userCols+` FROM users ORDER BY username`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []User
+	for rows.Next() {
+		u, err := scanUser(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, u)
+	}
+	return out, rows.Err()
+}
+
+// SetPassword replaces a user's password hash.
+func (s *Store) SetPassword(ctx context.Context, userID, hash string) error {
+	return s.execOne(ctx, "user", `UPDATE users SET password_hash = ? WHERE id = ?`, hash, userID)
+}
+
+func (s *Store) execOne(ctx context.Context, what, q string, args ...any) error {
+	res, err := s.db.ExecContext(ctx, q, args...)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("%s: %w", what, ErrNotFound)
+	}
+	return nil
+}

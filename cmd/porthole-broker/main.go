@@ -1,0 +1,125 @@
+// Command porthole-broker is the Porthole server.
+//
+//	porthole-broker serve --listen 127.0.0.1:8443 --data-dir /var/lib/porthole
+//	porthole-broker admin create --data-dir DIR --user NAME --role technician
+//
+// Every flag can also be set as PORTHOLE_<FLAG> (e.g. PORTHOLE_DATA_DIR) or
+// in a JSON file given with --config.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"porthole/broker"
+	"porthole/broker/audit"
+	"porthole/broker/auth"
+	"porthole/broker/store"
+	"porthole/internal/cli"
+)
+
+const usage = `usage:
+  porthole-broker serve [flags]                     run the broker
+  porthole-broker admin create --user NAME --role ROLE [--data-dir DIR]
+                                                    add a portal user (prints its password once)
+Run "porthole-broker serve -h" for the flags.`
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprintln(os.Stderr, usage)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	var err error
+	switch os.Args[1] {
+	case "serve":
+		err = serve(ctx, os.Args[2:])
+	case "admin":
+		err = admin(ctx, os.Args[2:])
+	case "-h", "--help", "help":
+		fmt.Println(usage)
+		return
+	default:
+		err = fmt.Errorf("unknown command %q\n%s", os.Args[1], usage)
+	}
+	if err != nil && !errors.Is(err, flag.ErrHelp) {
+		fmt.Fprintln(os.Stderr, "porthole-broker:", err)
+		os.Exit(1)
+	}
+}
+
+func defaultDataDir() string {
+	if d, err := os.UserConfigDir(); err == nil {
+		return filepath.Join(d, "porthole-broker")
+	}
+	return "porthole-data"
+}
+
+func serve(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	var cfg broker.Config
+	fs.StringVar(&cfg.Listen, "listen", "127.0.0.1:8443", "address to serve the portal, API and agent links on")
+	fs.StringVar(&cfg.DataDir, "data-dir", defaultDataDir(), "directory for the database, TLS certificate and recordings")
+	fs.StringVar(&cfg.TLS, "tls", "", "TLS mode: off, self-signed or files (default: files if --tls-cert is set, off on a loopback address, else self-signed)")
+	fs.StringVar(&cfg.TLSCert, "tls-cert", "", "PEM certificate file (with --tls-key)")
+	fs.StringVar(&cfg.TLSKey, "tls-key", "", "PEM private key file")
+	fs.DurationVar(&cfg.Heartbeat, "heartbeat", 15*time.Second, "agent heartbeat interval; an agent silent for 3 intervals is offline")
+	fs.DurationVar(&cfg.SessionIdle, "session-idle", 30*time.Minute, "portal session idle timeout")
+	fs.DurationVar(&cfg.SessionAbsolute, "session-absolute", 12*time.Hour, "portal session absolute timeout")
+	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
+	logFormat := fs.String("log-format", "text", "log format: text or json")
+	fs.String("config", "", "optional JSON config file whose keys are these flag names")
+	if err := cli.Parse(fs, args, "config"); err != nil {
+		return err
+	}
+	log, err := cli.Logger(*logLevel, *logFormat)
+	if err != nil {
+		return err
+	}
+	cfg.Logger = log
+	srv, err := broker.New(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("Porthole broker: portal at %s/ (data in %s)\n", srv.URL(), cfg.DataDir)
+	return srv.Run(ctx)
+}
+
+func admin(ctx context.Context, args []string) error {
+	if len(args) == 0 || args[0] != "create" {
+		return fmt.Errorf("unknown admin command\n%s", usage)
+	}
+	fs := flag.NewFlagSet("admin create", flag.ContinueOnError)
+	dataDir := fs.String("data-dir", defaultDataDir(), "broker data directory")
+	user := fs.String("user", "", "username")
+	roleName := fs.String("role", "technician", "role: admin, technician or auditor")
+	if err := cli.Parse(fs, args[1:], ""); err != nil {
+		return err
+	}
+	if *user == "" {
+		return errors.New("--user is required")
+	}
+	role, err := auth.ParseRole(*roleName)
+	if err != nil {
+		return err
+	}
+	st, err := store.Open(ctx, filepath.Join(*dataDir, "porthole.db"))
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	pw, err := broker.CreateUser(ctx, st, audit.New(st, nil), *user, role, "")
+	if err != nil {
+		return err
+	}
+	fmt.Printf("Created %s user %q. Password (shown once):\n\n    %s\n\n", role, *user, pw)
+	return nil
+}

@@ -1,0 +1,79 @@
+// Command porthole is the admin and approver CLI. It talks to the broker's
+// JSON API with a per-user API token obtained by "porthole login".
+//
+//	porthole login --broker URL --user NAME
+//	porthole devices [--json]
+//	porthole token create [--uses N] [--expires 24h] [--note TEXT] [--json]
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+)
+
+const usage = `usage: porthole COMMAND [flags]
+
+commands:
+  login --broker URL --user NAME [--password-stdin]   get an API token (stored in ~/.config/porthole)
+  devices [--json]                                    list enrolled devices
+  token create [--uses N] [--expires D] [--note T]    create an agent enrollment token
+  audit [--action A] [--limit N] [--json]             show recent audit records
+
+Exit codes: 0 ok, 1 error, 2 usage, 3 not logged in or token expired, 4 permission denied.`
+
+// errUsage prints the usage text as the error.
+var errUsage = errors.New(strings.TrimSpace(usage))
+
+// exitError carries an exit code with a message.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	err := run(ctx, os.Args[1:], os.Stdin, os.Stdout)
+	if err == nil || errors.Is(err, flag.ErrHelp) {
+		return
+	}
+	fmt.Fprintln(os.Stderr, "porthole:", err)
+	var ee *exitError
+	if errors.As(err, &ee) {
+		os.Exit(ee.code)
+	}
+	os.Exit(1)
+}
+
+func run(ctx context.Context, args []string, in io.Reader, out io.Writer) error {
+	if len(args) == 0 {
+		return &exitError{2, errUsage}
+	}
+	switch args[0] {
+	case "login":
+		return cmdLogin(ctx, args[1:], in, out)
+	case "devices":
+		return cmdDevices(ctx, args[1:], out)
+	case "token":
+		if len(args) < 2 || args[1] != "create" {
+			return &exitError{2, errors.New("usage: porthole token create [--uses N] [--expires D] [--note T]")}
+		}
+		return cmdTokenCreate(ctx, args[2:], out)
+	case "audit":
+		return cmdAudit(ctx, args[1:], out)
+	case "-h", "--help", "help":
+		fmt.Fprintln(out, usage)
+		return nil
+	}
+	return &exitError{2, fmt.Errorf("unknown command %q\n%s", args[0], usage)}
+}

@@ -1,0 +1,96 @@
+package wire
+
+import "crypto/ed25519"
+
+// Bodies of the JSON HTTP API shared by the broker, the agent and the CLI.
+// Each is decoded with DecodeJSON, which calls Validate.
+
+// LoginRequest is POST /api/login and /api/cli/login.
+type LoginRequest struct {
+	Username string `json:"username"`
+	Password string `json:"password"`
+	// TokenName names the API token the CLI asks for (cli/login only).
+	TokenName string `json:"token_name,omitempty"`
+}
+
+// Validate bounds the fields.
+func (r *LoginRequest) Validate() error {
+	if r.Username == "" || r.Password == "" {
+		return invalid("username and password required")
+	}
+	if len(r.Password) > 1024 {
+		return invalid("password too long")
+	}
+	if err := validText("username", r.Username, 64); err != nil {
+		return err
+	}
+	return validText("token_name", r.TokenName, 64)
+}
+
+// EnrollRequest is POST /api/agent/enroll.
+type EnrollRequest struct {
+	Token     string    `json:"token"`
+	PublicKey []byte    `json:"public_key"`
+	Inventory Inventory `json:"inventory"`
+}
+
+// Validate bounds the fields.
+func (r *EnrollRequest) Validate() error {
+	if r.Token == "" || len(r.Token) > 128 {
+		return invalid("token required")
+	}
+	if len(r.PublicKey) != ed25519.PublicKeySize {
+		return invalid("public_key must be an Ed25519 key")
+	}
+	if r.Inventory.Hostname == "" {
+		return invalid("hostname required")
+	}
+	return r.Inventory.Validate()
+}
+
+// EnrollResponse answers an enrollment.
+type EnrollResponse struct {
+	DeviceID     string `json:"device_id"`
+	DeviceSecret []byte `json:"device_secret"`
+}
+
+// TokenRequest is POST /api/enroll-tokens.
+type TokenRequest struct {
+	MaxUses          int    `json:"max_uses"`
+	ExpiresInSeconds int64  `json:"expires_in_seconds"`
+	Note             string `json:"note"`
+}
+
+// Validate bounds the fields.
+func (r *TokenRequest) Validate() error {
+	if r.MaxUses < 1 || r.MaxUses > 100000 {
+		return invalid("max_uses must be 1..100000")
+	}
+	if r.ExpiresInSeconds < 60 || r.ExpiresInSeconds > 365*24*3600 {
+		return invalid("expires_in_seconds must be between 60 and one year")
+	}
+	return validText("note", r.Note, 200)
+}
+
+// UserRequest is POST /api/users.
+type UserRequest struct {
+	Username string `json:"username"`
+	Role     string `json:"role"`
+}
+
+// Validate bounds the fields.
+func (r *UserRequest) Validate() error {
+	if len(r.Username) < 2 || len(r.Username) > 64 {
+		return invalid("username must be 2..64 characters")
+	}
+	for _, c := range r.Username {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '-' || c == '_' || c == '@') {
+			return invalid("username may use letters, digits and . - _ @")
+		}
+	}
+	switch r.Role {
+	case "admin", "technician", "auditor":
+		return nil
+	}
+	return invalid("role must be admin, technician or auditor")
+}

@@ -1,0 +1,52 @@
+// api.js: thin JSON helpers for the broker API. Every error carries the
+// broker's message so pages can show it as is.
+
+export class APIError extends Error {
+  constructor(status, message) {
+    super(message);
+    this.status = status;
+  }
+}
+
+export async function api(method, path, body) {
+  const opts = { method, headers: {}, credentials: 'same-origin' };
+  if (body !== undefined) {
+    opts.headers['Content-Type'] = 'application/json';
+    opts.body = JSON.stringify(body);
+  }
+  let res;
+  try {
+    res = await fetch(path, opts);
+  } catch (e) {
+    throw new APIError(0, 'cannot reach the broker: ' + e.message);
+  }
+  let data = null;
+  const text = await res.text();
+  if (text) {
+    try { data = JSON.parse(text); } catch { data = { error: text }; }
+  }
+  if (!res.ok) {
+    throw new APIError(res.status, (data && data.error) || res.statusText);
+  }
+  return data;
+}
+
+// events opens the live websocket and calls onEvent for each update. It
+// reconnects with backoff and calls onReconnect so pages can reload state
+// they might have missed.
+export function events(onEvent, onReconnect) {
+  let ws, closed = false, delay = 500;
+  const open = () => {
+    const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
+    ws = new WebSocket(`${proto}//${location.host}/api/events`);
+    ws.onopen = () => { if (delay > 500) onReconnect(); delay = 500; };
+    ws.onmessage = (m) => { try { onEvent(JSON.parse(m.data)); } catch { /* ignore */ } };
+    ws.onclose = () => {
+      if (closed) return;
+      setTimeout(open, delay);
+      delay = Math.min(delay * 2, 10000);
+    };
+  };
+  open();
+  return () => { closed = true; ws.close(); };
+}

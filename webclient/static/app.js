@@ -1,0 +1,85 @@
+// app.js: the portal shell: session check, navigation and a hash router.
+import { api, APIError } from './api.js';
+import { loginPage } from './pages/login.js';
+import { devicesPage, devicePage } from './pages/devices.js';
+import { tokensPage } from './pages/tokens.js';
+import { usersPage } from './pages/users.js';
+import { auditPage } from './pages/audit.js';
+import { el, clear } from './dom.js';
+
+const state = { me: null, cleanup: null };
+
+const routes = [
+  { re: /^#\/login$/, page: loginPage, public: true },
+  { re: /^#\/devices$/, page: devicesPage },
+  { re: /^#\/devices\/([A-Za-z0-9_-]+)$/, page: devicePage },
+  { re: /^#\/tokens$/, page: tokensPage, role: ['admin'] },
+  { re: /^#\/users$/, page: usersPage, role: ['admin'] },
+  { re: /^#\/audit$/, page: auditPage, role: ['admin', 'auditor'] },
+];
+
+export function banner(msg, kind = 'error') {
+  const b = document.getElementById('banner');
+  b.textContent = msg;
+  b.className = kind;
+  b.hidden = !msg;
+}
+
+function renderNav() {
+  const nav = document.getElementById('nav');
+  clear(nav);
+  const links = [['#/devices', 'Inventory']];
+  if (state.me.role === 'admin') links.push(['#/tokens', 'Enrollment'], ['#/users', 'Users']);
+  if (state.me.role === 'admin' || state.me.role === 'auditor') links.push(['#/audit', 'Audit log']);
+  for (const [href, text] of links) nav.append(el('a', { href }, text));
+  document.getElementById('whoami').textContent = `${state.me.username} (${state.me.role})`;
+  document.getElementById('topbar').hidden = false;
+}
+
+export async function route() {
+  if (state.cleanup) { state.cleanup(); state.cleanup = null; }
+  banner('');
+  const hash = location.hash || '#/devices';
+  const r = routes.find((x) => x.re.test(hash));
+  if (!r) { location.hash = '#/devices'; return; }
+  if (!r.public && !state.me) {
+    try {
+      state.me = await api('GET', '/api/me');
+    } catch (e) {
+      if (e instanceof APIError && e.status === 401) {
+        sessionStorage.setItem('after-login', hash);
+        location.hash = '#/login';
+        return;
+      }
+      banner(e.message);
+      return;
+    }
+  }
+  if (state.me) renderNav();
+  if (r.role && !r.role.includes(state.me.role)) {
+    banner('Your role does not allow this page.');
+    return;
+  }
+  const main = document.getElementById('main');
+  clear(main);
+  const args = hash.match(r.re).slice(1);
+  try {
+    state.cleanup = await r.page(main, { me: state.me, args, onLogin: (me) => { state.me = me; } }) || null;
+  } catch (e) {
+    if (e instanceof APIError && e.status === 401) {
+      state.me = null;
+      location.hash = '#/login';
+      return;
+    }
+    banner(e.message);
+  }
+}
+
+document.getElementById('logout').addEventListener('click', async () => {
+  try { await api('POST', '/api/logout'); } catch { /* already out */ }
+  state.me = null;
+  document.getElementById('topbar').hidden = true;
+  location.hash = '#/login';
+});
+window.addEventListener('hashchange', route);
+route();

@@ -1,0 +1,77 @@
+// pages/devices.js: the inventory (live online/offline) and a device's details.
+import { api, events } from '../api.js';
+import { el, clear, ago, table } from '../dom.js';
+
+function status(d) {
+  if (d.revoked) return el('span', { class: 'badge revoked' }, 'revoked');
+  return d.online ? el('span', { class: 'badge online' }, 'online') : el('span', { class: 'badge offline' }, 'offline');
+}
+
+export async function devicesPage(main) {
+  const body = el('div');
+  main.append(el('h1', {}, 'Inventory'), body);
+  let devices = [];
+  const render = () => {
+    clear(body);
+    if (devices.length === 0) {
+      body.append(el('p', { class: 'empty' }, 'No devices yet. Create an enrollment token (Enrollment) and run ',
+        el('code', {}, 'porthole-agent enroll --broker URL --token TOKEN'), ' on an endpoint.'));
+      return;
+    }
+    body.append(table(['Device', 'Status', 'OS', 'User', 'Last seen', 'Agent'],
+      devices.map((d) => el('tr', { 'data-device': d.id, class: d.online ? 'is-online' : 'is-offline' },
+        el('td', {}, el('a', { href: `#/devices/${d.id}` }, d.hostname)),
+        el('td', { class: 'status' }, status(d)),
+        el('td', {}, `${d.os} ${d.arch}`),
+        el('td', {}, d.user || '—'),
+        el('td', { class: 'seen', title: d.last_seen }, ago(d.last_seen)),
+        el('td', {}, d.agent_version)))));
+  };
+  const load = async () => { devices = await api('GET', '/api/devices'); render(); };
+  await load();
+  const stop = events((ev) => {
+    if (ev.type !== 'device') return;
+    const d = devices.find((x) => x.id === ev.id);
+    if (!d) { load(); return; }
+    d.online = ev.data.online;
+    d.last_seen = ev.data.last_seen;
+    render();
+  }, load);
+  const tick = setInterval(render, 15000);
+  return () => { stop(); clearInterval(tick); };
+}
+
+export async function devicePage(main, ctx) {
+  const id = ctx.args[0];
+  const body = el('div');
+  main.append(el('p', {}, el('a', { href: '#/devices' }, '← Inventory')), body);
+  let d;
+  const render = () => {
+    clear(body);
+    body.append(
+      el('h1', {}, d.hostname, ' ', status(d)),
+      el('dl', { class: 'facts' },
+        el('dt', {}, 'Device id'), el('dd', {}, el('code', {}, d.id)),
+        el('dt', {}, 'Operating system'), el('dd', {}, `${d.os} (${d.arch})`),
+        el('dt', {}, 'Logged-in user'), el('dd', {}, d.user || '—'),
+        el('dt', {}, 'Agent version'), el('dd', {}, d.agent_version || '—'),
+        el('dt', {}, 'Displays'), el('dd', {}, d.displays.map((x) => `${x.width}×${x.height}`).join(', ') || '—'),
+        el('dt', {}, 'Enrolled'), el('dd', {}, new Date(d.enrolled_at).toLocaleString()),
+        el('dt', {}, 'Last seen'), el('dd', {}, ago(d.last_seen))));
+    if (ctx.me.role === 'admin' && !d.revoked) {
+      body.append(el('section', { class: 'panel' }, el('h2', {}, 'Device'),
+        el('button', { class: 'danger', onclick: async () => {
+          if (!confirm(`Revoke ${d.hostname}? Its agent will be disconnected and refused until re-enrolled.`)) return;
+          await api('POST', `/api/devices/${id}/revoke`);
+          d = await api('GET', `/api/devices/${id}`);
+          render();
+        } }, 'Revoke device')));
+    }
+  };
+  d = await api('GET', `/api/devices/${id}`);
+  render();
+  const stop = events((ev) => {
+    if (ev.type === 'device' && ev.id === id) { d.online = ev.data.online; d.last_seen = ev.data.last_seen; render(); }
+  }, async () => { d = await api('GET', `/api/devices/${id}`); render(); });
+  return stop;
+}

@@ -1,0 +1,99 @@
+// Command porthole-agent runs on each endpoint.
+//
+//	porthole-agent enroll --broker URL --token TOKEN [--state-dir DIR]
+//	porthole-agent run [--state-dir DIR]
+//
+// Flags can also be set as PORTHOLE_<FLAG> environment variables.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"porthole/agent"
+	"porthole/agent/capture"
+	"porthole/internal/cli"
+	"porthole/internal/wire"
+)
+
+const usage = `usage:
+  porthole-agent enroll --broker URL --token TOKEN [--ca-cert FILE] [--state-dir DIR]
+  porthole-agent run [--state-dir DIR]`
+
+const defaultStateDir = "/var/lib/porthole-agent"
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprintln(os.Stderr, usage)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	var err error
+	switch os.Args[1] {
+	case "enroll":
+		err = enroll(ctx, os.Args[2:])
+	case "run":
+		err = run(ctx, os.Args[2:])
+	case "-h", "--help", "help":
+		fmt.Println(usage)
+		return
+	default:
+		err = fmt.Errorf("unknown command %q\n%s", os.Args[1], usage)
+	}
+	if err != nil && !errors.Is(err, flag.ErrHelp) {
+		fmt.Fprintln(os.Stderr, "porthole-agent:", err)
+		os.Exit(1)
+	}
+}
+
+func common(fs *flag.FlagSet) (*string, *string, *string) {
+	return fs.String("state-dir", defaultStateDir, "directory for the device key and enrollment"),
+		fs.String("log-level", "info", "log level: debug, info, warn, error"),
+		fs.String("log-format", "text", "log format: text or json")
+}
+
+// displays lists screens when a graphical session is reachable.
+func displays() ([]wire.Display, error) { return capture.Displays() }
+
+func enroll(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("enroll", flag.ContinueOnError)
+	state, _, _ := common(fs)
+	broker := fs.String("broker", "", "broker URL, e.g. https://porthole.example.com")
+	token := fs.String("token", "", "enrollment token from the portal or 'porthole token create'")
+	ca := fs.String("ca-cert", "", "PEM certificate to trust for the broker (e.g. its self-signed tls-cert.pem)")
+	if err := cli.Parse(fs, args, ""); err != nil {
+		return err
+	}
+	if *broker == "" || *token == "" {
+		return errors.New("--broker and --token are required")
+	}
+	id, err := agent.Enroll(ctx, agent.Config{StateDir: *state, Displays: displays}, *broker, *token, *ca)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("Enrolled as device %s. Start the agent with: porthole-agent run --state-dir %s\n", id.DeviceID, *state)
+	return nil
+}
+
+func run(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	state, level, format := common(fs)
+	if err := cli.Parse(fs, args, ""); err != nil {
+		return err
+	}
+	log, err := cli.Logger(*level, *format)
+	if err != nil {
+		return err
+	}
+	a, err := agent.New(agent.Config{StateDir: *state, Logger: log, Displays: displays})
+	if err != nil {
+		return err
+	}
+	return a.Run(ctx)
+}

@@ -7,13 +7,18 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/url"
 	"os"
 
 	"porthole/agent/identity"
 	"porthole/agent/inventory"
 	"porthole/agent/link"
+	"porthole/agent/support"
+	"porthole/internal/rtcnet"
 	"porthole/internal/wire"
 )
 
@@ -26,13 +31,18 @@ type Config struct {
 	Logger   *slog.Logger
 	// Displays enumerates the screens (nil when there is no graphical session).
 	Displays func() ([]wire.Display, error)
+	// Support configures remote-support sessions (display, consent prompt,
+	// input). Its API and Send fields are filled in by New.
+	Support support.Config
 }
 
 // Agent is a configured endpoint agent.
 type Agent struct {
-	cfg Config
-	id  identity.Identity
-	lnk *link.Link
+	cfg     Config
+	id      identity.Identity
+	lnk     *link.Link
+	support *support.Manager
+	rtc     io.Closer
 }
 
 // Enroll registers this endpoint with the broker and stores the identity.
@@ -82,6 +92,21 @@ func New(cfg Config) (*Agent, error) {
 		return nil, err
 	}
 	a := &Agent{cfg: cfg, id: id}
+	api, rtcCloser, err := rtcnet.NewAPI(rtcnet.Config{Loopback: true, ListenIP: iceListenIP(id.BrokerURL)}, cfg.Logger.With("component", "webrtc"))
+	if err != nil {
+		return nil, fmt.Errorf("agent: webrtc: %w", err)
+	}
+	a.rtc = rtcCloser
+	sc := cfg.Support
+	sc.API = api
+	sc.Send = func(m wire.Message) error { return a.lnk.Send(m) }
+	if sc.Displays == nil {
+		sc.Displays = cfg.Displays
+	}
+	if sc.Logger == nil {
+		sc.Logger = cfg.Logger
+	}
+	a.support = support.New(sc)
 	a.lnk = link.New(link.Config{
 		BrokerURL: id.BrokerURL, DeviceID: id.DeviceID, Key: id.Key, Version: Version,
 		TLS:       client.Transport.(*http.Transport).TLSClientConfig,
@@ -98,12 +123,34 @@ func (a *Agent) DeviceID() string { return a.id.DeviceID }
 // Connected is closed while the link is up.
 func (a *Agent) Connected() <-chan struct{} { return a.lnk.Connected() }
 
-// Run keeps the agent connected until ctx ends.
+// Run keeps the agent connected until ctx ends. A running session is
+// ended ("the agent stopped") before Run returns.
 func (a *Agent) Run(ctx context.Context) error {
 	a.cfg.Logger.Info("agent starting", "device_id", a.id.DeviceID, "broker", a.id.BrokerURL, "version", Version)
+	defer a.rtc.Close()
+	defer a.support.Close()
 	return a.lnk.Run(ctx)
 }
 
 func (a *Agent) handle(ctx context.Context, m wire.Message) {
+	if a.support.Handle(ctx, m) {
+		return
+	}
 	a.cfg.Logger.Warn("unhandled broker message", "type", m.Type())
+}
+
+// iceListenIP keeps ICE on loopback when the broker is on this machine
+// (tests, the demo), and on every interface otherwise.
+func iceListenIP(brokerURL string) string {
+	u, err := url.Parse(brokerURL)
+	if err != nil {
+		return ""
+	}
+	if ip := net.ParseIP(u.Hostname()); ip != nil && ip.IsLoopback() && ip.To4() != nil {
+		return ip.String()
+	}
+	if u.Hostname() == "localhost" {
+		return "127.0.0.1"
+	}
+	return ""
 }

@@ -29,8 +29,12 @@ import (
 	"porthole/broker/auth"
 	"porthole/broker/httpapi"
 	"porthole/broker/live"
+	"porthole/broker/sessions"
+	"porthole/broker/settings"
 	"porthole/broker/store"
 	"porthole/internal/clock"
+	"porthole/internal/rtcnet"
+	"porthole/internal/wire"
 	"porthole/webclient"
 )
 
@@ -50,8 +54,13 @@ type Config struct {
 	Heartbeat       time.Duration // agent heartbeat, default 15s
 	SessionIdle     time.Duration // portal idle timeout, default 30m
 	SessionAbsolute time.Duration // portal absolute timeout, default 12h
-	Logger          *slog.Logger
-	Clock           clock.Clock
+	// WebRTC: one UDP port for every session (0 = pick one), optional
+	// ICE-TCP port (0 = off), public IPs for NAT 1:1.
+	UDPPort    int
+	ICETCPPort int
+	PublicIPs  []string
+	Logger     *slog.Logger
+	Clock      clock.Clock
 	// Out receives the one-time first-run admin credentials (default os.Stdout).
 	// They are printed once and never logged.
 	Out io.Writer
@@ -59,14 +68,17 @@ type Config struct {
 
 // Server is a configured broker.
 type Server struct {
-	cfg    Config
-	log    *slog.Logger
-	store  *store.Store
-	audit  *audit.Log
-	auth   *auth.Authenticator
-	live   *live.Hub
-	agents *agents.Hub
-	ln     net.Listener
+	cfg      Config
+	log      *slog.Logger
+	store    *store.Store
+	audit    *audit.Log
+	auth     *auth.Authenticator
+	live     *live.Hub
+	agents   *agents.Hub
+	sess     *sessions.Manager
+	settings *settings.Settings
+	rtc      io.Closer
+	ln       net.Listener
 }
 
 // New validates cfg, opens the store (migrating it) and binds the listener,
@@ -114,19 +126,65 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	s.auth = auth.New(st, auth.Config{IdleTimeout: cfg.SessionIdle, AbsoluteTimeout: cfg.SessionAbsolute, Clock: cfg.Clock})
 	s.live = live.NewHub()
-	s.agents = agents.New(agents.Config{Devices: st, Audit: s.audit, Live: s.live, Clock: cfg.Clock,
-		Logger: cfg.Logger.With("component", "agents"), Heartbeat: cfg.Heartbeat})
 	if err := s.firstRun(ctx); err != nil {
 		st.Close()
 		return nil, err
 	}
+	// Sessions left open by a crash cannot be resumed: their peer
+	// connections died with the process. Record how they ended.
+	if n, err := st.EndOpenSupportSessions(ctx, cfg.Clock.Now(), "broker restarted"); err != nil {
+		st.Close()
+		return nil, fmt.Errorf("broker: %w", err)
+	} else if n > 0 {
+		s.log.Warn("sessions ended by a broker restart", "count", n)
+	}
+	api, rtcCloser, err := rtcnet.NewAPI(rtcnet.Config{UDPPort: cfg.UDPPort, TCPPort: cfg.ICETCPPort, PublicIPs: cfg.PublicIPs,
+		ListenIP: iceListenIP(cfg.Listen), Loopback: true}, cfg.Logger.With("component", "webrtc"))
+	if err != nil {
+		st.Close()
+		return nil, fmt.Errorf("broker: webrtc: %w", err)
+	}
+	s.rtc = rtcCloser
+	set := settings.New(st)
+	var hub *agents.Hub
+	s.sess = sessions.New(sessions.Config{Agents: agentLink{&hub}, Store: st, Audit: s.audit, Settings: set, API: api,
+		Clock: cfg.Clock, Logger: cfg.Logger})
+	hub = agents.New(agents.Config{Devices: st, Audit: s.audit, Live: s.live, Clock: cfg.Clock,
+		Logger: cfg.Logger.With("component", "agents"), Heartbeat: cfg.Heartbeat,
+		OnMessage: s.sess.HandleAgent, OnOffline: s.sess.AgentOffline})
+	s.agents = hub
+	s.settings = set
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
+		rtcCloser.Close()
 		st.Close()
 		return nil, fmt.Errorf("broker: listen: %w", err)
 	}
 	s.ln = ln
 	return s, nil
+}
+
+// agentLink lets the session manager reach the hub, which is built after it
+// (the hub needs the manager's callbacks).
+type agentLink struct{ h **agents.Hub }
+
+func (a agentLink) Online(id string) bool                { return (*a.h).Online(id) }
+func (a agentLink) Send(id string, m wire.Message) error { return (*a.h).Send(id, m) }
+
+// iceListenIP binds ICE to the broker's listen IP when it is a specific
+// address (127.0.0.1 in tests and the demo), and to every interface otherwise.
+func iceListenIP(listen string) string {
+	host, _, err := net.SplitHostPort(listen)
+	if err != nil {
+		return ""
+	}
+	if ip := net.ParseIP(host); ip != nil && !ip.IsUnspecified() && ip.To4() != nil {
+		return ip.String()
+	}
+	if host == "localhost" {
+		return "127.0.0.1"
+	}
+	return ""
 }
 
 func defaultTLS(cfg Config) string {
@@ -192,8 +250,14 @@ func CreateUser(ctx context.Context, st *store.Store, log *audit.Log, username s
 // Run serves until ctx ends, then shuts down gracefully.
 func (s *Server) Run(ctx context.Context) error {
 	defer s.store.Close()
+	defer s.rtc.Close()
+	// Websockets (agent links, viewers) live until sessions have ended, so
+	// agents and viewers hear "broker shutting down" rather than a dropped link.
+	linkCtx, cancelLinks := context.WithCancel(context.Background())
+	defer cancelLinks()
 	api := httpapi.New(httpapi.Config{Store: s.store, Auth: s.auth, Audit: s.audit, Agents: s.agents, Live: s.live,
-		Portal: webclient.Handler(), Clock: s.cfg.Clock, Logger: s.cfg.Logger, SecureCookies: s.cfg.TLS != TLSOff, Context: ctx})
+		Sessions: s.sess, Settings: s.settings,
+		Portal: webclient.Handler(), Clock: s.cfg.Clock, Logger: s.cfg.Logger, SecureCookies: s.cfg.TLS != TLSOff, Context: linkCtx})
 	srv := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(s.cfg.Logger.Handler(), slog.LevelWarn)}
 	ln := s.ln
 	if s.cfg.TLS != TLSOff {
@@ -213,6 +277,8 @@ func (s *Server) Run(ctx context.Context) error {
 	})
 	g.Go(func() error {
 		<-gctx.Done()
+		s.sess.Close()
+		cancelLinks()
 		// A fresh context: the cancelled one would abort the shutdown at once.
 		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()

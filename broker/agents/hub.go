@@ -50,6 +50,8 @@ type Config struct {
 	// OnMessage receives every message from an authenticated agent other
 	// than heartbeats and inventory (session signaling, in later features).
 	OnMessage func(deviceID string, m wire.Message)
+	// OnOffline is called after a device's link ends.
+	OnOffline func(deviceID string)
 }
 
 // Hub tracks connected agents.
@@ -177,6 +179,9 @@ func (h *Hub) Serve(ctx context.Context, ws *websocket.Conn, remoteIP string) er
 		delete(h.conns, dev.ID)
 		h.mu.Unlock()
 		h.publish(dev.ID, false)
+		if h.cfg.OnOffline != nil {
+			h.cfg.OnOffline(dev.ID)
+		}
 		log.Info("agent offline")
 	}()
 

@@ -23,12 +23,16 @@ const (
 	ManageUsers   Permission = "users.manage"
 	ConnectDevice Permission = "devices.connect" // remote support
 	ViewAudit     Permission = "audit.view"
+	// TerminateSession ends anyone's live session (the requester may always end its own).
+	TerminateSession Permission = "sessions.terminate"
+	ManageSettings   Permission = "settings.manage"
 )
 
 var grants = map[Role]map[Permission]bool{
-	Admin:      {ViewDevices: true, ManageDevices: true, Enroll: true, ManageUsers: true, ConnectDevice: true, ViewAudit: true},
+	Admin: {ViewDevices: true, ManageDevices: true, Enroll: true, ManageUsers: true, ConnectDevice: true, ViewAudit: true,
+		TerminateSession: true, ManageSettings: true},
 	Technician: {ViewDevices: true, ConnectDevice: true},
-	Auditor:    {ViewDevices: true, ViewAudit: true},
+	Auditor:    {ViewDevices: true, ViewAudit: true, TerminateSession: true},
 }
 
 // Can reports whether r holds p. Unknown roles hold nothing.

@@ -21,6 +21,8 @@ import (
 	"porthole/broker/audit"
 	"porthole/broker/auth"
 	"porthole/broker/live"
+	"porthole/broker/sessions"
+	"porthole/broker/settings"
 	"porthole/broker/store"
 	"porthole/internal/clock"
 	"porthole/internal/wire"
@@ -31,14 +33,16 @@ const CookieName = "porthole_session"
 
 // Config wires the API.
 type Config struct {
-	Store  *store.Store
-	Auth   *auth.Authenticator
-	Audit  *audit.Log
-	Agents *agents.Hub
-	Live   *live.Hub
-	Portal http.Handler // the embedded web client
-	Clock  clock.Clock
-	Logger *slog.Logger
+	Store    *store.Store
+	Auth     *auth.Authenticator
+	Audit    *audit.Log
+	Agents   *agents.Hub
+	Live     *live.Hub
+	Sessions *sessions.Manager
+	Settings *settings.Settings
+	Portal   http.Handler // the embedded web client
+	Clock    clock.Clock
+	Logger   *slog.Logger
 	// SecureCookies marks cookies Secure (set when serving TLS).
 	SecureCookies bool
 	// Context ends long-lived websockets at shutdown.
@@ -95,6 +99,15 @@ func (a *API) routes() {
 	m.HandleFunc("POST /api/users", a.authed(auth.ManageUsers, a.createUser))
 	m.HandleFunc("GET /api/audit", a.authed(auth.ViewAudit, a.listAudit))
 	m.HandleFunc("GET /api/events", a.authed("", a.events))
+	m.HandleFunc("POST /api/sessions", a.authed(auth.ConnectDevice, a.startSession))
+	m.HandleFunc("GET /api/sessions", a.authed(auth.ViewDevices, a.listSessions))
+	m.HandleFunc("GET /api/sessions/{id}", a.authed(auth.ViewDevices, a.getSession))
+	m.HandleFunc("POST /api/sessions/{id}/end", a.authed("", a.endSession))
+	m.HandleFunc("POST /api/sessions/{id}/view-only", a.authed(auth.ConnectDevice, a.sessionViewOnly))
+	m.HandleFunc("POST /api/sessions/{id}/display", a.authed(auth.ConnectDevice, a.sessionDisplay))
+	m.HandleFunc("GET /api/sessions/{id}/signal", a.authed(auth.ConnectDevice, a.signal))
+	m.HandleFunc("GET /api/settings", a.authed(auth.ViewDevices, a.getSettings))
+	m.HandleFunc("PUT /api/settings/{key}", a.authed(auth.ManageSettings, a.putSetting))
 	m.HandleFunc("POST /api/agent/enroll", a.enroll)
 	m.HandleFunc("GET /api/agent/ws", a.agentLink)
 	if a.cfg.Portal != nil {
@@ -199,6 +212,15 @@ func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 		status, msg = http.StatusConflict, err.Error()
 	case errors.Is(err, store.ErrTokenExpired), errors.Is(err, store.ErrTokenUsedUp), errors.Is(err, store.ErrTokenRevoked):
 		status, msg = http.StatusForbidden, err.Error()
+	case errors.Is(err, sessions.ErrNotFound):
+		status, msg = http.StatusNotFound, err.Error()
+	case errors.Is(err, sessions.ErrBusy), errors.Is(err, sessions.ErrOffline), errors.Is(err, sessions.ErrState),
+		errors.Is(err, sessions.ErrEnded), errors.Is(err, sessions.ErrRevoked):
+		status, msg = http.StatusConflict, err.Error()
+	case errors.Is(err, sessions.ErrNotAllowed):
+		status, msg = http.StatusForbidden, err.Error()
+	case errors.Is(err, settings.ErrUnknownKey), errors.Is(err, settings.ErrBadValue), errors.Is(err, settings.ErrBadScope):
+		status, msg = http.StatusBadRequest, err.Error()
 	case errors.Is(err, wire.ErrTooLarge):
 		status, msg = http.StatusRequestEntityTooLarge, "request body too large"
 	case errors.Is(err, wire.ErrMalformed), errors.Is(err, wire.ErrInvalid):

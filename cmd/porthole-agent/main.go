@@ -17,6 +17,9 @@ import (
 
 	"porthole/agent"
 	"porthole/agent/capture"
+	"porthole/agent/consent"
+	"porthole/agent/input"
+	"porthole/agent/support"
 	"porthole/internal/cli"
 	"porthole/internal/wire"
 )
@@ -84,6 +87,12 @@ func enroll(ctx context.Context, args []string) error {
 func run(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	state, level, format := common(fs)
+	display := fs.String("display", os.Getenv("DISPLAY"), "X display to share (the seat's DISPLAY)")
+	xauth := fs.String("xauthority", os.Getenv("XAUTHORITY"), "X authority file for that display")
+	prompt := fs.String("prompt", "zenity", "how to ask the end user: zenity (desktop dialog) or terminal")
+	fps := fs.Int("fps", 30, "maximum frames per second")
+	bitrate := fs.Int("bitrate", 2500, "video bitrate cap in kbit/s")
+	threads := fs.Int("encoder-threads", 1, "libvpx encoder threads")
 	if err := cli.Parse(fs, args, ""); err != nil {
 		return err
 	}
@@ -91,7 +100,25 @@ func run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	a, err := agent.New(agent.Config{StateDir: *state, Logger: log, Displays: displays})
+	sc := support.Config{Display: *display, FPS: *fps, BitrateKbps: *bitrate, Threads: *threads,
+		NewInjector: func(d []wire.Display, viewOnly bool) (support.Injector, error) {
+			return input.NewRobot(input.Config{Display: *display, Displays: d, ViewOnly: viewOnly, Logger: log})
+		}}
+	switch *prompt {
+	case "zenity":
+		z, err := consent.NewZenity(consent.ZenityConfig{Display: *display, XAuthority: *xauth, Log: log})
+		if err != nil {
+			return fmt.Errorf("consent prompt: %w", err)
+		}
+		sc.Asker, sc.Indicator = z, z
+	case "terminal":
+		t := consent.NewTerminal(os.Stdin, os.Stdout)
+		defer t.Close()
+		sc.Asker, sc.Indicator = t, t
+	default:
+		return fmt.Errorf("--prompt %q: want zenity or terminal", *prompt)
+	}
+	a, err := agent.New(agent.Config{StateDir: *state, Logger: log, Displays: displays, Support: sc})
 	if err != nil {
 		return err
 	}

@@ -94,3 +94,71 @@ func (r *UserRequest) Validate() error {
 	}
 	return invalid("role must be admin, technician or auditor")
 }
+
+// SessionRequest is POST /api/sessions.
+type SessionRequest struct {
+	DeviceID string `json:"device_id"`
+	ViewOnly *bool  `json:"view_only,omitempty"` // nil: the device's setting decides
+	Display  int    `json:"display"`
+}
+
+// Validate bounds the fields.
+func (r *SessionRequest) Validate() error {
+	if err := validID(r.DeviceID); err != nil {
+		return err
+	}
+	return validDisplay(r.Display)
+}
+
+// SettingRequest is PUT /api/settings/{key}.
+type SettingRequest struct {
+	Scope string `json:"scope"`
+	Value string `json:"value"`
+}
+
+// Validate bounds the fields; the settings package checks the meaning.
+func (r *SettingRequest) Validate() error {
+	if err := validText("scope", r.Scope, 80); err != nil {
+		return err
+	}
+	return validText("value", r.Value, 1024)
+}
+
+// ViewOnlyRequest is POST /api/sessions/{id}/view-only.
+type ViewOnlyRequest struct {
+	ViewOnly bool `json:"view_only"`
+}
+
+// Validate accepts both values.
+func (r *ViewOnlyRequest) Validate() error { return nil }
+
+// DisplayRequest is POST /api/sessions/{id}/display.
+type DisplayRequest struct {
+	Display int `json:"display"`
+}
+
+// Validate bounds the display index.
+func (r *DisplayRequest) Validate() error { return validDisplay(r.Display) }
+
+// ViewerSignal is what a viewer page sends on the signaling websocket.
+type ViewerSignal struct {
+	Type string `json:"type"` // "answer" or "end"
+	SDP  string `json:"sdp,omitempty"`
+}
+
+// Validate checks the type and SDP bounds.
+func (r *ViewerSignal) Validate() error {
+	switch r.Type {
+	case "answer":
+		if len(r.SDP) < 10 || len(r.SDP) > MaxSDP || r.SDP[:3] != "v=0" {
+			return invalid("answer needs an SDP starting with v=0")
+		}
+	case "end":
+		if r.SDP != "" {
+			return invalid("end carries no sdp")
+		}
+	default:
+		return invalid("unknown viewer signal %q", truncate(r.Type, 20))
+	}
+	return nil
+}

@@ -5,6 +5,7 @@ import { devicesPage, devicePage } from './pages/devices.js';
 import { tokensPage } from './pages/tokens.js';
 import { usersPage } from './pages/users.js';
 import { auditPage } from './pages/audit.js';
+import { sessionPage } from './pages/session.js';
 import { el, clear } from './dom.js';
 
 const state = { me: null, cleanup: null };
@@ -16,6 +17,7 @@ const routes = [
   { re: /^#\/tokens$/, page: tokensPage, role: ['admin'] },
   { re: /^#\/users$/, page: usersPage, role: ['admin'] },
   { re: /^#\/audit$/, page: auditPage, role: ['admin', 'auditor'] },
+  { re: /^#\/sessions\/([A-Za-z0-9_-]+)$/, page: sessionPage, role: ['admin', 'technician'] },
 ];
 
 export function banner(msg, kind = 'error') {

@@ -1,13 +1,17 @@
 // pages/devices.js: the inventory (live online/offline) and a device's details.
 import { api, events } from '../api.js';
+import { banner } from '../app.js';
 import { el, clear, ago, table } from '../dom.js';
+import { startSession } from './session.js';
+
+const canConnect = (me) => me.role === 'admin' || me.role === 'technician';
 
 function status(d) {
   if (d.revoked) return el('span', { class: 'badge revoked' }, 'revoked');
   return d.online ? el('span', { class: 'badge online' }, 'online') : el('span', { class: 'badge offline' }, 'offline');
 }
 
-export async function devicesPage(main) {
+export async function devicesPage(main, ctx) {
   const body = el('div');
   main.append(el('h1', {}, 'Inventory'), body);
   let devices = [];
@@ -18,14 +22,20 @@ export async function devicesPage(main) {
         el('code', {}, 'porthole-agent enroll --broker URL --token TOKEN'), ' on an endpoint.'));
       return;
     }
-    body.append(table(['Device', 'Status', 'OS', 'User', 'Last seen', 'Agent'],
+    body.append(table(['Device', 'Status', 'OS', 'User', 'Last seen', 'Agent', ''],
       devices.map((d) => el('tr', { 'data-device': d.id, class: d.online ? 'is-online' : 'is-offline' },
         el('td', {}, el('a', { href: `#/devices/${d.id}` }, d.hostname)),
         el('td', { class: 'status' }, status(d)),
         el('td', {}, `${d.os} ${d.arch}`),
         el('td', {}, d.user || '—'),
         el('td', { class: 'seen', title: d.last_seen }, ago(d.last_seen)),
-        el('td', {}, d.agent_version)))));
+        el('td', {}, d.agent_version),
+        el('td', {}, canConnect(ctx.me) && d.online && !d.revoked
+          ? el('button', { class: 'support', 'data-support': d.id, onclick: (ev) => go(ev.target, d.id) }, 'Support') : '')))));
+  };
+  const go = async (btn, id) => {
+    btn.disabled = true;
+    try { await startSession(id); } catch (e) { btn.disabled = false; banner(e.message); }
   };
   const load = async () => { devices = await api('GET', '/api/devices'); render(); };
   await load();
@@ -58,6 +68,18 @@ export async function devicePage(main, ctx) {
         el('dt', {}, 'Displays'), el('dd', {}, d.displays.map((x) => `${x.width}×${x.height}`).join(', ') || '—'),
         el('dt', {}, 'Enrolled'), el('dd', {}, new Date(d.enrolled_at).toLocaleString()),
         el('dt', {}, 'Last seen'), el('dd', {}, ago(d.last_seen))));
+    if (canConnect(ctx.me) && !d.revoked) {
+      const viewOnly = el('input', { type: 'checkbox', id: 'rs-viewonly' });
+      const err = el('p', { class: 'error', id: 'rs-error' });
+      const btn = el('button', { id: 'rs-screenshare', disabled: !d.online, onclick: async () => {
+        btn.disabled = true;
+        err.textContent = '';
+        try { await startSession(id, { viewOnly: viewOnly.checked || undefined }); } catch (e) { err.textContent = e.message; btn.disabled = false; }
+      } }, 'Screenshare');
+      body.append(el('section', { class: 'panel', id: 'remote-support' }, el('h2', {}, 'Remote Support'),
+        el('p', {}, d.online ? 'The end user is asked to allow the connection.' : 'The device is offline.'),
+        el('label', { class: 'check' }, viewOnly, ' View only'), btn, err));
+    }
     if (ctx.me.role === 'admin' && !d.revoked) {
       body.append(el('section', { class: 'panel' }, el('h2', {}, 'Device'),
         el('button', { class: 'danger', onclick: async () => {

@@ -1,0 +1,426 @@
+// Package support runs remote-support sessions on the endpoint: it asks the
+// end user for consent, and only after a Yes (or an explicit unattended
+// policy) answers the broker's WebRTC offer, captures and encodes the screen,
+// shows the "Done" indicator and injects the portal user's input.
+package support
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"image"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/pion/webrtc/v4"
+
+	"porthole/agent/capture"
+	"porthole/agent/consent"
+	"porthole/agent/encode"
+	"porthole/agent/stream"
+	"porthole/agent/video"
+	"porthole/internal/wire"
+)
+
+// asker asks the end user; indicator shows the running-session notice.
+type asker interface {
+	Ask(ctx context.Context, req consent.Request) (consent.Answer, error)
+}
+
+type indicator interface {
+	Show(ctx context.Context, req consent.Request) (done <-chan struct{}, stop func(), err error)
+}
+
+// Injector applies remote input; agent/input.Robot is the real one.
+type Injector interface {
+	Inject(ctx context.Context, ev wire.Input) error
+	SetViewOnly(on bool) error
+	Close() error
+}
+
+// Config wires a Manager.
+type Config struct {
+	Display   string // X display ("" = $DISPLAY)
+	Asker     asker
+	Indicator indicator
+	API       *webrtc.API
+	Send      func(wire.Message) error
+	Displays  func() ([]wire.Display, error)
+	// NewInjector creates the input Injector for a session; nil means
+	// this endpoint accepts no remote input (view only).
+	NewInjector func(displays []wire.Display, viewOnly bool) (Injector, error)
+	FPS         int // default 30
+	BitrateKbps int // default 2500
+	Threads     int // libvpx threads, default 1
+	Logger      *slog.Logger
+}
+
+// Manager runs at most one session at a time.
+type Manager struct {
+	cfg Config
+	log *slog.Logger
+
+	mu     sync.Mutex
+	cur    *session // guarded by mu
+	closed bool     // guarded by mu
+	wg     sync.WaitGroup
+}
+
+// New returns a Manager.
+func New(cfg Config) *Manager {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.FPS == 0 {
+		cfg.FPS = 30
+	}
+	if cfg.BitrateKbps == 0 {
+		cfg.BitrateKbps = 2500
+	}
+	if cfg.Threads == 0 {
+		cfg.Threads = 1
+	}
+	return &Manager{cfg: cfg, log: cfg.Logger.With("component", "support")}
+}
+
+type session struct {
+	id      string
+	start   wire.SessionStart
+	offers  chan string
+	updates chan wire.SessionUpdate
+	ended   chan string // the broker's end reason
+	cancel  context.CancelFunc
+}
+
+// Handle takes a session message from the broker; it reports whether the
+// message was a session message.
+func (m *Manager) Handle(ctx context.Context, msg wire.Message) bool {
+	switch msg := msg.(type) {
+	case *wire.SessionStart:
+		m.start(ctx, *msg)
+	case *wire.SDPOffer:
+		if s := m.current(msg.SessionID); s != nil {
+			select {
+			case s.offers <- msg.SDP:
+			default:
+				m.log.Warn("duplicate offer ignored", "session_id", msg.SessionID)
+			}
+		}
+	case *wire.SessionUpdate:
+		if s := m.current(msg.SessionID); s != nil {
+			select {
+			case s.updates <- *msg:
+			default:
+				m.log.Warn("session update dropped: too many pending", "session_id", msg.SessionID)
+			}
+		}
+	case *wire.SessionEnd:
+		if s := m.current(msg.SessionID); s != nil {
+			select {
+			case s.ended <- msg.Reason:
+			default:
+			}
+		}
+	default:
+		return false
+	}
+	return true
+}
+
+func (m *Manager) current(id string) *session {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.cur != nil && m.cur.id == id {
+		return m.cur
+	}
+	return nil
+}
+
+func (m *Manager) start(parent context.Context, st wire.SessionStart) {
+	m.mu.Lock()
+	if m.closed || m.cur != nil {
+		m.mu.Unlock()
+		m.send(&wire.Consent{SessionID: st.SessionID, Answer: wire.AnswerBusy})
+		return
+	}
+	ctx, cancel := context.WithCancel(context.WithoutCancel(parent))
+	s := &session{id: st.SessionID, start: st, offers: make(chan string, 1), updates: make(chan wire.SessionUpdate, 8),
+		ended: make(chan string, 1), cancel: cancel}
+	m.cur = s
+	m.wg.Add(1)
+	m.mu.Unlock()
+	go func() {
+		defer m.wg.Done()
+		defer cancel()
+		reason := m.run(ctx, s)
+		m.mu.Lock()
+		m.cur = nil
+		m.mu.Unlock()
+		m.log.Info("session over", "session_id", s.id, "reason", reason)
+	}()
+}
+
+// Close ends the running session ("agent stopped") and waits.
+func (m *Manager) Close() {
+	m.mu.Lock()
+	m.closed = true
+	s := m.cur
+	m.mu.Unlock()
+	if s != nil {
+		s.cancel()
+	}
+	m.wg.Wait()
+}
+
+func (m *Manager) send(msg wire.Message) {
+	if err := m.cfg.Send(msg); err != nil {
+		m.log.Warn("send to broker failed", "type", msg.Type(), "err", err)
+	}
+}
+
+// run is one session from consent to teardown; it returns the end reason.
+func (m *Manager) run(ctx context.Context, s *session) string {
+	log := m.log.With("session_id", s.id)
+	req := consent.Request{Requester: s.start.Requester, ViewOnly: s.start.ViewOnly, Timeout: time.Duration(s.start.ConsentTimeoutSeconds) * time.Second}
+
+	// 1. Consent. No pixel leaves the endpoint before it is granted.
+	answer := m.ask(ctx, log, s, req)
+	m.send(&wire.Consent{SessionID: s.id, Answer: answer})
+	if answer != wire.AnswerAllowed && answer != wire.AnswerUnattended {
+		return "consent " + answer
+	}
+
+	// 2. The broker's offer.
+	var offer string
+	select {
+	case offer = <-s.offers:
+	case r := <-s.ended:
+		return r
+	case <-ctx.Done():
+		return "agent stopped"
+	case <-time.After(30 * time.Second):
+		m.send(&wire.SessionEnd{SessionID: s.id, Reason: "no offer from the broker"})
+		return "no offer"
+	}
+	sender, err := stream.New(m.cfg.API, m.cfg.Logger.With("session_id", s.id))
+	if err != nil {
+		return m.fail(s, "could not start the media connection", err)
+	}
+	defer sender.Close()
+	actx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	answerSDP, err := sender.Answer(actx, offer)
+	cancel()
+	if err != nil {
+		return m.fail(s, "could not answer the broker's offer", err)
+	}
+	m.send(&wire.SDPAnswer{SessionID: s.id, SDP: answerSDP})
+
+	// 3. The end user's indicator with its Done button.
+	var doneByUser <-chan struct{}
+	if m.cfg.Indicator != nil {
+		d, stop, err := m.cfg.Indicator.Show(ctx, req)
+		if err != nil {
+			log.Warn("session indicator could not be shown", "err", err)
+		} else {
+			doneByUser = d
+			defer stop()
+		}
+	}
+
+	// 4. Input (refused by the Injector while view-only) and video.
+	displays, err := m.displays()
+	if err != nil {
+		return m.fail(s, "no display to capture", err)
+	}
+	var inj Injector
+	if m.cfg.NewInjector != nil {
+		if inj, err = m.cfg.NewInjector(displays, s.start.ViewOnly); err != nil {
+			log.Warn("remote input unavailable", "err", err)
+			inj = nil
+		} else {
+			defer inj.Close()
+		}
+	}
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	inCtx, stopInput := context.WithCancel(ctx)
+	defer stopInput()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		m.inputLoop(inCtx, log, sender, inj)
+	}()
+
+	display := s.start.Display
+	vid := m.startVideo(ctx, s, log, sender, displays, display)
+	defer func() { vid.stop() }()
+
+	for {
+		select {
+		case <-doneByUser:
+			reason := "ended by the end user (Done)"
+			m.send(&wire.SessionEnd{SessionID: s.id, Reason: reason})
+			return reason
+		case r := <-s.ended:
+			return r
+		case <-sender.Done():
+			reason := "the agent's media connection closed"
+			m.send(&wire.SessionEnd{SessionID: s.id, Reason: reason})
+			return reason
+		case err := <-vid.errc:
+			return m.fail(s, "screen capture stopped", err)
+		case u := <-s.updates:
+			if inj != nil {
+				if err := inj.SetViewOnly(u.ViewOnly); err != nil {
+					log.Warn("set view-only", "err", err)
+				}
+			}
+			if u.Display != display {
+				if u.Display < 0 || u.Display >= len(displays) {
+					log.Warn("broker asked for a display that does not exist", "display", u.Display)
+					continue
+				}
+				vid.stop()
+				display = u.Display
+				vid = m.startVideo(ctx, s, log, sender, displays, display)
+			}
+		case <-ctx.Done():
+			reason := "the agent stopped"
+			m.send(&wire.SessionEnd{SessionID: s.id, Reason: reason})
+			return reason
+		}
+	}
+}
+
+func (m *Manager) ask(ctx context.Context, log *slog.Logger, s *session, req consent.Request) string {
+	if s.start.Consent == wire.ConsentUnattended {
+		log.Warn("unattended session: not asking the end user (broker policy)", "requester", s.start.Requester)
+		return wire.AnswerUnattended
+	}
+	if m.cfg.Asker == nil {
+		return wire.AnswerError
+	}
+	type result struct {
+		a   consent.Answer
+		err error
+	}
+	got := make(chan result, 1)
+	actx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		a, err := m.cfg.Asker.Ask(actx, req)
+		got <- result{a, err}
+	}()
+	select {
+	case r := <-got:
+		if r.err != nil {
+			log.Warn("consent prompt failed; treating as No", "err", r.err)
+			return wire.AnswerError
+		}
+		log.Info("consent answered", "answer", r.a.String())
+		switch r.a {
+		case consent.Allowed:
+			return wire.AnswerAllowed
+		case consent.TimedOut:
+			return wire.AnswerTimedOut
+		}
+		return wire.AnswerDeclined
+	case <-s.ended: // the portal user gave up while the prompt was open
+		cancel()
+		<-got
+		return wire.AnswerDeclined
+	}
+}
+
+func (m *Manager) fail(s *session, reason string, err error) string {
+	m.log.Error(reason, "session_id", s.id, "err", err)
+	m.send(&wire.SessionEnd{SessionID: s.id, Reason: reason})
+	return reason
+}
+
+func (m *Manager) displays() ([]wire.Display, error) {
+	if m.cfg.Displays == nil {
+		return nil, errors.New("no display enumeration configured")
+	}
+	d, err := m.cfg.Displays()
+	if err == nil && len(d) == 0 {
+		err = errors.New("no displays")
+	}
+	return d, err
+}
+
+func (m *Manager) inputLoop(ctx context.Context, log *slog.Logger, sender *stream.Sender, inj Injector) {
+	var refused int
+	for {
+		select {
+		case <-ctx.Done():
+			if refused > 0 {
+				log.Info("input refused during session", "count", refused)
+			}
+			return
+		case msg := <-sender.Input():
+			if inj == nil {
+				refused++
+				continue
+			}
+			ev, err := wire.DecodeInput(msg)
+			if err != nil {
+				refused++
+				continue
+			}
+			if err := inj.Inject(ctx, ev); err != nil {
+				refused++
+			}
+		}
+	}
+}
+
+// videoRun is one capture→encode loop on one display.
+type videoRun struct {
+	cancel context.CancelFunc
+	done   chan struct{}
+	errc   chan error
+}
+
+func (v *videoRun) stop() {
+	v.cancel()
+	<-v.done
+}
+
+func (m *Manager) startVideo(ctx context.Context, s *session, log *slog.Logger, sender *stream.Sender, displays []wire.Display, idx int) *videoRun {
+	vctx, cancel := context.WithCancel(ctx)
+	v := &videoRun{cancel: cancel, done: make(chan struct{}), errc: make(chan error, 1)}
+	go func() {
+		defer close(v.done)
+		if err := m.video(vctx, s, log, sender, displays[idx]); err != nil && vctx.Err() == nil {
+			v.errc <- err
+		}
+	}()
+	return v
+}
+
+func (m *Manager) video(ctx context.Context, s *session, log *slog.Logger, sender *stream.Sender, d wire.Display) error {
+	rect := image.Rect(d.X, d.Y, d.X+d.Width, d.Y+d.Height)
+	src, err := capture.NewX11(m.cfg.Display, rect, capture.Options{MaxFPS: m.cfg.FPS, Logger: log})
+	if err != nil {
+		return fmt.Errorf("capture: %w", err)
+	}
+	defer src.Close()
+	b := src.Bounds()
+	enc, err := encode.NewVP8(encode.Config{Width: b.Dx(), Height: b.Dy(), FPS: m.cfg.FPS, BitrateKbps: m.cfg.BitrateKbps, Threads: m.cfg.Threads})
+	if err != nil {
+		return fmt.Errorf("encoder: %w", err)
+	}
+	defer enc.Close()
+	var counters video.Counters
+	start := time.Now()
+	sink := func(frame []byte, _ bool, dur time.Duration) error { return sender.WriteFrame(frame, dur) }
+	err = video.Run(ctx, video.Config{FPS: m.cfg.FPS, Counters: &counters, Logger: log}, src, enc, sink, sender.KeyframeRequests())
+	st := counters.Stats()
+	log.Info("session video stats", "display", d.Index, "width", b.Dx(), "height", b.Dy(), "frames", st.Frames, "keyframes", st.Keyframes,
+		"bytes", st.Bytes, "capture_ms_avg", ms(st.AvgCapture()), "encode_ms_avg", ms(st.AvgEncode()), "seconds", time.Since(start).Seconds())
+	return err
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

@@ -1,0 +1,312 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"porthole/agent/consent"
+	"porthole/agent/consent/consenttest"
+	"porthole/internal/browsertest"
+	"porthole/internal/testpattern"
+	"porthole/internal/xvfb"
+)
+
+// endpoint is an Xvfb display showing the test pattern, with the real agent
+// binary enrolled and running against it.
+type endpoint struct {
+	x        *xvfb.Server
+	deviceID string
+	cmd      *exec.Cmd
+	exited   chan error
+	logPath  string
+}
+
+func startEndpoint(t *testing.T, e *env, admin *client) *endpoint {
+	t.Helper()
+	x := xvfb.StartT(t, xvfb.Options{Width: 1280, Height: 720})
+	pctx, stopPattern := context.WithCancel(context.Background())
+	patternDone := make(chan error, 1)
+	go func() { patternDone <- testpattern.Run(pctx, testpattern.Options{Display: x.Display, Rate: 30}) }()
+	t.Cleanup(func() { stopPattern(); <-patternDone })
+
+	state := filepath.Join(t.TempDir(), "agent")
+	enroll := exec.Command(agentBin, "enroll", "--broker", e.URL, "--token", admin.enrollToken(1, time.Hour), "--state-dir", state)
+	enroll.Env = x.Env()
+	out, err := enroll.CombinedOutput()
+	if err != nil {
+		t.Fatalf("agent enroll: %v\n%s", err, out)
+	}
+	var id string
+	if _, err := fmt.Sscanf(strings.TrimPrefix(string(out), "Enrolled as device "), "%s", &id); err != nil {
+		t.Fatalf("enroll output: %q", out)
+	}
+	id = strings.TrimSuffix(id, ".")
+	ep := &endpoint{x: x, deviceID: id, exited: make(chan error, 1), logPath: filepath.Join(t.TempDir(), "agent.log")}
+	logf, err := os.Create(ep.logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ep.cmd = exec.Command(agentBin, "run", "--state-dir", state, "--log-level", "debug")
+	ep.cmd.Env = x.Env()
+	ep.cmd.Stdout, ep.cmd.Stderr = logf, logf
+	if err := ep.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { ep.exited <- ep.cmd.Wait(); logf.Close() }()
+	t.Cleanup(func() {
+		ep.kill(syscall.SIGTERM)
+		if t.Failed() {
+			b, _ := os.ReadFile(ep.logPath)
+			t.Logf("agent log:\n%s", b)
+		}
+	})
+	waitFor(t, "agent online", 15*time.Second, func() bool { return admin.device(id).Online })
+	return ep
+}
+
+func (ep *endpoint) kill(sig syscall.Signal) {
+	if ep.cmd.ProcessState != nil {
+		return
+	}
+	_ = ep.cmd.Process.Signal(sig)
+	select {
+	case <-ep.exited:
+	case <-time.After(10 * time.Second):
+		_ = ep.cmd.Process.Kill()
+		<-ep.exited
+	}
+}
+
+// openViewer logs the browser in and starts a session from the Inventory's Support button.
+func openViewer(t *testing.T, ctx context.Context, e *env, deviceID string) {
+	t.Helper()
+	browsertest.Step(ctx, t, 30*time.Second,
+		chromedp.Navigate(e.URL+"/#/login"),
+		chromedp.WaitVisible(css(`#username`)),
+		chromedp.SendKeys(css(`#username`), "admin"),
+		chromedp.SendKeys(css(`#password`), e.Password),
+		chromedp.Click(css(`#login-submit`)),
+		chromedp.WaitVisible(css(`button[data-support="`+deviceID+`"]`)),
+		chromedp.Click(css(`button[data-support="`+deviceID+`"]`)),
+		chromedp.WaitVisible(css(`#session-state`)),
+	)
+}
+
+func viewerState(t *testing.T, ctx context.Context) string {
+	return browsertest.Value(ctx, t, 5*time.Second, chromedp.Evaluate[string](`window.portholeViewer ? window.portholeViewer.state : ''`))
+}
+
+func waitViewerState(t *testing.T, ctx context.Context, want string, d time.Duration) {
+	t.Helper()
+	waitFor(t, "viewer state "+want, d, func() bool { return viewerState(t, ctx) == want })
+}
+
+func viewerReason(t *testing.T, ctx context.Context) string {
+	return browsertest.Value(ctx, t, 5*time.Second, chromedp.Text(css(`#session-reason`)))
+}
+
+// patchColours reads the test pattern's colour patches from the decoded video.
+func patchColours(t *testing.T, ctx context.Context) map[string][3]int {
+	t.Helper()
+	var js strings.Builder
+	js.WriteString(`(() => { const v = document.getElementById('remote-video');
+	  if (!v || !v.videoWidth || v.readyState < 2) return null;
+	  const c = document.createElement('canvas'); c.width = v.videoWidth; c.height = v.videoHeight;
+	  const g = c.getContext('2d'); g.drawImage(v, 0, 0); const sx = v.videoWidth / 1280, sy = v.videoHeight / 720; const out = {};`)
+	for _, p := range testpattern.Patches(1280, 720) {
+		c := p.Center()
+		fmt.Fprintf(&js, `out[%q] = Array.from(g.getImageData(Math.round(%d*sx), Math.round(%d*sy), 1, 1).data.slice(0, 3));`, p.Name, c.X, c.Y)
+	}
+	js.WriteString(`return out; })()`)
+	got := browsertest.Value(ctx, t, 5*time.Second, chromedp.Evaluate[map[string][3]int](js.String()))
+	return got
+}
+
+func near(got [3]int, want [3]uint8, tol int) bool {
+	for i := range 3 {
+		d := got[i] - int(want[i])
+		if d < -tol || d > tol {
+			return false
+		}
+	}
+	return true
+}
+
+// waitPatterns waits until the browser shows every colour patch.
+func waitPatterns(t *testing.T, ctx context.Context) {
+	t.Helper()
+	var last map[string][3]int
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		last = patchColours(t, ctx)
+		ok := last != nil
+		for _, p := range testpattern.Patches(1280, 720) {
+			ok = ok && near(last[p.Name], [3]uint8{p.Color.R, p.Color.G, p.Color.B}, 40)
+		}
+		if ok {
+			return
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Fatalf("the browser never showed the test pattern; last read %v", last)
+}
+
+func auditActions(t *testing.T, c *client, target string) string {
+	t.Helper()
+	var recs []struct {
+		Action  string
+		Details map[string]any
+	}
+	if st, body := c.do("GET", "/api/audit?order=asc&limit=1000&target="+target, nil, &recs); st != 200 {
+		t.Fatalf("audit: %d %s", st, body)
+	}
+	var b strings.Builder
+	for _, r := range recs {
+		fmt.Fprintf(&b, "%s %v\n", r.Action, r.Details)
+	}
+	return b.String()
+}
+
+type sessionView struct {
+	ID        string
+	State     string
+	EndReason string `json:"end_reason"`
+	Relay     *struct {
+		PacketsForwarded uint64 `json:"PacketsForwarded"`
+	}
+}
+
+func latestSession(t *testing.T, c *client, deviceID string) sessionView {
+	t.Helper()
+	var ss []sessionView
+	if st, body := c.do("GET", "/api/sessions?device="+deviceID, nil, &ss); st != 200 || len(ss) == 0 {
+		t.Fatalf("sessions: %d %s", st, body)
+	}
+	return ss[0]
+}
+
+// TestSupportSessionYesThenOff: the end user answers the real dialog Yes,
+// the browser decodes the test pattern, and Off ends it on both sides.
+func TestSupportSessionYesThenOff(t *testing.T) {
+	e := startBroker(t, nil)
+	admin := e.login(t, "admin", e.Password)
+	ep := startEndpoint(t, e, admin)
+	ctx := browsertest.New(t)
+	openViewer(t, ctx, e, ep.deviceID)
+	waitViewerState(t, ctx, "waiting_consent", 10*time.Second)
+	consenttest.Press(t, ep.x.Display, consent.Allowed)
+	waitViewerState(t, ctx, "live", 20*time.Second)
+	waitPatterns(t, ctx)
+	// The end user's indicator is up while the session runs.
+	consenttest.WaitWindow(t, ep.x.Display, consent.IndicatorTitle)
+
+	browsertest.Step(ctx, t, 10*time.Second, chromedp.Click(css(`#session-off`)))
+	waitViewerState(t, ctx, "ended", 10*time.Second)
+	if r := viewerReason(t, ctx); !strings.Contains(r, "ended by admin (Off)") {
+		t.Fatalf("viewer reason %q", r)
+	}
+	consenttest.WaitGone(t, ep.x.Display, consent.IndicatorTitle)
+	s := latestSession(t, admin, ep.deviceID)
+	log := auditActions(t, admin, s.ID)
+	for _, want := range []string{"session.requested", "session.consent map[answer:allowed", "session.started", "session.ended", "reason:ended by admin (Off)"} {
+		if !strings.Contains(log, want) {
+			t.Errorf("audit lacks %q:\n%s", want, log)
+		}
+	}
+}
+
+// TestSupportSessionDeclined: No shows the declined state and no media path is ever built.
+func TestSupportSessionDeclined(t *testing.T) {
+	e := startBroker(t, nil)
+	admin := e.login(t, "admin", e.Password)
+	ep := startEndpoint(t, e, admin)
+	ctx := browsertest.New(t)
+	openViewer(t, ctx, e, ep.deviceID)
+	waitViewerState(t, ctx, "waiting_consent", 10*time.Second)
+	consenttest.Press(t, ep.x.Display, consent.Declined)
+	waitViewerState(t, ctx, "declined", 10*time.Second)
+	if txt := browsertest.Value(ctx, t, 5*time.Second, chromedp.Text(css(`#session-state`))); txt != "Declined by the end user" {
+		t.Fatalf("state text %q", txt)
+	}
+	s := latestSession(t, admin, ep.deviceID)
+	if s.State != "declined" || s.Relay != nil {
+		t.Fatalf("declined session has a media relay or wrong state: %+v", s)
+	}
+	if hasPC := browsertest.Value(ctx, t, 5*time.Second, chromedp.Evaluate[bool](`!!window.portholeViewer.pc`)); hasPC {
+		t.Fatal("the browser got an offer for a declined session")
+	}
+	if log := auditActions(t, admin, s.ID); !strings.Contains(log, "answer:declined") || !strings.Contains(log, "declined by the end user") {
+		t.Fatalf("audit:\n%s", log)
+	}
+}
+
+// TestSupportSessionDoneByEndUser: Done on the endpoint ends the session on both sides.
+func TestSupportSessionDoneByEndUser(t *testing.T) {
+	e := startBroker(t, nil)
+	admin := e.login(t, "admin", e.Password)
+	ep := startEndpoint(t, e, admin)
+	ctx := browsertest.New(t)
+	openViewer(t, ctx, e, ep.deviceID)
+	consenttest.Press(t, ep.x.Display, consent.Allowed)
+	waitViewerState(t, ctx, "live", 20*time.Second)
+	waitPatterns(t, ctx)
+	consenttest.PressDone(t, ep.x.Display)
+	waitViewerState(t, ctx, "ended", 10*time.Second)
+	if r := viewerReason(t, ctx); !strings.Contains(r, "ended by the end user (Done)") {
+		t.Fatalf("viewer reason %q", r)
+	}
+	s := latestSession(t, admin, ep.deviceID)
+	if log := auditActions(t, admin, s.ID); !strings.Contains(log, "reason:ended by the end user (Done)") {
+		t.Fatalf("audit:\n%s", log)
+	}
+}
+
+// TestSupportSessionAgentKilled: a crashed agent ends the viewer cleanly and
+// the broker keeps no WebRTC goroutine behind.
+func TestSupportSessionAgentKilled(t *testing.T) {
+	e := startBroker(t, nil)
+	admin := e.login(t, "admin", e.Password)
+	ep := startEndpoint(t, e, admin)
+	ctx := browsertest.New(t)
+	// The broker's shared UDP mux runs for the broker's lifetime; count only
+	// what a session adds on top of it.
+	baseline := pionGoroutines()
+	openViewer(t, ctx, e, ep.deviceID)
+	consenttest.Press(t, ep.x.Display, consent.Allowed)
+	waitViewerState(t, ctx, "live", 20*time.Second)
+	waitPatterns(t, ctx)
+	if n := pionGoroutines(); n <= baseline {
+		t.Fatal("no pion goroutines during a live session: the count below would prove nothing")
+	}
+	ep.kill(syscall.SIGKILL)
+	waitViewerState(t, ctx, "ended", 20*time.Second)
+	if r := viewerReason(t, ctx); !strings.Contains(r, "endpoint") {
+		t.Fatalf("viewer reason %q", r)
+	}
+	waitFor(t, "broker WebRTC goroutines to exit", 15*time.Second, func() bool { return pionGoroutines() <= baseline })
+}
+
+// pionGoroutines counts this process's goroutines running pion or relay code.
+func pionGoroutines() int { return len(pionStacks()) }
+
+func pionStacks() []string {
+	buf := make([]byte, 8<<20)
+	buf = buf[:runtime.Stack(buf, true)]
+	var out []string
+	for _, g := range strings.Split(string(buf), "\n\n") {
+		if strings.Contains(g, "github.com/pion/") || strings.Contains(g, "porthole/broker/relay.") {
+			out = append(out, g)
+		}
+	}
+	return out
+}

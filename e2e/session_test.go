@@ -38,7 +38,12 @@ func startEndpoint(t *testing.T, e *env, admin *client) *endpoint {
 	patternDone := make(chan error, 1)
 	go func() { patternDone <- testpattern.Run(pctx, testpattern.Options{Display: x.Display, Rate: 30}) }()
 	t.Cleanup(func() { stopPattern(); <-patternDone })
+	return startAgentOn(t, e, admin, x)
+}
 
+// startAgentOn enrolls and runs the real agent binary against display x.
+func startAgentOn(t *testing.T, e *env, admin *client, x *xvfb.Server) *endpoint {
+	t.Helper()
 	state := filepath.Join(t.TempDir(), "agent")
 	enroll := exec.Command(agentBin, "enroll", "--broker", e.URL, "--token", admin.enrollToken(1, time.Hour), "--state-dir", state)
 	enroll.Env = x.Env()
@@ -182,7 +187,7 @@ type sessionView struct {
 	State     string
 	EndReason string `json:"end_reason"`
 	Relay     *struct {
-		PacketsForwarded uint64 `json:"PacketsForwarded"`
+		PacketsForwarded uint64 `json:"packets_forwarded"`
 	}
 }
 

@@ -41,8 +41,6 @@ export PORTHOLE_CONFIG=$STATE/cli.json
 echo "$PASSWORD" | "$BIN/porthole" login --broker "$URL" --user admin --password-stdin >/dev/null
 TOKEN=$("$BIN/porthole" token create --uses 1 --expires 1h --note demo --json | sed -E 's/.*"token":"([^"]+)".*/\1/')
 DISPLAY=$DISPLAY_NUM "$BIN/porthole-agent" enroll --broker "$URL" --token "$TOKEN" --state-dir "$STATE/agent" >/dev/null
-DISPLAY=$DISPLAY_NUM "$BIN/porthole-agent" run --state-dir "$STATE/agent" 2>"$STATE/agent.log" &
-pids+=($!)
 
 cat <<MSG
 
@@ -52,10 +50,17 @@ cat <<MSG
     Username:  admin
     Password:  $PASSWORD
 
-  Open the portal, log in, and the demo endpoint appears in Inventory as online.
+  1. Open the portal and log in: the demo endpoint is listed in Inventory as online.
+  2. Click Support (or open the device and click Screenshare).
+  3. You are also the end user: this terminal asks whether to allow the session.
+     Answer y, and the viewer shows the endpoint's virtual screen (a moving test pattern).
+     Type "done" here to end it as the end user, or click Off in the viewer.
+
   CLI (already logged in):  PORTHOLE_CONFIG=$STATE/cli.json $BIN/porthole devices
   Logs: $STATE/*.log        Stop: Ctrl-C
 
 MSG
-wait -n "${pids[@]}" || true
-echo "demo: a component exited; see $STATE/*.log"
+# The agent runs in the foreground so its consent prompt and Done indicator
+# use this terminal (a real endpoint shows desktop dialogs instead).
+DISPLAY=$DISPLAY_NUM "$BIN/porthole-agent" run --state-dir "$STATE/agent" --prompt terminal 2>"$STATE/agent.log" || true
+echo "demo: the agent exited; see $STATE/agent.log"

@@ -71,13 +71,13 @@ type Options struct {
 
 // Stats is a snapshot of what a Session relayed.
 type Stats struct {
-	PacketsForwarded uint64 // RTP packets written to the browser leg
-	BytesForwarded   uint64 // their size as received from the agent
-	PLIsReceived     uint64 // PLI and FIR packets from the browser
-	PLIsForwarded    uint64 // PLIs sent to the agent (after coalescing, plus one when the browser connects)
-	InputForwarded   uint64 // input messages sent to the agent
-	InputDropped     uint64 // input messages the filter refused
-	InputUndelivered uint64 // allowed input messages that could not be sent (agent channel not open)
+	PacketsForwarded uint64 `json:"packets_forwarded"` // RTP packets written to the browser leg
+	BytesForwarded   uint64 `json:"bytes_forwarded"`   // their size as received from the agent
+	PLIsReceived     uint64 `json:"plis_received"`     // PLI and FIR packets from the browser
+	PLIsForwarded    uint64 `json:"plis_forwarded"`    // PLIs sent to the agent (after coalescing, plus one when the browser connects)
+	InputForwarded   uint64 `json:"input_forwarded"`   // input messages sent to the agent
+	InputDropped     uint64 `json:"input_dropped"`     // input messages the filter refused
+	InputUndelivered uint64 `json:"input_undelivered"` // allowed input messages that could not be sent (agent channel not open)
 }
 
 type counters struct {

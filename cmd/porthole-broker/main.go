@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -74,6 +75,9 @@ func serve(ctx context.Context, args []string) error {
 	fs.DurationVar(&cfg.Heartbeat, "heartbeat", 15*time.Second, "agent heartbeat interval; an agent silent for 3 intervals is offline")
 	fs.DurationVar(&cfg.SessionIdle, "session-idle", 30*time.Minute, "portal session idle timeout")
 	fs.DurationVar(&cfg.SessionAbsolute, "session-absolute", 12*time.Hour, "portal session absolute timeout")
+	fs.IntVar(&cfg.UDPPort, "webrtc-udp-port", 0, "the one UDP port every WebRTC session uses (0 = pick a free one at start; set it to open a firewall)")
+	fs.IntVar(&cfg.ICETCPPort, "ice-tcp-port", 0, "TCP port for ICE-TCP fallback when UDP is blocked (0 = off)")
+	publicIPs := fs.String("public-ip", "", "comma-separated public IPv4 addresses to advertise for WebRTC (NAT 1:1)")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	logFormat := fs.String("log-format", "text", "log format: text or json")
 	fs.String("config", "", "optional JSON config file whose keys are these flag names")
@@ -85,6 +89,11 @@ func serve(ctx context.Context, args []string) error {
 		return err
 	}
 	cfg.Logger = log
+	for _, ip := range strings.Split(*publicIPs, ",") {
+		if ip = strings.TrimSpace(ip); ip != "" {
+			cfg.PublicIPs = append(cfg.PublicIPs, ip)
+		}
+	}
 	srv, err := broker.New(ctx, cfg)
 	if err != nil {
 		return err

@@ -228,3 +228,11 @@ func mustURL(s string) *url.URL {
 	}
 	return u
 }
+
+func decodeBody(t *testing.T, res *http.Response, v any) {
+	t.Helper()
+	defer res.Body.Close()
+	if err := json.NewDecoder(res.Body).Decode(v); err != nil {
+		t.Fatal(err)
+	}
+}

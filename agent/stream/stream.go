@@ -9,14 +9,11 @@ package stream
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"sync"
 	"time"
 
-	"github.com/pion/rtcp"
 	"github.com/pion/webrtc/v4"
 	"github.com/pion/webrtc/v4/pkg/media"
 
@@ -148,34 +145,15 @@ func (s *Sender) Answer(ctx context.Context, offerSDP string) (string, error) {
 	return s.pc.LocalDescription().SDP, nil
 }
 
-// readRTCP drains the sender's RTCP (which also feeds the NACK responder) and turns
-// PLI and FIR into one pending keyframe request.
+// readRTCP turns PLI and FIR into one pending keyframe request.
 func (s *Sender) readRTCP(sender *webrtc.RTPSender) {
 	defer s.wg.Done()
-	buf := make([]byte, 1500)
-	for {
-		n, _, err := sender.Read(buf)
-		if err != nil {
-			if !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrClosedPipe) {
-				s.log.Debug("rtcp_read_end", "err", err)
-			}
-			return
+	rtcnet.DrainRTCP(sender, s.log, func() {
+		select {
+		case s.keyframes <- struct{}{}:
+		default: // one request is already pending
 		}
-		pkts, err := rtcp.Unmarshal(buf[:n])
-		if err != nil {
-			s.log.Debug("rtcp_bad_packet", "err", err)
-			continue
-		}
-		for _, p := range pkts {
-			switch p.(type) {
-			case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
-				select {
-				case s.keyframes <- struct{}{}:
-				default: // one request is already pending
-				}
-			}
-		}
-	}
+	})
 }
 
 // WriteFrame sends one encoded VP8 frame that lasts duration (the RTP timestamp advances

@@ -380,28 +380,12 @@ func (s *Session) forward(remote *webrtc.TrackRemote) {
 	}
 }
 
-// readBrowserRTCP drains the browser leg's RTCP (feeding the NACK responder and sender
-// reports) and turns PLI and FIR into a PLI for the agent.
+// readBrowserRTCP turns the browser's PLI and FIR into a PLI for the agent.
 func (s *Session) readBrowserRTCP(sender *webrtc.RTPSender) {
-	buf := make([]byte, receiveMTU)
-	for {
-		n, _, err := sender.Read(buf)
-		if err != nil {
-			return
-		}
-		pkts, err := rtcp.Unmarshal(buf[:n])
-		if err != nil {
-			s.log.Debug("rtcp_bad_packet", "err", err)
-			continue
-		}
-		for _, p := range pkts {
-			switch p.(type) {
-			case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
-				s.stats.plisIn.Add(1)
-				s.requestKeyframe(false)
-			}
-		}
-	}
+	rtcnet.DrainRTCP(sender, s.log, func() {
+		s.stats.plisIn.Add(1)
+		s.requestKeyframe(false)
+	})
 }
 
 // requestKeyframe sends a PLI to the agent unless one went out less than PLIInterval

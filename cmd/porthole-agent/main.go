@@ -12,8 +12,6 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/signal"
-	"syscall"
 
 	"porthole/agent"
 	"porthole/agent/capture"
@@ -31,28 +29,7 @@ const usage = `usage:
 const defaultStateDir = "/var/lib/porthole-agent"
 
 func main() {
-	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, usage)
-		os.Exit(2)
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	var err error
-	switch os.Args[1] {
-	case "enroll":
-		err = enroll(ctx, os.Args[2:])
-	case "run":
-		err = run(ctx, os.Args[2:])
-	case "-h", "--help", "help":
-		fmt.Println(usage)
-		return
-	default:
-		err = fmt.Errorf("unknown command %q\n%s", os.Args[1], usage)
-	}
-	if err != nil && !errors.Is(err, flag.ErrHelp) {
-		fmt.Fprintln(os.Stderr, "porthole-agent:", err)
-		os.Exit(1)
-	}
+	cli.Main("porthole-agent", usage, map[string]cli.Command{"enroll": enroll, "run": run})
 }
 
 func common(fs *flag.FlagSet) (*string, *string, *string) {

@@ -44,7 +44,10 @@ fuzz: ## run every fuzz target for FUZZTIME (default 30s) each
 	  done; done
 
 bench: deps ## print the performance figures (capture, encode, relay, input)
-	$(GO) test -run '^$$' -bench . -benchtime 2s ./agent/... ./broker/... ./internal/...
+	@$(MAKE) --no-print-directory build
+	CGO_ENABLED=0 $(GO) build -o $(BIN)/ ./cmd/porthole-bench
+	$(BIN)/porthole-bench --bin $(BIN) --sizes 1920x1080,1280x720 --modes small,full --runs 3 --duration 12s --static 10s
+	$(GO) test -run '^$$' -bench . -benchtime 1s ./agent/... ./broker/... ./internal/...
 
 demo: deps build ## start broker + agent on a virtual display; prints the portal URL and login
 	@./scripts/demo.sh

@@ -1,0 +1,621 @@
+// Package elevation makes a local user an administrator for a while when
+// they type a temporary admin code, takes the right away on time even
+// across agent restarts, and records every process that runs elevated on
+// the user's behalf meanwhile.
+//
+// Codes are verified offline with internal/elevcode and the device secret
+// from enrollment; each code works once (redeemed codes are kept in the
+// journal until they would have expired anyway) and wrong codes are rate
+// limited (FreeFailures, then a doubling lock-out), both persisted so that a
+// restart neither replays a code nor resets the limit.
+//
+// A grant is journalled (fsync + rename) before the system is touched.
+// Linux grants with a sudoers drop-in /etc/sudoers.d/porthole-USER (mode
+// 0440, checked with `visudo -cf` before it is moved into place); Windows
+// and macOS add the user to the Administrators / admin group. Run revokes
+// at Until; Reconcile, at start, revokes what is past due, interrupted, or
+// a porthole drop-in the journal does not know.
+//
+// While a grant is active, a recorder polls /proc (Config.RecordInterval,
+// default 500 ms) for processes with effective uid 0 started on behalf of
+// the user, and reports their start, exec and exit through Config.OnEvent
+// with secrets in arguments redacted. Polling misses processes shorter than
+// the interval; the kernel audit subsystem (execve rules keyed on auid)
+// would see every exec and is the better source where auditd is available.
+package elevation
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"porthole/internal/clock"
+	"porthole/internal/elevcode"
+)
+
+// Defaults for Config.
+const (
+	// DefaultMaxDuration caps a grant at the agent whatever the code says.
+	DefaultMaxDuration = elevcode.MaxDuration
+	// DefaultPollInterval is the longest sleep of Run's expiry loop, so
+	// wall-clock jumps (suspend, NTP) are noticed.
+	DefaultPollInterval = 30 * time.Second
+	// DefaultRecordInterval is how often /proc is scanned during a grant.
+	DefaultRecordInterval = 500 * time.Millisecond
+	// DefaultSecretPattern finds secrets in command-line arguments.
+	DefaultSecretPattern = `(?i)(password|passwd|pwd|token|secret|api[_-]?key)=\S+`
+	// DefaultSecretReplacement replaces each match of the secret pattern.
+	DefaultSecretReplacement = "${1}=[REDACTED]"
+	// endedRetention is how long ended grants stay in the journal.
+	endedRetention = 30 * 24 * time.Hour
+	// retryDelay is how soon Run retries a revocation that failed.
+	retryDelay = 10 * time.Second
+)
+
+// Timer gives the channels Run waits on; tests drive it (elevationtest.Clock).
+type Timer interface {
+	// After returns a channel that receives once d has elapsed.
+	After(d time.Duration) <-chan time.Time
+}
+
+type realTimer struct{}
+
+func (realTimer) After(d time.Duration) <-chan time.Time { return time.After(d) }
+
+// Config configures a Manager.
+type Config struct {
+	// StateDir holds the journal (StateFile). Required; created 0700.
+	StateDir string
+	// DeviceID and Secret come from enrollment (identity.Identity).
+	// Required: codes are verified against them.
+	DeviceID string
+	Secret   []byte
+	// CodeWindow is how long after issue a code is accepted; default
+	// elevcode.DefaultWindow.
+	CodeWindow time.Duration
+	// MaxDuration caps a grant; default DefaultMaxDuration.
+	MaxDuration time.Duration
+	// Clock tells the time for codes and deadlines; default clock.Real.
+	Clock clock.Clock
+	// Timer is what Run's expiry loop sleeps on; default time.After.
+	Timer Timer
+	// OnEvent receives audit and process events in order, outside the
+	// Manager's lock; it should queue them for the broker and return
+	// quickly. Default: dropped.
+	OnEvent func(Event)
+	// Logger for operational logs (never codes); default discards.
+	Logger *slog.Logger
+	// PollInterval bounds Run's sleep; default DefaultPollInterval.
+	PollInterval time.Duration
+	// RecordInterval is the /proc scan period; default DefaultRecordInterval.
+	RecordInterval time.Duration
+	// SecretPattern and SecretReplacement redact arguments of recorded
+	// processes (regexp.ReplaceAllString); defaults DefaultSecretPattern
+	// and DefaultSecretReplacement.
+	SecretPattern     string
+	SecretReplacement string
+	// SudoersDir is where Linux drop-ins go; default /etc/sudoers.d.
+	SudoersDir string
+	// AskPassword makes sudo ask for the user's own password during the
+	// grant; by default the drop-in says NOPASSWD (the code was the proof).
+	AskPassword bool
+}
+
+// Session is an active elevation.
+type Session struct {
+	// ID names the session in events and on the broker.
+	ID    string
+	User  string
+	Until time.Time
+}
+
+// EventKind says what happened.
+type EventKind string
+
+// Event kinds.
+const (
+	// EventGranted: the user is administrator until Until (also sent when
+	// a second code extends a running session).
+	EventGranted EventKind = "elevation.granted"
+	// EventDenied: a code was refused; Reason says why.
+	EventDenied EventKind = "elevation.denied"
+	// EventExpired: rights removed at Until.
+	EventExpired EventKind = "elevation.expired"
+	// EventRevoked: rights removed early by Revoke.
+	EventRevoked EventKind = "elevation.revoked"
+	// EventRecovered: a grant interrupted by a crash was rolled back.
+	EventRecovered EventKind = "elevation.recovered"
+	// EventOrphanRemoved: a porthole drop-in the journal did not know was
+	// removed.
+	EventOrphanRemoved EventKind = "elevation.orphan_removed"
+	// EventRevokeFailed: removing rights failed; it is retried.
+	EventRevokeFailed EventKind = "elevation.revoke_failed"
+	// EventProcessStart: an elevated process was first seen.
+	EventProcessStart EventKind = "elevation.process_start"
+	// EventProcessExec: a recorded process exec'd another program.
+	EventProcessExec EventKind = "elevation.process_exec"
+	// EventProcessExit: a recorded process is gone (or no longer elevated).
+	EventProcessExit EventKind = "elevation.process_exit"
+)
+
+// Denial reasons in Event.Reason.
+const (
+	ReasonMalformed   = "malformed"
+	ReasonBadCode     = "bad_code"
+	ReasonExpired     = "expired"
+	ReasonUsed        = "used"
+	ReasonRateLimited = "rate_limited"
+	ReasonBadUser     = "bad_user"
+)
+
+// Event is one audit or process record. ID is random and unique, so the
+// broker can drop duplicates of an event delivered twice.
+type Event struct {
+	ID        string
+	Kind      EventKind
+	SessionID string
+	User      string
+	At        time.Time
+	// Until is the grant's end, for grant events.
+	Until time.Time
+	// Reason is set on EventDenied.
+	Reason string
+	// Err is the failure text for EventRevokeFailed and EventDenied.
+	Err string
+	// Process is set on the process kinds.
+	Process *Process
+}
+
+// Process is an elevated process as seen in /proc.
+type Process struct {
+	PID  int
+	PPID int
+	// UID is the real uid, EUID the effective one (0); LoginUID is the
+	// audit login uid, -1 when unset.
+	UID, EUID, LoginUID int
+	Exe                 string
+	// Args is the command line with secrets redacted and long arguments
+	// truncated.
+	Args []string
+	// StartedAt is the kernel's start time of the process.
+	StartedAt time.Time
+}
+
+// system is what the Manager needs from the platform (system_GOOS.go).
+type system interface {
+	// lookup returns the user's uid (Linux, macOS) or SID (Windows), or
+	// an error wrapping ErrBadUser.
+	lookup(ctx context.Context, user string) (string, error)
+	// grant gives user admin rights; until is informational (written into
+	// the drop-in's comment).
+	grant(ctx context.Context, user, uid string, until time.Time) error
+	// revoke takes them away; a user without them is not an error.
+	revoke(ctx context.Context, user string) error
+	// granted lists users holding porthole-made rights now, as far as the
+	// platform can tell (Linux: the porthole- drop-ins), and removes
+	// leftover temporary files.
+	granted(ctx context.Context) ([]string, error)
+}
+
+// Manager grants and revokes elevation. Safe for concurrent use.
+type Manager struct {
+	cfg  Config
+	log  *slog.Logger
+	sys  system
+	rec  *recorder
+	wake chan struct{}
+
+	mu      sync.Mutex // serialises journal and system changes
+	journal journal
+}
+
+// New checks cfg, fills defaults and prepares the state dir. It changes
+// nothing on the system: call Reconcile (Run does) to apply the journal.
+func New(cfg Config) (*Manager, error) {
+	switch {
+	case cfg.StateDir == "":
+		return nil, fmt.Errorf("%w: StateDir is required", ErrConfig)
+	case cfg.DeviceID == "":
+		return nil, fmt.Errorf("%w: DeviceID is required", ErrConfig)
+	case len(cfg.Secret) < elevcode.MinSecretLen:
+		return nil, fmt.Errorf("%w: device secret missing or too short (re-enroll)", ErrConfig)
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = clock.Real{}
+	}
+	if cfg.Timer == nil {
+		cfg.Timer = realTimer{}
+	}
+	if cfg.OnEvent == nil {
+		cfg.OnEvent = func(Event) {}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.MaxDuration <= 0 {
+		cfg.MaxDuration = DefaultMaxDuration
+	}
+	if cfg.PollInterval <= 0 {
+		cfg.PollInterval = DefaultPollInterval
+	}
+	if cfg.RecordInterval <= 0 {
+		cfg.RecordInterval = DefaultRecordInterval
+	}
+	if cfg.SecretPattern == "" {
+		cfg.SecretPattern = DefaultSecretPattern
+	}
+	if cfg.SecretReplacement == "" {
+		cfg.SecretReplacement = DefaultSecretReplacement
+	}
+	pattern, err := regexp.Compile(cfg.SecretPattern)
+	if err != nil {
+		return nil, fmt.Errorf("%w: SecretPattern: %w", ErrConfig, err)
+	}
+	if cfg.SudoersDir == "" {
+		cfg.SudoersDir = "/etc/sudoers.d"
+	}
+	if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
+		return nil, fmt.Errorf("%w: state dir: %w", ErrConfig, err)
+	}
+	log := cfg.Logger.With("component", "elevation")
+	sys, err := newSystem(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	m := &Manager{
+		cfg:     cfg,
+		log:     log,
+		sys:     sys,
+		wake:    make(chan struct{}, 1),
+		journal: journal{path: filepath.Join(cfg.StateDir, StateFile)},
+	}
+	m.rec = newRecorder(recorderConfig{
+		src:         newProcSource(),
+		clock:       cfg.Clock,
+		interval:    cfg.RecordInterval,
+		pattern:     pattern,
+		replacement: cfg.SecretReplacement,
+		emit:        func(ev Event) { ev.ID = newID(); cfg.OnEvent(ev) },
+		log:         log,
+	})
+	return m, nil
+}
+
+// JournalPath is where the journal is kept.
+func (m *Manager) JournalPath() string { return m.journal.path }
+
+// Elevate verifies code for user and makes user an administrator for the
+// duration the code carries (capped by MaxDuration). A code for a user who
+// is already elevated extends the session. Refusals wrap ErrDenied and the
+// elevcode reason (ErrMalformed, ErrBadCode, ErrExpired, ErrUsed), or are
+// ErrRateLimited or ErrBadUser.
+func (m *Manager) Elevate(ctx context.Context, user, code string) (Session, error) {
+	m.mu.Lock()
+	s, events, err := m.elevateLocked(ctx, user, code)
+	m.mu.Unlock()
+	m.emit(events)
+	if err == nil {
+		select {
+		case m.wake <- struct{}{}:
+		default:
+		}
+	}
+	return s, err
+}
+
+func (m *Manager) elevateLocked(ctx context.Context, user, code string) (Session, []Event, error) {
+	now := m.cfg.Clock.Now()
+	deny := func(reason string, err error) (Session, []Event, error) {
+		m.log.Info("elevation code refused", "user", user, "reason", reason)
+		return Session{}, []Event{m.event(EventDenied, &grantEntry{User: user}, func(e *Event) { e.Reason = reason; e.Err = err.Error() })}, err
+	}
+	if !validUser(user) {
+		return deny(ReasonBadUser, fmt.Errorf("%w: %q", ErrBadUser, user))
+	}
+	uid, err := m.sys.lookup(ctx, user)
+	if err != nil {
+		return deny(ReasonBadUser, err)
+	}
+	st, err := m.journal.load()
+	if err != nil {
+		return Session{}, nil, err
+	}
+	if now.Before(st.Limiter.BlockedUntil) {
+		return deny(ReasonRateLimited, fmt.Errorf("%w (after %s)", ErrRateLimited, st.Limiter.BlockedUntil.Local().Format(time.TimeOnly)))
+	}
+	g, err := elevcode.Verify(m.cfg.Secret, m.cfg.DeviceID, user, code, now, m.cfg.CodeWindow)
+	switch {
+	case errors.Is(err, elevcode.ErrBadCode):
+		st.Limiter.fail(now)
+		if serr := m.journal.save(st); serr != nil {
+			return Session{}, nil, serr // fail closed: an unrecorded failure must not be free
+		}
+		return deny(ReasonBadCode, fmt.Errorf("%w: %w", ErrDenied, err))
+	case errors.Is(err, elevcode.ErrMalformed):
+		return deny(ReasonMalformed, fmt.Errorf("%w: %w", ErrDenied, err))
+	case errors.Is(err, elevcode.ErrExpired):
+		return deny(ReasonExpired, fmt.Errorf("%w: %w", ErrDenied, err))
+	case err != nil:
+		return Session{}, nil, err
+	}
+	st.Used.Prune(now)
+	if err := st.Used.Redeem(g); err != nil {
+		return deny(ReasonUsed, fmt.Errorf("%w: %w", ErrDenied, err))
+	}
+	st.Limiter = limiter{}
+	until := now.Add(min(g.Duration, m.cfg.MaxDuration))
+	e := st.find(user)
+	if e == nil {
+		e = &grantEntry{SessionID: newID(), User: user, UID: uid, State: stateIntent, GrantedAt: now}
+		st.Grants = append(st.Grants, e)
+	}
+	if until.After(e.Until) {
+		e.Until = until
+	}
+	e.CodeKey = g.Key
+	// The code is spent and the intent recorded before the system changes.
+	if err := m.journal.save(st); err != nil {
+		return Session{}, nil, err
+	}
+	if err := m.sys.grant(ctx, user, uid, e.Until); err != nil {
+		if e.State == stateIntent {
+			if rerr := m.sys.revoke(ctx, user); rerr == nil {
+				m.markEnded(e, EventRecovered)
+				if serr := m.journal.save(st); serr != nil {
+					m.log.Error("journal after failed grant", "user", user, "err", serr)
+				}
+			}
+		}
+		return Session{}, nil, err
+	}
+	e.State = stateActive
+	if err := m.journal.save(st); err != nil {
+		// Stays "intent" on disk: Reconcile will revoke it. Do it now.
+		if rerr := m.sys.revoke(ctx, user); rerr != nil {
+			m.log.Error("revoke after journal failure", "user", user, "err", rerr)
+		}
+		return Session{}, nil, err
+	}
+	m.rec.watch(e.SessionID, user, uid)
+	m.log.Info("elevation granted", "user", user, "session_id", e.SessionID, "until", e.Until)
+	return Session{ID: e.SessionID, User: user, Until: e.Until}, []Event{m.event(EventGranted, e, nil)}, nil
+}
+
+// Revoke takes the user's rights away now. ErrUnknownUser if this agent
+// has no active grant for user.
+func (m *Manager) Revoke(ctx context.Context, user string) error {
+	m.mu.Lock()
+	events, err := m.revokeLocked(ctx, user)
+	m.mu.Unlock()
+	m.emit(events)
+	return err
+}
+
+func (m *Manager) revokeLocked(ctx context.Context, user string) ([]Event, error) {
+	st, err := m.journal.load()
+	if err != nil {
+		return nil, err
+	}
+	e := st.find(user)
+	if e == nil {
+		return nil, fmt.Errorf("%w: %q", ErrUnknownUser, user)
+	}
+	if err := m.sys.revoke(ctx, user); err != nil {
+		return []Event{m.event(EventRevokeFailed, e, func(ev *Event) { ev.Err = err.Error() })}, err
+	}
+	m.markEnded(e, EventRevoked)
+	m.rec.unwatch(e.SessionID)
+	m.log.Info("elevation revoked", "user", user, "session_id", e.SessionID)
+	return []Event{m.event(EventRevoked, e, nil)}, m.journal.save(st)
+}
+
+// Sessions lists the active elevations.
+func (m *Manager) Sessions() ([]Session, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	st, err := m.journal.load()
+	if err != nil {
+		return nil, err
+	}
+	var out []Session
+	for _, e := range st.Grants {
+		if e.State == stateActive {
+			out = append(out, Session{ID: e.SessionID, User: e.User, Until: e.Until})
+		}
+	}
+	return out, nil
+}
+
+// Reconcile applies the journal at now: it revokes grants past Until and
+// grants whose creation was interrupted, removes porthole drop-ins the
+// journal does not hold as active, prunes redeemed codes and old entries,
+// and makes the recorder watch the grants still running. Failures are
+// reported (EventRevokeFailed, joined error) and retried next time.
+func (m *Manager) Reconcile(ctx context.Context, now time.Time) error {
+	_, err := m.reconcile(ctx, now)
+	return err
+}
+
+func (m *Manager) reconcile(ctx context.Context, now time.Time) (time.Time, error) {
+	m.mu.Lock()
+	next, events, err := m.reconcileLocked(ctx, now)
+	m.mu.Unlock()
+	m.emit(events)
+	return next, err
+}
+
+func (m *Manager) reconcileLocked(ctx context.Context, now time.Time) (time.Time, []Event, error) {
+	st, err := m.journal.load()
+	if err != nil {
+		return time.Time{}, nil, err
+	}
+	var (
+		events []Event
+		errs   []error
+		next   time.Time
+	)
+	dirty := st.Used.Prune(now) > 0
+	kept := st.Grants[:0:0]
+	for _, e := range st.Grants {
+		if e.State == stateEnded && now.Sub(e.EndedAt) > endedRetention {
+			dirty = true
+			continue
+		}
+		kept = append(kept, e)
+	}
+	st.Grants = kept
+	active := map[string]bool{}
+	for _, e := range st.Grants {
+		var reason EventKind
+		switch {
+		case e.State == stateEnded:
+			continue
+		case e.State == stateIntent:
+			reason = EventRecovered
+		case !now.Before(e.Until):
+			reason = EventExpired
+		default:
+			active[e.User] = true
+			m.rec.watch(e.SessionID, e.User, e.UID)
+			if next.IsZero() || e.Until.Before(next) {
+				next = e.Until
+			}
+			continue
+		}
+		if err := m.sys.revoke(ctx, e.User); err != nil {
+			active[e.User] = true // do not count it as an orphan too
+			events = append(events, m.event(EventRevokeFailed, e, func(ev *Event) { ev.Err = err.Error() }))
+			errs = append(errs, fmt.Errorf("revoke %s: %w", e.User, err))
+			continue
+		}
+		m.markEnded(e, reason)
+		m.rec.unwatch(e.SessionID)
+		events = append(events, m.event(reason, e, nil))
+		m.log.Info("elevation ended", "user", e.User, "session_id", e.SessionID, "reason", string(reason))
+		if err := m.journal.save(st); err != nil {
+			errs = append(errs, err)
+		}
+		dirty = false
+	}
+	users, err := m.sys.granted(ctx)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	for _, u := range users {
+		if active[u] {
+			continue
+		}
+		orphan := &grantEntry{User: u}
+		if err := m.sys.revoke(ctx, u); err != nil {
+			events = append(events, m.event(EventRevokeFailed, orphan, func(ev *Event) { ev.Err = err.Error() }))
+			errs = append(errs, fmt.Errorf("remove orphan grant of %s: %w", u, err))
+			continue
+		}
+		m.log.Warn("removed porthole grant missing from the journal", "user", u)
+		events = append(events, m.event(EventOrphanRemoved, orphan, nil))
+	}
+	if dirty {
+		if err := m.journal.save(st); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return next, events, errors.Join(errs...)
+}
+
+// Run reconciles at once, then at every grant's Until, after each Elevate
+// and at least every PollInterval; meanwhile it records elevated processes.
+// It returns nil when ctx ends, after its goroutines have stopped. No broker
+// is needed: an offline machine revokes on time.
+func (m *Manager) Run(ctx context.Context) error {
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return m.rec.run(ctx) })
+	g.Go(func() error {
+		for {
+			now := m.cfg.Clock.Now()
+			next, err := m.reconcile(ctx, now)
+			if ctx.Err() != nil {
+				return nil
+			}
+			wait := m.cfg.PollInterval
+			switch {
+			case err != nil:
+				m.log.Warn("reconcile", "err", err)
+				wait = min(wait, retryDelay)
+			case !next.IsZero():
+				wait = min(wait, next.Sub(now))
+			}
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-m.cfg.Timer.After(wait):
+			case <-m.wake:
+			}
+		}
+	})
+	return g.Wait()
+}
+
+// markEnded records e's end.
+func (m *Manager) markEnded(e *grantEntry, reason EventKind) {
+	e.State = stateEnded
+	e.EndedAt = m.cfg.Clock.Now()
+	e.Reason = reason
+}
+
+// event builds an event about e; edit fills the kind's extra fields.
+func (m *Manager) event(kind EventKind, e *grantEntry, edit func(*Event)) Event {
+	ev := Event{
+		ID:        newID(),
+		Kind:      kind,
+		SessionID: e.SessionID,
+		User:      e.User,
+		At:        m.cfg.Clock.Now(),
+		Until:     e.Until,
+	}
+	if edit != nil {
+		edit(&ev)
+	}
+	return ev
+}
+
+// emit delivers events in order, outside the lock.
+func (m *Manager) emit(events []Event) {
+	for _, ev := range events {
+		m.cfg.OnEvent(ev)
+	}
+}
+
+// newID is 128 random bits in hex.
+func newID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go ≥ 1.24)
+	return hex.EncodeToString(b[:])
+}
+
+// validUser accepts local and directory-style user names that are safe in
+// a file name and a sudoers comment: letters, digits, '_', '-', '.', '@',
+// not starting with '-' or '.', at most 64 bytes.
+func validUser(u string) bool {
+	if u == "" || len(u) > 64 || u[0] == '-' || u[0] == '.' {
+		return false
+	}
+	for _, r := range u {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9':
+		case r == '_' || r == '-' || r == '.' || r == '@':
+		default:
+			return false
+		}
+	}
+	return true
+}

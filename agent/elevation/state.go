@@ -1,0 +1,187 @@
+package elevation
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+	"time"
+
+	"porthole/internal/elevcode"
+)
+
+// StateFile is the journal's name inside Config.StateDir. One file holds
+// the grants, the redeemed codes and the guessing limiter, so they change
+// together atomically.
+const StateFile = "elevation.json"
+
+const stateVersion = 1
+
+// grantState is where a grant is in its life. The journal is written before
+// the system is changed, so after a crash the state says the most that may
+// have happened.
+type grantState string
+
+const (
+	// stateIntent: journalled; the drop-in may or may not exist.
+	// Reconcile revokes it (fail closed).
+	stateIntent grantState = "intent"
+	// stateActive: the user holds admin rights until Until.
+	stateActive grantState = "active"
+	// stateEnded: rights were removed; kept a while for the record.
+	stateEnded grantState = "ended"
+)
+
+// grantEntry is one elevation session in the journal.
+type grantEntry struct {
+	SessionID string     `json:"session_id"`
+	User      string     `json:"user"`
+	UID       string     `json:"uid"`
+	State     grantState `json:"state"`
+	GrantedAt time.Time  `json:"granted_at"`
+	Until     time.Time  `json:"until"`
+	// CodeKey is elevcode.Grant.Key of the code redeemed last (not secret).
+	CodeKey string    `json:"code_key,omitempty"`
+	EndedAt time.Time `json:"ended_at,omitzero"`
+	Reason  EventKind `json:"reason,omitempty"`
+}
+
+// limiter counts wrong codes across restarts.
+type limiter struct {
+	Failures     int       `json:"failures"`
+	LastFailure  time.Time `json:"last_failure,omitzero"`
+	BlockedUntil time.Time `json:"blocked_until,omitzero"`
+}
+
+// Guessing limits.
+const (
+	// FreeFailures is how many wrong codes are allowed before a lock-out.
+	FreeFailures = 5
+	// BaseLockout is the first lock-out; each further wrong code doubles it.
+	BaseLockout = 30 * time.Second
+	// MaxLockout caps the lock-out.
+	MaxLockout = time.Hour
+	// failureMemory is how long after the last wrong code the count resets.
+	failureMemory = 24 * time.Hour
+)
+
+// fail records a wrong code at now.
+func (l *limiter) fail(now time.Time) {
+	if now.Sub(l.LastFailure) > failureMemory {
+		l.Failures = 0
+	}
+	l.Failures++
+	l.LastFailure = now
+	if l.Failures >= FreeFailures {
+		d := MaxLockout
+		if shift := l.Failures - FreeFailures; shift < 8 {
+			d = min(BaseLockout<<shift, MaxLockout)
+		}
+		l.BlockedUntil = now.Add(d)
+	}
+}
+
+// state is the journal's content.
+type state struct {
+	Version int              `json:"version"`
+	Grants  []*grantEntry    `json:"grants"`
+	Used    elevcode.UsedSet `json:"used"`
+	Limiter limiter          `json:"limiter"`
+}
+
+// find returns the grant of user that is not ended, or nil.
+func (s *state) find(user string) *grantEntry {
+	for _, g := range s.Grants {
+		if g.User == user && g.State != stateEnded {
+			return g
+		}
+	}
+	return nil
+}
+
+// journal reads and atomically rewrites the state file. Manager serialises
+// access with its mutex.
+type journal struct{ path string }
+
+// load reads the state; a missing file is an empty state, a corrupt one an
+// error (forgetting grants would leave administrators behind).
+func (j journal) load() (*state, error) {
+	b, err := os.ReadFile(j.path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return &state{Version: stateVersion}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w: read %s: %w", ErrJournal, j.path, err)
+	}
+	var s state
+	if err := json.Unmarshal(b, &s); err != nil {
+		return nil, fmt.Errorf("%w: parse %s: %w", ErrJournal, j.path, err)
+	}
+	if s.Version != stateVersion {
+		return nil, fmt.Errorf("%w: %s has version %d, want %d", ErrJournal, j.path, s.Version, stateVersion)
+	}
+	return &s, nil
+}
+
+// save replaces the state atomically (temp file, fsync, rename, fsync dir).
+func (j journal) save(s *state) error {
+	s.Version = stateVersion
+	b, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		return fmt.Errorf("%w: encode: %w", ErrJournal, err)
+	}
+	if err := writeAtomic(filepath.Dir(j.path), filepath.Base(j.path), append(b, '\n'), 0o600); err != nil {
+		return fmt.Errorf("%w: %w", ErrJournal, err)
+	}
+	return nil
+}
+
+// writeAtomic writes name in dir so that after a crash it is the old or the
+// new content, never a torn one.
+func writeAtomic(dir, name string, data []byte, mode os.FileMode) error {
+	tmp, err := os.CreateTemp(dir, "."+name+".*")
+	if err != nil {
+		return err
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	if err := tmp.Chmod(mode); err != nil {
+		return err
+	}
+	if _, err := tmp.Write(data); err != nil {
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp.Name(), filepath.Join(dir, name)); err != nil {
+		return err
+	}
+	ok = true
+	return syncDir(dir)
+}
+
+// syncDir makes a rename or removal in dir durable (not possible on Windows,
+// where NTFS journals it itself).
+func syncDir(dir string) error {
+	if runtime.GOOS == "windows" {
+		return nil
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}

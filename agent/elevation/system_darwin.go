@@ -1,0 +1,57 @@
+//go:build darwin
+
+package elevation
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os/exec"
+	"os/user"
+	"strings"
+	"time"
+)
+
+// adminGroup grants by membership of the admin group (dseditgroup).
+type adminGroup struct{ log *slog.Logger }
+
+func newSystem(_ Config, log *slog.Logger) (system, error) {
+	if _, err := exec.LookPath("dseditgroup"); err != nil {
+		return nil, fmt.Errorf("%w: dseditgroup", ErrMissingTool)
+	}
+	return adminGroup{log: log}, nil
+}
+
+func (adminGroup) lookup(_ context.Context, name string) (string, error) {
+	u, err := user.Lookup(name)
+	if err != nil {
+		return "", fmt.Errorf("%w: %w", ErrBadUser, err)
+	}
+	if u.Uid == "0" {
+		return "", fmt.Errorf("%w: %s is already root", ErrBadUser, name)
+	}
+	return u.Uid, nil
+}
+
+func (adminGroup) grant(ctx context.Context, name, _ string, _ time.Time) error {
+	return dsedit(ctx, "-a", name)
+}
+
+func (adminGroup) revoke(ctx context.Context, name string) error {
+	if err := exec.CommandContext(ctx, "dseditgroup", "-o", "checkmember", "-m", name, "admin").Run(); err != nil {
+		return nil // not a member
+	}
+	return dsedit(ctx, "-d", name)
+}
+
+// granted cannot tell porthole's admins from others on macOS: the journal
+// alone drives revocation there.
+func (adminGroup) granted(context.Context) ([]string, error) { return nil, nil }
+
+func dsedit(ctx context.Context, op, name string) error {
+	out, err := exec.CommandContext(ctx, "dseditgroup", "-o", "edit", op, name, "-t", "user", "admin").CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("%w: dseditgroup: %s", ErrSystem, strings.TrimSpace(string(out)))
+	}
+	return nil
+}

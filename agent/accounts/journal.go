@@ -1,0 +1,150 @@
+package accounts
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+	"time"
+)
+
+// JournalFile is the journal's name inside Config.StateDir.
+const JournalFile = "breakglass.json"
+
+// journalVersion is written into the file so a future format can be told apart.
+const journalVersion = 1
+
+// entryState is where an account is in its life. The journal is written
+// before every step that changes the system, so after a crash the state
+// says the most that may have happened.
+type entryState string
+
+const (
+	// stateIntent: the entry was written and the user may or may not exist
+	// (crash during creation). Reconcile removes it.
+	stateIntent entryState = "intent"
+	// stateCreated: the user exists with its password and admin rights.
+	stateCreated entryState = "created"
+	// stateRemoved: the user was deleted; kept for Status and pruned later.
+	stateRemoved entryState = "removed"
+)
+
+// entry is one account in the journal. It never holds the password.
+type entry struct {
+	Username  string     `json:"username"`
+	GrantID   string     `json:"grant_id"`
+	Requester string     `json:"requester,omitempty"`
+	State     entryState `json:"state"`
+	CreatedAt time.Time  `json:"created_at"`
+	ExpiresAt time.Time  `json:"expires_at"`
+	// UseBy is when an account never used is removed; zero means no
+	// use-within window.
+	UseBy     time.Time `json:"use_by,omitzero"`
+	UsedAt    time.Time `json:"used_at,omitzero"`
+	RemovedAt time.Time `json:"removed_at,omitzero"`
+	// Reason says why it was removed (an EventKind).
+	Reason EventKind `json:"reason,omitempty"`
+}
+
+// deadline is when the entry must be gone.
+func (e *entry) deadline() time.Time {
+	if !e.UseBy.IsZero() && e.UsedAt.IsZero() && e.UseBy.Before(e.ExpiresAt) {
+		return e.UseBy
+	}
+	return e.ExpiresAt
+}
+
+// journalFile is the on-disk form.
+type journalFile struct {
+	Version  int      `json:"version"`
+	Accounts []*entry `json:"accounts"`
+}
+
+// journal reads and atomically rewrites the journal file. It is not safe for
+// concurrent use; Manager serialises access with its mutex.
+type journal struct {
+	path string
+}
+
+// load reads the journal; a missing file is an empty journal. A file that
+// does not parse is an error, not an empty journal: forgetting accounts
+// would leave administrators behind.
+func (j *journal) load() ([]*entry, error) {
+	b, err := os.ReadFile(j.path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w: read %s: %w", ErrJournal, j.path, err)
+	}
+	var f journalFile
+	if err := json.Unmarshal(b, &f); err != nil {
+		return nil, fmt.Errorf("%w: parse %s: %w", ErrJournal, j.path, err)
+	}
+	if f.Version != journalVersion {
+		return nil, fmt.Errorf("%w: %s has version %d, want %d", ErrJournal, j.path, f.Version, journalVersion)
+	}
+	return f.Accounts, nil
+}
+
+// save replaces the journal atomically: write a temporary file in the same
+// directory with mode 0600, fsync it, rename it over the journal and fsync
+// the directory, so after a crash the file is either the old or the new
+// version, never a torn one.
+func (j *journal) save(entries []*entry) error {
+	b, err := json.MarshalIndent(journalFile{Version: journalVersion, Accounts: entries}, "", "  ")
+	if err != nil {
+		return fmt.Errorf("%w: encode: %w", ErrJournal, err)
+	}
+	dir := filepath.Dir(j.path)
+	tmp, err := os.CreateTemp(dir, "."+JournalFile+".*")
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrJournal, err)
+	}
+	tmpName := tmp.Name()
+	ok := false
+	defer func() {
+		if !ok {
+			tmp.Close()
+			os.Remove(tmpName)
+		}
+	}()
+	// CreateTemp already uses 0600; Chmod makes it independent of that detail.
+	if err := tmp.Chmod(0o600); err != nil {
+		return fmt.Errorf("%w: %w", ErrJournal, err)
+	}
+	if _, err := tmp.Write(append(b, '\n')); err != nil {
+		return fmt.Errorf("%w: write: %w", ErrJournal, err)
+	}
+	if err := tmp.Sync(); err != nil {
+		return fmt.Errorf("%w: fsync: %w", ErrJournal, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("%w: close: %w", ErrJournal, err)
+	}
+	if err := os.Rename(tmpName, j.path); err != nil {
+		return fmt.Errorf("%w: rename: %w", ErrJournal, err)
+	}
+	ok = true
+	return syncDir(dir)
+}
+
+// syncDir makes a rename in dir durable. Windows cannot fsync a directory
+// (NTFS journals the rename itself), so it is skipped there.
+func syncDir(dir string) error {
+	if runtime.GOOS == "windows" {
+		return nil
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("%w: open dir: %w", ErrJournal, err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("%w: fsync dir: %w", ErrJournal, err)
+	}
+	return nil
+}

@@ -15,3 +15,6 @@ var (
 // errKeyframe is the cancel cause that interrupts a blocked Next when a
 // keyframe request arrives.
 var errKeyframe = errors.New("keyframe requested")
+
+// errIdle interrupts a wait on a static screen when a refresh frame is due.
+var errIdle = errors.New("idle refresh due")

@@ -50,6 +50,12 @@ type Config struct {
 	Counters *Counters
 	// Logger; nil discards.
 	Logger *slog.Logger
+	// IdleRefresh re-sends the unchanged screen as a (tiny) delta frame
+	// when nothing was sent for this long. WebRTC receivers ask for a
+	// keyframe after about 3 s without frames; a delta of an unchanged
+	// image costs tens of bytes where that keyframe costs kilobytes.
+	// Default 2s; negative disables.
+	IdleRefresh time.Duration
 }
 
 // Run captures, encodes and sinks frames until ctx ends (it then returns
@@ -68,6 +74,9 @@ func Run(ctx context.Context, cfg Config, src source, enc encoder, sink Sink, ke
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.IdleRefresh == 0 {
+		cfg.IdleRefresh = 2 * time.Second
 	}
 	l := &loop{
 		cfg:    cfg,
@@ -160,6 +169,13 @@ func (l *loop) run(ctx context.Context) error {
 		if errors.Is(err, errKeyframe) {
 			continue
 		}
+		if errors.Is(err, errIdle) {
+			l.lastAt = time.Now()
+			if err := l.encode(l.last, 0, false); err != nil {
+				return err
+			}
+			continue
+		}
 		if err != nil {
 			return err
 		}
@@ -212,6 +228,10 @@ func (l *loop) next(ctx context.Context) (*image.YCbCr, time.Duration, error) {
 		if l.keyPending.Load() {
 			return nil, 0, errKeyframe // arrived between the check in run and now
 		}
+		if idle := l.cfg.IdleRefresh; idle > 0 {
+			t := time.AfterFunc(idle-time.Since(l.lastAt), func() { cancel(errIdle) })
+			defer t.Stop()
+		}
 	}
 	t0 := time.Now()
 	img, err := l.src.Next(nctx)
@@ -219,8 +239,8 @@ func (l *loop) next(ctx context.Context) (*image.YCbCr, time.Duration, error) {
 		if ctx.Err() != nil {
 			return nil, 0, ctx.Err()
 		}
-		if errors.Is(context.Cause(nctx), errKeyframe) {
-			return nil, 0, errKeyframe
+		if c := context.Cause(nctx); errors.Is(c, errKeyframe) || errors.Is(c, errIdle) {
+			return nil, 0, c
 		}
 		return nil, 0, fmt.Errorf("%w: %w", ErrCapture, err)
 	}

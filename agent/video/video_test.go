@@ -144,6 +144,34 @@ func TestStaticScreenCostsNothing(t *testing.T) {
 	}
 }
 
+// TestIdleRefresh: a static screen is re-sent as a delta frame (never a
+// keyframe, never a new capture) every IdleRefresh, so the receiver does
+// not time out and ask for a costly keyframe.
+func TestIdleRefresh(t *testing.T) {
+	src := capturetest.NewPattern(64, 48, false)
+	enc, s := &fakeEncoder{}, newSink()
+	stop := start(t, Config{FPS: 100, IdleRefresh: 100 * time.Millisecond}, src, enc, s, nil)
+	s.wait(t, 4)
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	got := s.snapshot()
+	if !got[0].key {
+		t.Fatalf("first frame not a keyframe: %+v", got)
+	}
+	for i, f := range got[1:] {
+		if f.key {
+			t.Fatalf("refresh %d is a keyframe", i+1)
+		}
+		if f.dur < 90*time.Millisecond {
+			t.Fatalf("refresh %d after %v, want about 100ms", i+1, f.dur)
+		}
+	}
+	if src.Frames() != 1 {
+		t.Errorf("source produced %d frames, want 1: refreshes re-encode the last image", src.Frames())
+	}
+}
+
 func TestKeyframeRequests(t *testing.T) {
 	src := capturetest.NewPattern(64, 48, false)
 	enc, s := &fakeEncoder{}, newSink()

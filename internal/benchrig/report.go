@@ -16,6 +16,7 @@ type Report struct {
 	Started time.Time
 	Rows    []Row
 	Static  []StaticRow
+	Input   []InputRow
 }
 
 // Row holds the figures for one size and mode, each the median of the runs.
@@ -156,6 +157,13 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 		for _, x := range r.Static {
 			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s |\n", x.Size, num(x.BytesPerSec/1000, 2), num(x.FPS, 1),
 				num(x.AgentCPU, 1), num(x.BrokerCPU, 1), num(x.AgentCPU+x.BrokerCPU, 1), num(x.ChromiumCPU, 1))
+		}
+	}
+	if len(r.Input) > 0 {
+		b.WriteString("\nInput latency (pointer move dispatched into the viewer page → X server reports the pointer there):\n\n")
+		b.WriteString("| size | moves seen | lost | p50 ms | p95 ms |\n|---|---|---|---|---|\n")
+		for _, x := range r.Input {
+			fmt.Fprintf(&b, "| %s | %d | %d | %s | %s |\n", x.Size, x.Events, x.Lost, num(x.P50, 2), num(x.P95, 2))
 		}
 	}
 	b.WriteString("\nfps, KB/s (1 KB = 1000 bytes), decode and jitter buffer: the viewer's getStats inbound-rtp over the window. " +

@@ -189,6 +189,9 @@ func runSize(ctx context.Context, cfg Config, br *browser, size Size, dir string
 			if res.static != nil {
 				rep.Static = append(rep.Static, staticRow(size, *res.static))
 			}
+			if res.input != nil {
+				rep.Input = append(rep.Input, *res.input)
+			}
 		}
 		rep.Rows = append(rep.Rows, summarize(size, mode, runs))
 	}
@@ -204,6 +207,7 @@ type runResult struct {
 	static            *window
 	video             videoStats
 	videoFound        bool
+	input             *InputRow
 }
 
 // sessionEnd is how long the agent gets to log its video stats after the
@@ -268,6 +272,11 @@ func runOnce(ctx context.Context, cfg Config, st *stack, br *browser, withStatic
 			return res, err
 		}
 		res.static = &w
+		in, err := measureInput(ctx, st, br, inputEvents)
+		if err != nil {
+			return res, err
+		}
+		res.input = &in
 	}
 	ended = true
 	if err := st.api.endSession(ctx, s.ID); err != nil {

@@ -436,6 +436,12 @@ func TestInput(t *testing.T) {
 		p.drain(t)
 		p.click(t, 920, 20, input.MouseButtonLeft) // the other button takes the focus
 		got, _ := p.drain(t)
+		// With pointerrawupdate the drag's move towards the button (clamped
+		// to the picture's edge, the button being held) may go out before
+		// the focus moves; what matters is that the release follows.
+		for len(got) > 1 && got[0].Kind == wire.InputMove && got[0].X == wire.MaxCoord {
+			got = got[1:]
+		}
 		wantInputs(t, got, []wire.Input{release})
 		// Key-up and button-up after the release are not sent.
 		p.eval(t, `document.getElementById('remote-video').focus()`)

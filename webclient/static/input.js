@@ -292,7 +292,9 @@ export function attachInput(video, send, opts = {}) {
       }
       return;
     }
-    if (queueMove(e)) scheduleMove();
+    // Send at once unless a move went out less than MOVE_MS ago: a timer
+    // here would add a task delay to every isolated move.
+    if (queueMove(e)) scheduleMoveOrFlush();
   }
 
   function onPointerUp(e) {
@@ -409,6 +411,10 @@ export function attachInput(video, send, opts = {}) {
     [video, 'blur', onBlur],
     [document, 'visibilitychange', onVisibility],
   ];
+  // pointerrawupdate (secure contexts) fires as the OS delivers the motion;
+  // pointermove is aligned to animation frames, up to a frame later. Both
+  // feed the same coalescing, and a repeat of the position sent is skipped.
+  if ('onpointerrawupdate' in window) listeners.push([video, 'pointerrawupdate', onPointerMove]);
   for (const [target, type, fn, o] of listeners) target.addEventListener(type, fn, o);
 
   return {

@@ -26,9 +26,13 @@ import (
 
 	"porthole/broker/agents"
 	"porthole/broker/audit"
+	"porthole/broker/auditstream"
 	"porthole/broker/auth"
 	"porthole/broker/httpapi"
 	"porthole/broker/live"
+	"porthole/broker/mfa"
+	"porthole/broker/mfa/mfasql"
+	"porthole/broker/secretbox"
 	"porthole/broker/sessions"
 	"porthole/broker/settings"
 	"porthole/broker/store"
@@ -61,6 +65,13 @@ type Config struct {
 	PublicIPs  []string
 	Logger     *slog.Logger
 	Clock      clock.Clock
+	// NewTicker drives session expiry watchers (default: real tickers);
+	// tests pass sessionstest.Ticks.NewTicker together with a fake Clock.
+	NewTicker func(time.Duration) sessions.Ticker
+	// Audit streaming (optional): syslog "tcp://host:port" or
+	// "udp://host:port", a webhook URL, and the webhook's HMAC secret.
+	AuditSyslog, AuditWebhook string
+	AuditWebhookSecret        []byte
 	// Out receives the one-time first-run admin credentials (default os.Stdout).
 	// They are printed once and never logged.
 	Out io.Writer
@@ -77,8 +88,10 @@ type Server struct {
 	agents   *agents.Hub
 	sess     *sessions.Manager
 	settings *settings.Settings
+	mfa      *httpapi.MFA
 	rtc      io.Closer
 	ln       net.Listener
+	stream   *auditstream.Streamer
 }
 
 // New validates cfg, opens the store (migrating it) and binds the listener,
@@ -119,7 +132,17 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("broker: %w", err)
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger.With("component", "broker"), store: st}
-	s.audit = audit.New(st, cfg.Clock)
+	s.stream, err = auditstream.New(auditstream.Config{Syslog: cfg.AuditSyslog, Webhook: cfg.AuditWebhook, WebhookSecret: cfg.AuditWebhookSecret,
+		Logger: cfg.Logger})
+	if err != nil {
+		st.Close()
+		return nil, fmt.Errorf("broker: %w", err)
+	}
+	if s.stream.Enabled() {
+		s.audit = audit.New(st, cfg.Clock, s.stream)
+	} else {
+		s.audit = audit.New(st, cfg.Clock)
+	}
 	if n, err := s.audit.Verify(ctx); err != nil {
 		st.Close()
 		return nil, fmt.Errorf("broker: refusing to start: %w (after %d good records)", err, n)
@@ -148,12 +171,28 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	set := settings.New(st)
 	var hub *agents.Hub
 	s.sess = sessions.New(sessions.Config{Agents: agentLink{&hub}, Store: st, Audit: s.audit, Settings: set, API: api,
-		Clock: cfg.Clock, Logger: cfg.Logger})
+		Clock: cfg.Clock, Logger: cfg.Logger, NewTicker: cfg.NewTicker})
 	hub = agents.New(agents.Config{Devices: st, Audit: s.audit, Live: s.live, Clock: cfg.Clock,
 		Logger: cfg.Logger.With("component", "agents"), Heartbeat: cfg.Heartbeat,
 		OnMessage: s.sess.HandleAgent, OnOffline: s.sess.AgentOffline})
 	s.agents = hub
 	s.settings = set
+	// TOTP secrets are sealed with a key kept outside the database
+	// (PORTHOLE_SECRET_KEY, else data-dir/secret.key, created once).
+	box, err := secretbox.Open(cfg.DataDir)
+	if err != nil {
+		rtcCloser.Close()
+		st.Close()
+		return nil, fmt.Errorf("broker: %w", err)
+	}
+	mgr, err := mfa.New(mfa.Config{Store: mfasql.New(st.DB()), Box: box, Logger: cfg.Logger})
+	if err != nil {
+		rtcCloser.Close()
+		st.Close()
+		return nil, fmt.Errorf("broker: %w", err)
+	}
+	s.mfa = &httpapi.MFA{Manager: mgr, Accounts: mfa.NewLimiter(mfa.LimiterConfig{}),
+		Addrs: mfa.NewLimiter(mfa.LimiterConfig{Free: 10, MaxDelay: time.Minute, Forget: time.Hour})}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		rtcCloser.Close()
@@ -256,7 +295,7 @@ func (s *Server) Run(ctx context.Context) error {
 	linkCtx, cancelLinks := context.WithCancel(context.Background())
 	defer cancelLinks()
 	api := httpapi.New(httpapi.Config{Store: s.store, Auth: s.auth, Audit: s.audit, Agents: s.agents, Live: s.live,
-		Sessions: s.sess, Settings: s.settings,
+		Sessions: s.sess, Settings: s.settings, MFA: s.mfa,
 		Portal: webclient.Handler(), Clock: s.cfg.Clock, Logger: s.cfg.Logger, SecureCookies: s.cfg.TLS != TLSOff, Context: linkCtx})
 	srv := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(s.cfg.Logger.Handler(), slog.LevelWarn)}
 	ln := s.ln
@@ -269,6 +308,11 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	s.log.Info("broker listening", "url", s.URL(), "tls", s.cfg.TLS)
 	g, gctx := errgroup.WithContext(ctx)
+	// The audit stream outlives the API so the shutdown's own events go out.
+	streamCtx, stopStream := context.WithCancel(context.Background())
+	streamDone := make(chan error, 1)
+	go func() { streamDone <- s.stream.Run(streamCtx) }()
+	defer func() { stopStream(); <-streamDone }()
 	g.Go(func() error {
 		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 			return fmt.Errorf("broker: serve: %w", err)

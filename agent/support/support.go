@@ -89,7 +89,8 @@ type session struct {
 	start   wire.SessionStart
 	offers  chan string
 	updates chan wire.SessionUpdate
-	ended   chan string // the broker's end reason
+	expiry  chan wire.SessionExpiry // the broker's deadline and its final-countdown warning
+	ended   chan string             // the broker's end reason
 	cancel  context.CancelFunc
 }
 
@@ -113,6 +114,14 @@ func (m *Manager) Handle(ctx context.Context, msg wire.Message) bool {
 			case s.updates <- *msg:
 			default:
 				m.log.Warn("session update dropped: too many pending", "session_id", msg.SessionID)
+			}
+		}
+	case *wire.SessionExpiry:
+		if s := m.current(msg.SessionID); s != nil {
+			select {
+			case s.expiry <- *msg:
+			default:
+				m.log.Warn("session expiry notice dropped: too many pending", "session_id", msg.SessionID)
 			}
 		}
 	case *wire.SessionEnd:
@@ -146,7 +155,8 @@ func (m *Manager) start(parent context.Context, st wire.SessionStart) {
 	}
 	ctx, cancel := context.WithCancel(context.WithoutCancel(parent))
 	s := &session{id: st.SessionID, start: st, offers: make(chan string, 1), updates: make(chan wire.SessionUpdate, 8),
-		ended: make(chan string, 1), cancel: cancel}
+		expiry: make(chan wire.SessionExpiry, 8),
+		ended:  make(chan string, 1), cancel: cancel}
 	m.cur = s
 	m.wg.Add(1)
 	m.mu.Unlock()
@@ -216,16 +226,35 @@ func (m *Manager) run(ctx context.Context, s *session) string {
 	}
 	m.send(&wire.SDPAnswer{SessionID: s.id, SDP: answerSDP})
 
-	// 3. The end user's indicator with its Done button.
-	var doneByUser <-chan struct{}
-	if m.cfg.Indicator != nil {
-		d, stop, err := m.cfg.Indicator.Show(ctx, req)
-		if err != nil {
-			log.Warn("session indicator could not be shown", "err", err)
-		} else {
-			doneByUser = d
-			defer stop()
+	// 3. The end user's indicator with its Done button. The broker sends
+	// the expiry before its offer, so the first indicator already shows it.
+	var expiry *wire.SessionExpiry
+	for drained := false; !drained; {
+		select {
+		case e := <-s.expiry:
+			expiry = &e
+		default:
+			drained = true
 		}
+	}
+	var doneByUser <-chan struct{}
+	stopIndicator := func() {}
+	defer func() { stopIndicator() }()
+	showIndicator := func() error {
+		if m.cfg.Indicator == nil {
+			return nil
+		}
+		stopIndicator()
+		d, stop, err := m.cfg.Indicator.Show(ctx, indicatorRequest(req, expiry, time.Now()))
+		if err != nil {
+			doneByUser, stopIndicator = nil, func() {}
+			return err
+		}
+		doneByUser, stopIndicator = d, stop
+		return nil
+	}
+	if err := showIndicator(); err != nil {
+		log.Warn("session indicator could not be shown", "err", err)
 	}
 
 	// 4. Input (refused by the Injector while view-only) and video.
@@ -270,6 +299,17 @@ func (m *Manager) run(ctx context.Context, s *session) string {
 			return reason
 		case err := <-vid.errc:
 			return m.fail(s, "screen capture stopped", err)
+		case e := <-s.expiry:
+			// zenity cannot change a window's text, so the indicator is
+			// shown again with the new deadline or the final countdown.
+			expiry = &e
+			if e.Warning {
+				log.Info("session_expiry_warning", "remaining_seconds", e.RemainingSeconds)
+			}
+			if err := showIndicator(); err != nil && m.cfg.Indicator != nil {
+				// The end user must never lose the way to stop sharing.
+				return m.fail(s, "the session indicator could not be shown", err)
+			}
 		case u := <-s.updates:
 			if inj != nil {
 				if err := inj.SetViewOnly(u.ViewOnly); err != nil {
@@ -424,3 +464,20 @@ func (m *Manager) video(ctx context.Context, s *session, log *slog.Logger, sende
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// indicatorRequest adds the session's deadline to the indicator: its
+// requester line reads "NAME, until 15:04" and, once the broker warns,
+// "NAME, ends in 2:00". The time is the agent's local clock plus the
+// broker's remaining seconds, so a skewed endpoint clock shows the right span.
+func indicatorRequest(req consent.Request, e *wire.SessionExpiry, now time.Time) consent.Request {
+	if e == nil {
+		return req
+	}
+	left := time.Duration(e.RemainingSeconds) * time.Second
+	if e.Warning {
+		req.Requester = fmt.Sprintf("%s, session ends in %d:%02d", req.Requester, e.RemainingSeconds/60, e.RemainingSeconds%60)
+	} else {
+		req.Requester = fmt.Sprintf("%s, session until %s", req.Requester, now.Add(left).Format("15:04"))
+	}
+	return req
+}

@@ -34,18 +34,28 @@ type chain interface {
 	AuditRecords(ctx context.Context, f store.AuditFilter) ([]store.AuditRecord, error)
 }
 
+// Sink receives every record after it was appended to the chain (for
+// example auditstream's syslog and webhook forwarders, so events survive the
+// loss of the broker's disk). Publish must not block: it runs inside the
+// audited action.
+type Sink interface {
+	Publish(rec store.AuditRecord)
+}
+
 // Log appends events to the chain.
 type Log struct {
 	chain chain
 	clock clock.Clock
+	sinks []Sink // set before use, read-only afterwards
 }
 
-// New returns a Log writing to c.
-func New(c chain, clk clock.Clock) *Log {
+// New returns a Log writing to c. Sinks, if any, receive each record after
+// a successful append.
+func New(c chain, clk clock.Clock, sinks ...Sink) *Log {
 	if clk == nil {
 		clk = clock.Real{}
 	}
-	return &Log{chain: c, clock: clk}
+	return &Log{chain: c, clock: clk, sinks: sinks}
 }
 
 // Append records e. An error means the event was not recorded.
@@ -71,6 +81,9 @@ func (l *Log) Append(ctx context.Context, e Event) (store.AuditRecord, error) {
 	if err != nil {
 		return rec, fmt.Errorf("audit: append %s: %w", e.Action, err)
 	}
+	for _, s := range l.sinks {
+		s.Publish(rec)
+	}
 	return rec, nil
 }
 
@@ -88,32 +101,67 @@ func Hash(r store.AuditRecord) string {
 // ErrBroken reports a chain that fails verification.
 var ErrBroken = errors.New("audit: chain broken")
 
+// BrokenError names the first record that fails verification. It matches
+// ErrBroken with errors.Is.
+type BrokenError struct {
+	Seq    int64  // the first bad record (for a missing record: the number expected)
+	Reason string // "altered", "missing", "out of order"
+}
+
+func (e *BrokenError) Error() string {
+	return fmt.Sprintf("audit: chain broken at record %d: %s", e.Seq, e.Reason)
+}
+
+// Is makes errors.Is(err, ErrBroken) hold.
+func (e *BrokenError) Is(target error) bool { return target == ErrBroken }
+
+// Verifier checks records one at a time, in order from the first, so a
+// whole log can be verified as it streams (from the store or from an
+// export) in constant memory.
+type Verifier struct {
+	prev string
+	seq  int64
+}
+
+// Add checks the next record. The first error names the first bad record;
+// after an error the Verifier's state is unchanged.
+func (v *Verifier) Add(r store.AuditRecord) error {
+	switch {
+	case r.Seq > v.seq+1:
+		return &BrokenError{Seq: v.seq + 1, Reason: fmt.Sprintf("missing (next record found is %d)", r.Seq)}
+	case r.Seq != v.seq+1:
+		return &BrokenError{Seq: r.Seq, Reason: fmt.Sprintf("out of order (expected record %d)", v.seq+1)}
+	case r.PrevHash != v.prev:
+		return &BrokenError{Seq: r.Seq, Reason: fmt.Sprintf("does not follow record %d", v.seq)}
+	case Hash(r) != r.Hash:
+		return &BrokenError{Seq: r.Seq, Reason: "altered"}
+	}
+	v.prev, v.seq = r.Hash, r.Seq
+	return nil
+}
+
+// Checked is the number of records verified so far.
+func (v *Verifier) Checked() int64 { return v.seq }
+
 // Verify walks the whole chain and reports the first record that does not
-// match its hash or its predecessor. It returns the number of records checked.
+// match its hash or its predecessor (a *BrokenError). It returns the number
+// of records checked.
 func (l *Log) Verify(ctx context.Context) (int64, error) {
+	var v Verifier
 	var after int64
-	prev := ""
-	var n int64
 	for {
 		recs, err := l.chain.AuditRecords(ctx, store.AuditFilter{AfterSeq: after, Limit: 1000})
 		if err != nil {
-			return n, fmt.Errorf("audit: verify: %w", err)
+			return v.Checked(), fmt.Errorf("audit: verify: %w", err)
 		}
 		for _, r := range recs {
-			if r.Seq != after+1 {
-				return n, fmt.Errorf("%w: record %d missing (found %d)", ErrBroken, after+1, r.Seq)
+			if err := v.Add(r); err != nil {
+				return v.Checked(), err
 			}
-			if r.PrevHash != prev {
-				return n, fmt.Errorf("%w: record %d does not follow record %d", ErrBroken, r.Seq, after)
-			}
-			if Hash(r) != r.Hash {
-				return n, fmt.Errorf("%w: record %d was altered", ErrBroken, r.Seq)
-			}
-			prev, after = r.Hash, r.Seq
-			n++
+			after = r.Seq
 		}
 		if len(recs) < 1000 {
-			return n, nil
+			return v.Checked(), nil
 		}
 	}
 }

@@ -41,6 +41,9 @@ func TestRoles(t *testing.T) {
 		{Technician, Enroll, false},
 		{Auditor, ViewAudit, true},
 		{Auditor, ConnectDevice, false},
+		{Approver, ViewDevices, true},
+		{Approver, ConnectDevice, false},
+		{Approver, ViewAudit, false},
 		{Role("root"), ViewDevices, false},
 	}
 	for _, tc := range tests {
@@ -133,5 +136,56 @@ func TestAPIToken(t *testing.T) {
 	clk.Advance(2 * time.Hour)
 	if _, err := a.Token(ctx, tok); !errors.Is(err, ErrExpired) {
 		t.Fatalf("expired token: %v", err)
+	}
+}
+
+// TestPendingSessionAndMFA: a pending session is marked and short-lived;
+// CompleteMFA replaces it with a new id; StepUp records the verification;
+// EndUserSessions logs the user out everywhere.
+func TestPendingSessionAndMFA(t *testing.T) {
+	ctx := context.Background()
+	a, _, clk := newAuth(t)
+	u, _ := a.Password(ctx, "ann", "pw")
+	pend, err := a.StartPendingSession(ctx, u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := a.Session(ctx, pend)
+	if err != nil || !p.MFAPending || !p.MFAAt.IsZero() {
+		t.Fatalf("pending session = %+v, %v", p, err)
+	}
+	full, err := a.CompleteMFA(ctx, p.SessionHash, u.ID, clk.Now())
+	if err != nil || full == pend {
+		t.Fatalf("CompleteMFA = %q, %v", full, err)
+	}
+	if _, err := a.Session(ctx, pend); !errors.Is(err, ErrNoSession) {
+		t.Fatalf("old id still valid: %v", err)
+	}
+	f, err := a.Session(ctx, full)
+	if err != nil || f.MFAPending || !f.MFAAt.Equal(clk.Now()) {
+		t.Fatalf("full session = %+v, %v", f, err)
+	}
+	clk.Advance(5 * time.Minute)
+	if err := a.StepUp(ctx, f.SessionHash); err != nil {
+		t.Fatal(err)
+	}
+	if f, _ = a.Session(ctx, full); !f.MFAAt.Equal(clk.Now()) {
+		t.Fatalf("step-up not recorded: %v", f.MFAAt)
+	}
+	// A pending session ends after PendingTimeout (10m) even when active.
+	pend2, _ := a.StartPendingSession(ctx, u)
+	clk.Advance(6 * time.Minute)
+	if _, err := a.Session(ctx, pend2); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(5 * time.Minute)
+	if _, err := a.Session(ctx, pend2); !errors.Is(err, ErrExpired) {
+		t.Fatalf("pending session past 10m: %v", err)
+	}
+	if n, err := a.EndUserSessions(ctx, u.ID); err != nil || n != 1 {
+		t.Fatalf("EndUserSessions = %d, %v", n, err)
+	}
+	if _, err := a.Session(ctx, full); !errors.Is(err, ErrNoSession) {
+		t.Fatalf("session survived EndUserSessions: %v", err)
 	}
 }

@@ -10,6 +10,9 @@ const (
 	Admin      Role = "admin"      // everything: users, settings, enrollment
 	Technician Role = "technician" // devices, sessions, break glass, codes
 	Auditor    Role = "auditor"    // read audit log and recordings; never connects
+	// Approver decides access requests; until requests exist it may only
+	// view devices.
+	Approver Role = "approver"
 )
 
 // Permission names an action checked on every route.
@@ -33,6 +36,7 @@ var grants = map[Role]map[Permission]bool{
 		TerminateSession: true, ManageSettings: true},
 	Technician: {ViewDevices: true, ConnectDevice: true},
 	Auditor:    {ViewDevices: true, ViewAudit: true, TerminateSession: true},
+	Approver:   {ViewDevices: true},
 }
 
 // Can reports whether r holds p. Unknown roles hold nothing.
@@ -42,7 +46,7 @@ func (r Role) Can(p Permission) bool { return grants[r][p] }
 func ParseRole(s string) (Role, error) {
 	r := Role(s)
 	if _, ok := grants[r]; !ok {
-		return "", fmt.Errorf("unknown role %q (want admin, technician or auditor)", s)
+		return "", fmt.Errorf("unknown role %q (want admin, technician, approver or auditor)", s)
 	}
 	return r, nil
 }

@@ -26,6 +26,8 @@ type users interface {
 	WebSession(ctx context.Context, idHash string) (store.WebSession, error)
 	TouchWebSession(ctx context.Context, idHash string, at time.Time) error
 	DeleteWebSession(ctx context.Context, idHash string) error
+	SetWebSessionMFA(ctx context.Context, idHash string, at time.Time) error
+	DeleteUserWebSessions(ctx context.Context, userID string) (int, error)
 	CreateAPIToken(ctx context.Context, t store.APIToken) error
 	APITokenByHash(ctx context.Context, hash string) (store.APIToken, error)
 }
@@ -34,7 +36,10 @@ type users interface {
 type Config struct {
 	IdleTimeout     time.Duration // default 30m
 	AbsoluteTimeout time.Duration // default 12h
-	Clock           clock.Clock
+	// PendingTimeout bounds a session waiting for its second factor
+	// (default 10m): a password alone does not buy a long-lived session.
+	PendingTimeout time.Duration
+	Clock          clock.Clock
 }
 
 // Authenticator checks passwords and manages sessions and tokens.
@@ -51,6 +56,9 @@ func New(s users, cfg Config) *Authenticator {
 	if cfg.AbsoluteTimeout == 0 {
 		cfg.AbsoluteTimeout = 12 * time.Hour
 	}
+	if cfg.PendingTimeout == 0 {
+		cfg.PendingTimeout = 10 * time.Minute
+	}
 	if cfg.Clock == nil {
 		cfg.Clock = clock.Real{}
 	}
@@ -64,6 +72,12 @@ type Principal struct {
 	Role     Role
 	// SessionHash identifies the browser session (empty for API tokens).
 	SessionHash string
+	// MFAPending is set while the session waits for its second factor;
+	// the API lets such a session call the MFA endpoints only.
+	MFAPending bool
+	// MFAAt is when the session last verified a TOTP code (zero if never,
+	// and always for API tokens); the step-up check reads it.
+	MFAAt time.Time
 }
 
 // Can reports whether the principal's role grants p.
@@ -93,10 +107,48 @@ func (a *Authenticator) Password(ctx context.Context, username, password string)
 // StartSession creates a fresh session (a new id at every login, so a
 // fixated cookie is worthless) and returns the cookie value.
 func (a *Authenticator) StartSession(ctx context.Context, u store.User) (string, error) {
+	return a.newSession(ctx, u.ID, false, time.Time{})
+}
+
+// StartPendingSession creates a session that has passed the password step
+// only. It lives PendingTimeout at most and grants nothing but the MFA
+// endpoints until CompleteMFA replaces it.
+func (a *Authenticator) StartPendingSession(ctx context.Context, u store.User) (string, error) {
+	return a.newSession(ctx, u.ID, true, time.Time{})
+}
+
+// CompleteMFA ends a session (pending or full) and starts a full one for
+// the same user with a fresh id, recording mfaAt as its last TOTP
+// verification (zero for a recovery code). The new cookie value is returned.
+func (a *Authenticator) CompleteMFA(ctx context.Context, oldHash, userID string, mfaAt time.Time) (string, error) {
+	if err := a.users.DeleteWebSession(ctx, oldHash); err != nil {
+		return "", fmt.Errorf("rotate session: %w", err)
+	}
+	return a.newSession(ctx, userID, false, mfaAt)
+}
+
+// StepUp records a fresh TOTP verification on a full session.
+func (a *Authenticator) StepUp(ctx context.Context, sessionHash string) error {
+	if err := a.users.SetWebSessionMFA(ctx, sessionHash, a.cfg.Clock.Now()); err != nil {
+		return fmt.Errorf("step-up: %w", err)
+	}
+	return nil
+}
+
+// EndUserSessions logs every browser session of a user out server-side.
+func (a *Authenticator) EndUserSessions(ctx context.Context, userID string) (int, error) {
+	return a.users.DeleteUserWebSessions(ctx, userID)
+}
+
+func (a *Authenticator) newSession(ctx context.Context, userID string, pending bool, mfaAt time.Time) (string, error) {
 	secret := RandomToken(32)
 	now := a.cfg.Clock.Now()
-	err := a.users.CreateWebSession(ctx, store.WebSession{IDHash: TokenHash(secret), UserID: u.ID,
-		CreatedAt: now, LastSeen: now, ExpiresAt: now.Add(a.cfg.AbsoluteTimeout)})
+	life := a.cfg.AbsoluteTimeout
+	if pending {
+		life = min(life, a.cfg.PendingTimeout)
+	}
+	err := a.users.CreateWebSession(ctx, store.WebSession{IDHash: TokenHash(secret), UserID: userID,
+		CreatedAt: now, LastSeen: now, ExpiresAt: now.Add(life), MFAPending: pending, MFAAt: mfaAt})
 	if err != nil {
 		return "", fmt.Errorf("start session: %w", err)
 	}
@@ -129,7 +181,8 @@ func (a *Authenticator) Session(ctx context.Context, secret string) (Principal, 
 	if now.Sub(ws.LastSeen) > time.Minute {
 		_ = a.users.TouchWebSession(ctx, h, now)
 	}
-	return Principal{UserID: u.ID, Username: u.Username, Role: Role(u.Role), SessionHash: h}, nil
+	return Principal{UserID: u.ID, Username: u.Username, Role: Role(u.Role), SessionHash: h,
+		MFAPending: ws.MFAPending, MFAAt: ws.MFAAt}, nil
 }
 
 // EndSession logs a session out server-side.

@@ -21,6 +21,7 @@ import (
 	"porthole/broker/audit"
 	"porthole/broker/auth"
 	"porthole/broker/live"
+	"porthole/broker/mfa"
 	"porthole/broker/sessions"
 	"porthole/broker/settings"
 	"porthole/broker/store"
@@ -40,6 +41,7 @@ type Config struct {
 	Live     *live.Hub
 	Sessions *sessions.Manager
 	Settings *settings.Settings
+	MFA      *MFA         // second factor and brute-force limiters (limiters defaulted when nil)
 	Portal   http.Handler // the embedded web client
 	Clock    clock.Clock
 	Logger   *slog.Logger
@@ -73,6 +75,7 @@ func New(cfg Config) *API {
 	if cfg.APITokenTTL == 0 {
 		cfg.APITokenTTL = 30 * 24 * time.Hour
 	}
+	cfg.MFA = cfg.MFA.withDefaults()
 	a := &API{cfg: cfg, log: cfg.Logger.With("component", "httpapi"), mux: http.NewServeMux()}
 	a.up = websocket.Upgrader{ReadBufferSize: 4096, WriteBufferSize: 4096, CheckOrigin: sameOrigin}
 	a.routes()
@@ -87,7 +90,8 @@ func (a *API) routes() {
 	})
 	m.HandleFunc("POST /api/login", a.login)
 	m.HandleFunc("POST /api/cli/login", a.cliLogin)
-	m.HandleFunc("POST /api/logout", a.authed("", a.logout))
+	m.HandleFunc("POST /api/logout", a.mfaAuthed(a.logout)) // pending-MFA sessions may log out too
+	a.mfaRoutes(m)
 	m.HandleFunc("GET /api/me", a.authed("", a.me))
 	m.HandleFunc("GET /api/devices", a.authed(auth.ViewDevices, a.listDevices))
 	m.HandleFunc("GET /api/devices/{id}", a.authed(auth.ViewDevices, a.getDevice))
@@ -98,6 +102,7 @@ func (a *API) routes() {
 	m.HandleFunc("GET /api/users", a.authed(auth.ManageUsers, a.listUsers))
 	m.HandleFunc("POST /api/users", a.authed(auth.ManageUsers, a.createUser))
 	m.HandleFunc("GET /api/audit", a.authed(auth.ViewAudit, a.listAudit))
+	a.auditRoutes(m) // export, verify, session extend (audit.go, expiry.go)
 	m.HandleFunc("GET /api/events", a.authed("", a.events))
 	m.HandleFunc("POST /api/sessions", a.authed(auth.ConnectDevice, a.startSession))
 	m.HandleFunc("GET /api/sessions", a.authed(auth.ViewDevices, a.listSessions))
@@ -166,31 +171,44 @@ func principal(r *http.Request) auth.Principal {
 var errForbidden = errors.New("your role does not allow this")
 
 // authed resolves the caller from the session cookie or a bearer token and
-// checks perm (empty = any logged-in user). Deny by default.
+// checks perm (empty = any logged-in user). Deny by default: a session
+// still waiting for its second factor gets nothing here (only the routes
+// wrapped by mfaAuthed), and every refusal of a role is audited.
 func (a *API) authed(perm auth.Permission, next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		var p auth.Principal
-		var err error
-		if tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
-			p, err = a.cfg.Auth.Token(r.Context(), tok)
-		} else {
-			c, cerr := r.Cookie(CookieName)
-			if cerr != nil {
-				err = auth.ErrNoSession
-			} else {
-				p, err = a.cfg.Auth.Session(r.Context(), c.Value)
-			}
-		}
+		p, err := a.resolve(r)
 		if err != nil {
 			a.fail(w, r, err)
 			return
 		}
+		if p.MFAPending {
+			a.fail(w, r, errMFAPending)
+			return
+		}
+		r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, p))
 		if perm != "" && !p.Can(perm) {
+			if aerr := a.record(r, "access.denied", "", map[string]any{"method": r.Method, "path": r.URL.Path,
+				"role": string(p.Role), "permission": string(perm)}); aerr != nil {
+				a.log.Error("audit access denied", "err", aerr)
+			}
 			a.fail(w, r, errForbidden)
 			return
 		}
-		next(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, p)))
+		next(w, r)
 	}
+}
+
+// resolve finds the caller of a request: a bearer token, else the session
+// cookie.
+func (a *API) resolve(r *http.Request) (auth.Principal, error) {
+	if tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
+		return a.cfg.Auth.Token(r.Context(), tok)
+	}
+	c, err := r.Cookie(CookieName)
+	if err != nil {
+		return auth.Principal{}, auth.ErrNoSession
+	}
+	return a.cfg.Auth.Session(r.Context(), c.Value)
 }
 
 // fail maps an error to a status and a message safe to show. Internal
@@ -205,6 +223,15 @@ func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.Is(err, auth.ErrNoSession):
 		status, msg = http.StatusUnauthorized, "not logged in"
 	case errors.Is(err, errForbidden):
+		status, msg = http.StatusForbidden, err.Error()
+	case errors.Is(err, errMFAPending):
+		status, msg = http.StatusUnauthorized, err.Error()
+	case errors.Is(err, mfa.ErrInvalidCode), errors.Is(err, mfa.ErrReplayed):
+		status, msg = http.StatusUnauthorized, "invalid authentication code"
+	case errors.Is(err, mfa.ErrNotEnrolled), errors.Is(err, mfa.ErrAlreadyEnrolled), errors.Is(err, errNotPending),
+		errors.Is(err, errNoEnrollment):
+		status, msg = http.StatusConflict, err.Error()
+	case errors.Is(err, errNeedsBrowser), errors.Is(err, errEnrollFirst):
 		status, msg = http.StatusForbidden, err.Error()
 	case errors.Is(err, store.ErrNotFound):
 		status, msg = http.StatusNotFound, "not found"

@@ -4,7 +4,6 @@ import (
 	"crypto/rand"
 	"errors"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -14,37 +13,6 @@ import (
 	"porthole/internal/wire"
 )
 
-func (a *API) login(w http.ResponseWriter, r *http.Request) {
-	var req wire.LoginRequest
-	if err := wire.DecodeJSON(r.Body, maxBody, &req); err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	u, err := a.cfg.Auth.Password(r.Context(), req.Username, req.Password)
-	if err != nil {
-		if errors.Is(err, auth.ErrBadCredentials) {
-			if aerr := a.record(r, "login.failed", "", map[string]any{"username": req.Username}); aerr != nil {
-				a.log.Error("audit login failure", "err", aerr)
-			}
-		}
-		a.fail(w, r, err)
-		return
-	}
-	// Audit before granting: a login that cannot be recorded does not happen.
-	if err := a.recordAs(r, u.Username, "login.ok", u.ID, nil); err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	secret, err := a.cfg.Auth.StartSession(r.Context(), u)
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	http.SetCookie(w, &http.Cookie{Name: CookieName, Value: secret, Path: "/", HttpOnly: true,
-		Secure: a.cfg.SecureCookies, SameSite: http.SameSiteStrictMode})
-	writeJSON(w, http.StatusOK, meView{Username: u.Username, Role: u.Role})
-}
-
 func (a *API) recordAs(r *http.Request, username, action, target string, details map[string]any) error {
 	return a.recordActor(r, "user:"+username, action, target, details)
 }
@@ -52,36 +20,6 @@ func (a *API) recordAs(r *http.Request, username, action, target string, details
 func (a *API) recordActor(r *http.Request, actor, action, target string, details map[string]any) error {
 	_, err := a.cfg.Audit.Append(r.Context(), auditEvent(actor, action, target, clientIP(r), details))
 	return err
-}
-
-func (a *API) cliLogin(w http.ResponseWriter, r *http.Request) {
-	var req wire.LoginRequest
-	if err := wire.DecodeJSON(r.Body, maxBody, &req); err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	u, err := a.cfg.Auth.Password(r.Context(), req.Username, req.Password)
-	if err != nil {
-		if errors.Is(err, auth.ErrBadCredentials) {
-			_ = a.record(r, "login.failed", "", map[string]any{"username": req.Username, "via": "cli"})
-		}
-		a.fail(w, r, err)
-		return
-	}
-	name := req.TokenName
-	if name == "" {
-		name = "cli"
-	}
-	if err := a.recordAs(r, u.Username, "api_token.issued", u.ID, map[string]any{"name": name}); err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	tok, t, err := a.cfg.Auth.IssueToken(r.Context(), u, name, a.cfg.APITokenTTL)
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"token": tok, "expires_at": t.ExpiresAt, "username": u.Username, "role": u.Role})
 }
 
 func (a *API) logout(w http.ResponseWriter, r *http.Request) {
@@ -276,28 +214,6 @@ func (a *API) createUser(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, http.StatusCreated, map[string]string{"id": u.ID, "username": u.Username, "role": u.Role, "password": pw})
 }
-
-func (a *API) listAudit(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	f := store.AuditFilter{Actor: q.Get("actor"), Action: q.Get("action"), Target: q.Get("target"), Descending: q.Get("order") != "asc"}
-	f.Limit, _ = strconv.Atoi(q.Get("limit"))
-	f.AfterSeq, _ = strconv.ParseInt(q.Get("after"), 10, 64)
-	recs, err := a.cfg.Store.AuditRecords(r.Context(), f)
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	out := make([]map[string]any, 0, len(recs))
-	for _, rec := range recs {
-		out = append(out, map[string]any{"seq": rec.Seq, "time": rec.Time, "actor": rec.Actor, "action": rec.Action,
-			"target": rec.Target, "source_ip": rec.SourceIP, "details": rawJSON(rec.Details), "hash": rec.Hash})
-	}
-	writeJSON(w, http.StatusOK, out)
-}
-
-type rawJSON string
-
-func (j rawJSON) MarshalJSON() ([]byte, error) { return []byte(j), nil }
 
 // enroll registers a new device with a one-time or multi-use token.
 func (a *API) enroll(w http.ResponseWriter, r *http.Request) {

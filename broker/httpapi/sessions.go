@@ -21,6 +21,9 @@ func (a *API) startSession(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
+	if !a.stepUpOK(w, r, req.DeviceID) {
+		return
+	}
 	p := principal(r)
 	sr := sessions.Request{ID: auth.NewID(), DeviceID: req.DeviceID, Requester: p.Username, Display: req.Display, SourceIP: clientIP(r)}
 	if req.ViewOnly != nil {

@@ -46,6 +46,8 @@ var (
 	ErrNotFound   = errors.New("no such session")
 	ErrEnded      = errors.New("session has ended")
 	ErrState      = errors.New("session is not in a state that allows this")
+	// ErrNotAllowedHere refuses an action the settings do not permit on this session.
+	ErrNotAllowedHere = errors.New("not allowed for this session")
 )
 
 // agentLink is how the manager reaches agents.
@@ -82,6 +84,12 @@ type Config struct {
 	NegotiationTimeout time.Duration
 	// DisconnectGrace is how long a WebRTC leg may stay disconnected (default 5s).
 	DisconnectGrace time.Duration
+	// NewTicker makes the tickers that wake expiry watchers (default
+	// NewRealTicker); tests pass sessionstest.Ticks.NewTicker.
+	NewTicker func(time.Duration) Ticker
+	// ExpiryTick is how often a watcher looks at the clock and tells the
+	// viewer the time left (default 1s).
+	ExpiryTick time.Duration
 }
 
 // Manager owns every session of this broker.
@@ -107,6 +115,12 @@ func New(cfg Config) *Manager {
 	if cfg.NegotiationTimeout == 0 {
 		cfg.NegotiationTimeout = 20 * time.Second
 	}
+	if cfg.NewTicker == nil {
+		cfg.NewTicker = NewRealTicker
+	}
+	if cfg.ExpiryTick == 0 {
+		cfg.ExpiryTick = time.Second
+	}
 	return &Manager{cfg: cfg, log: cfg.Logger.With("component", "sessions"), byID: map[string]*Session{}, byDevice: map[string]*Session{}}
 }
 
@@ -123,10 +137,15 @@ type Request struct {
 
 // Event is what a viewer receives.
 type Event struct {
-	Type   string `json:"type"` // "state" or "offer"
+	Type   string `json:"type"` // "state", "offer" or "expiry"
 	State  string `json:"state,omitempty"`
 	Reason string `json:"reason,omitempty"`
 	SDP    string `json:"sdp,omitempty"`
+	// ExpiresAt and RemainingSeconds ("expiry" events) come from the
+	// broker's clock; the page shows RemainingSeconds rather than computing
+	// it from its own clock, which may disagree.
+	ExpiresAt        *time.Time `json:"expires_at,omitempty"`
+	RemainingSeconds int        `json:"remaining_seconds,omitempty"`
 }
 
 // Session is one remote-support session.
@@ -141,6 +160,10 @@ type Session struct {
 	StartedAt time.Time
 
 	viewOnly atomic.Bool
+	// expiry is the period from consent to automatic end (0 = none) and
+	// canExtend whether the requester may add another; both from settings at Start.
+	expiry    time.Duration
+	canExtend bool
 
 	mu        sync.Mutex
 	state     string                  // guarded by mu
@@ -149,6 +172,8 @@ type Session struct {
 	endReason string                  // guarded by mu
 	endedAt   time.Time               // guarded by mu
 	offer     string                  // browser offer waiting for a viewer; guarded by mu
+	expiresAt time.Time               // zero until consent, or when expiry is off; guarded by mu
+	warned    bool                    // the final-countdown warning went to the agent; guarded by mu
 	rel       *relay.Session          // set once consent is granted; guarded by mu
 	watchers  map[chan Event]struct{} // guarded by mu
 	done      chan struct{}
@@ -193,9 +218,18 @@ func (m *Manager) Start(ctx context.Context, req Request) (*Session, error) {
 			return nil, err
 		}
 	}
+	expiryMin, err := m.cfg.Settings.Int(ctx, dev.ID, settings.ExpiryMinutes)
+	if err != nil {
+		return nil, err
+	}
+	canExtend, err := m.cfg.Settings.Bool(ctx, dev.ID, settings.AllowExtend)
+	if err != nil {
+		return nil, err
+	}
 	s := &Session{m: m, ID: req.ID, DeviceID: dev.ID, Hostname: dev.Hostname, Requester: req.Requester, SourceIP: req.SourceIP,
 		StartedAt: m.cfg.Clock.Now(), state: StateWaitingConsent, display: req.Display, watchers: map[chan Event]struct{}{}, done: make(chan struct{})}
 	s.viewOnly.Store(req.ViewOnly)
+	s.expiry, s.canExtend = time.Duration(expiryMin)*time.Minute, canExtend
 
 	m.mu.Lock()
 	if m.closed {
@@ -211,7 +245,8 @@ func (m *Manager) Start(ctx context.Context, req Request) (*Session, error) {
 	m.mu.Unlock()
 
 	// Fail closed: a session whose request cannot be audited does not start.
-	if err := s.record(ctx, "session.requested", map[string]any{"view_only": req.ViewOnly, "display": req.Display, "consent_mode": consentMode.Value}); err != nil {
+	if err := s.record(ctx, "session.requested", map[string]any{"view_only": req.ViewOnly, "display": req.Display, "consent_mode": consentMode.Value,
+		"expiry_minutes": expiryMin}); err != nil {
 		m.forget(s)
 		return nil, err
 	}
@@ -346,12 +381,18 @@ func (s *Session) Done() <-chan struct{} { return s.done }
 func (s *Session) ViewOnly() bool { return s.viewOnly.Load() }
 
 func (s *Session) record(ctx context.Context, action string, details map[string]any) error {
+	return s.recordAs(ctx, "user:"+s.Requester, s.SourceIP, action, details)
+}
+
+// recordAs audits an action on the session by actor (the requester, or
+// another portal user such as one extending it).
+func (s *Session) recordAs(ctx context.Context, actor, sourceIP, action string, details map[string]any) error {
 	if details == nil {
 		details = map[string]any{}
 	}
 	details["device_id"] = s.DeviceID
 	details["hostname"] = s.Hostname
-	_, err := s.m.cfg.Audit.Append(ctx, audit.Event{Actor: "user:" + s.Requester, Action: action, Target: s.ID, SourceIP: s.SourceIP, Details: details})
+	_, err := s.m.cfg.Audit.Append(ctx, audit.Event{Actor: actor, Action: action, Target: s.ID, SourceIP: sourceIP, Details: details})
 	if err != nil {
 		s.m.log.Error("audit session event", "session_id", s.ID, "action", action, "err", err)
 	}
@@ -373,6 +414,12 @@ type Snapshot struct {
 	EndReason string         `json:"end_reason,omitempty"`
 	Input     map[string]any `json:"input"`
 	Relay     *relay.Stats   `json:"relay,omitempty"`
+	// ExpiresAt is when the broker will end the session (nil: no expiry, or
+	// consent not yet given); RemainingSeconds is measured on the broker's
+	// clock at the time of the snapshot.
+	ExpiresAt        *time.Time `json:"expires_at,omitempty"`
+	RemainingSeconds int        `json:"remaining_seconds,omitempty"`
+	CanExtend        bool       `json:"can_extend,omitempty"`
 }
 
 // Snapshot returns the session's current view.
@@ -383,6 +430,14 @@ func (s *Session) Snapshot() Snapshot {
 	if !s.endedAt.IsZero() {
 		t := s.endedAt
 		snap.EndedAt = &t
+	}
+	if !s.expiresAt.IsZero() {
+		t := s.expiresAt
+		snap.ExpiresAt = &t
+		if snap.EndedAt == nil {
+			snap.RemainingSeconds = remainingSeconds(t.Sub(s.m.cfg.Clock.Now()))
+			snap.CanExtend = s.canExtend
+		}
 	}
 	rel := s.rel
 	s.mu.Unlock()
@@ -396,7 +451,7 @@ func (s *Session) Snapshot() Snapshot {
 
 func (s *Session) save(ctx context.Context) error {
 	snap := s.Snapshot()
-	details, _ := json.Marshal(map[string]any{"input": snap.Input, "relay": snap.Relay})
+	details, _ := json.Marshal(map[string]any{"input": snap.Input, "relay": snap.Relay, "expires_at": snap.ExpiresAt})
 	r := store.SupportSession{ID: s.ID, DeviceID: s.DeviceID, Hostname: s.Hostname, Requester: s.Requester, State: snap.State,
 		ViewOnly: snap.ViewOnly, Display: snap.Display, Consent: snap.Consent, StartedAt: s.StartedAt, EndReason: snap.EndReason, Details: string(details)}
 	if snap.EndedAt != nil {
@@ -472,6 +527,9 @@ func (s *Session) onConsent(c *wire.Consent) {
 	s.rel = rel
 	s.mu.Unlock()
 	s.setState(StateConnecting, "")
+	// The expiry clock starts with consent, and the agent hears of it before
+	// the offer so its indicator can show the end time from the start.
+	s.startExpiry()
 	_ = s.save(ctx)
 	s.m.wg.Add(1)
 	go func() {
@@ -544,6 +602,9 @@ func (s *Session) Watch() (<-chan Event, func()) {
 	ch <- Event{Type: "state", State: s.state, Reason: s.endReason}
 	if s.offer != "" {
 		ch <- Event{Type: "offer", SDP: s.offer}
+	}
+	if e, ok := s.expiryEventLocked(); ok {
+		ch <- e
 	}
 	s.watchers[ch] = struct{}{}
 	s.mu.Unlock()
@@ -628,12 +689,13 @@ func (s *Session) finish(state, reason string) {
 	s.mu.Unlock()
 
 	s.m.forget(s)
+	if !wasDeclined {
+		// Tell the agent first (it may be the one that ended it; a repeat is
+		// harmless), so it learns the reason before its media leg drops.
+		_ = s.m.cfg.Agents.Send(s.DeviceID, &wire.SessionEnd{SessionID: s.ID, Reason: reason})
+	}
 	if rel != nil {
 		rel.Close()
-	}
-	if !wasDeclined {
-		// Tell the agent (it may be the one that ended it; a repeat is harmless).
-		_ = s.m.cfg.Agents.Send(s.DeviceID, &wire.SessionEnd{SessionID: s.ID, Reason: reason})
 	}
 	snap := s.Snapshot()
 	_ = s.record(context.Background(), "session.ended", map[string]any{"reason": reason, "state": state, "input": snap.Input})
@@ -693,11 +755,12 @@ func FromRecord(r store.SupportSession) Snapshot {
 		snap.EndedAt = &t
 	}
 	var d struct {
-		Input map[string]any `json:"input"`
-		Relay *relay.Stats   `json:"relay"`
+		Input     map[string]any `json:"input"`
+		Relay     *relay.Stats   `json:"relay"`
+		ExpiresAt *time.Time     `json:"expires_at"`
 	}
 	if json.Unmarshal([]byte(r.Details), &d) == nil {
-		snap.Input, snap.Relay = d.Input, d.Relay
+		snap.Input, snap.Relay, snap.ExpiresAt = d.Input, d.Relay, d.ExpiresAt
 	}
 	return snap
 }

@@ -19,6 +19,11 @@ const (
 	Consent            = "remote_support.consent"         // "required" | "unattended"
 	ConsentTimeout     = "remote_support.consent_timeout" // seconds, 5..600, default 60
 	ViewOnlyDefault    = "remote_support.view_only"       // bool, default false: sessions start in control mode
+	ExpiryMinutes      = "remote_support.expiry_minutes"  // minutes, 0 (off)..1440, default 60
+	AllowExtend        = "remote_support.allow_extend"    // bool, default false: the requester may extend an expiring session
+	MFARequirePortal   = "mfa.require_portal"             // bool, default false: every portal user needs TOTP (global)
+	MFARequireSupport  = "mfa.require_support"            // bool, default false: step-up TOTP before a support session
+	MFAStepUpMinutes   = "mfa.stepup_minutes"             // minutes, 1..1440, default 10: how fresh the step-up must be
 )
 
 // Errors, matched with errors.Is.
@@ -67,6 +72,11 @@ var specs = map[string]spec{
 	Consent:            {"required", oneOf("required", "unattended"), "Ask the end user (required) or connect without asking (unattended, for servers)"},
 	ConsentTimeout:     {"60", intRange(5, 600), "Seconds the end user has to answer; no answer counts as No"},
 	ViewOnlyDefault:    {"false", boolean, "Start sessions view-only"},
+	ExpiryMinutes:      {"60", intRange(0, 1440), "Minutes after consent at which the broker ends a session (0 = never)"},
+	AllowExtend:        {"false", boolean, "Let the portal user extend a session by another expiry period"},
+	MFARequirePortal:   {"false", boolean, "Require MFA for portal users (global scope only)"},
+	MFARequireSupport:  {"false", boolean, "Require MFA to start a remote support session: a TOTP code within the step-up window"},
+	MFAStepUpMinutes:   {"10", intRange(1, 1440), "Minutes a TOTP verification stays fresh for starting a remote support session"},
 }
 
 // backend is the persistence the settings need.

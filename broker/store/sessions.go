@@ -12,22 +12,30 @@ type WebSession struct {
 	CreatedAt time.Time
 	LastSeen  time.Time
 	ExpiresAt time.Time
+	// MFAPending marks a session whose password was checked but whose
+	// second factor was not: it may only call the MFA endpoints.
+	MFAPending bool
+	// MFAAt is the time of the session's last TOTP verification (zero if
+	// none), which the step-up check before a support session reads.
+	MFAAt time.Time
 }
 
 // CreateWebSession stores a new session.
 func (s *Store) CreateWebSession(ctx context.Context, ws WebSession) error {
-	_, err := s.db.ExecContext(ctx, `INSERT INTO web_sessions(id_hash, user_id, created_at, last_seen, expires_at) VALUES(?,?,?,?,?)`,
-		ws.IDHash, ws.UserID, ms(ws.CreatedAt), ms(ws.LastSeen), ms(ws.ExpiresAt))
+	_, err := s.db.ExecContext(ctx, `INSERT INTO web_sessions(id_hash, user_id, created_at, last_seen, expires_at, mfa_pending, mfa_at)
+		VALUES(?,?,?,?,?,?,?)`,
+		ws.IDHash, ws.UserID, ms(ws.CreatedAt), ms(ws.LastSeen), ms(ws.ExpiresAt), ws.MFAPending, ms(ws.MFAAt))
 	return err
 }
 
 // WebSession returns the session with the given hash.
 func (s *Store) WebSession(ctx context.Context, idHash string) (WebSession, error) {
 	var ws WebSession
-	var c, l, e int64
-	err := s.db.QueryRowContext(ctx, `SELECT id_hash, user_id, created_at, last_seen, expires_at FROM web_sessions WHERE id_hash = ?`, idHash).
-		Scan(&ws.IDHash, &ws.UserID, &c, &l, &e)
-	ws.CreatedAt, ws.LastSeen, ws.ExpiresAt = fromMS(c), fromMS(l), fromMS(e)
+	var c, l, e, m int64
+	err := s.db.QueryRowContext(ctx, `SELECT id_hash, user_id, created_at, last_seen, expires_at, mfa_pending, mfa_at
+		FROM web_sessions WHERE id_hash = ?`, idHash).
+		Scan(&ws.IDHash, &ws.UserID, &c, &l, &e, &ws.MFAPending, &m)
+	ws.CreatedAt, ws.LastSeen, ws.ExpiresAt, ws.MFAAt = fromMS(c), fromMS(l), fromMS(e), fromMS(m)
 	return ws, notFound(err, "web session")
 }
 
@@ -36,10 +44,26 @@ func (s *Store) TouchWebSession(ctx context.Context, idHash string, at time.Time
 	return s.execOne(ctx, "web session", `UPDATE web_sessions SET last_seen = ? WHERE id_hash = ?`, ms(at), idHash)
 }
 
+// SetWebSessionMFA records a TOTP verification (step-up) on a full session.
+func (s *Store) SetWebSessionMFA(ctx context.Context, idHash string, at time.Time) error {
+	return s.execOne(ctx, "web session", `UPDATE web_sessions SET mfa_at = ? WHERE id_hash = ? AND mfa_pending = 0`, ms(at), idHash)
+}
+
 // DeleteWebSession ends a session (logout, timeout).
 func (s *Store) DeleteWebSession(ctx context.Context, idHash string) error {
 	_, err := s.db.ExecContext(ctx, `DELETE FROM web_sessions WHERE id_hash = ?`, idHash)
 	return err
+}
+
+// DeleteUserWebSessions ends every session of a user (MFA reset, disable)
+// and returns how many there were.
+func (s *Store) DeleteUserWebSessions(ctx context.Context, userID string) (int, error) {
+	res, err := s.db.ExecContext(ctx, `DELETE FROM web_sessions WHERE user_id = ?`, userID)
+	if err != nil {
+		return 0, err
+	}
+	n, _ := res.RowsAffected()
+	return int(n), nil
 }
 
 // DeleteExpiredWebSessions removes sessions past their absolute expiry.

@@ -13,10 +13,8 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
 	"porthole/broker"
@@ -33,28 +31,7 @@ const usage = `usage:
 Run "porthole-broker serve -h" for the flags.`
 
 func main() {
-	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, usage)
-		os.Exit(2)
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	var err error
-	switch os.Args[1] {
-	case "serve":
-		err = serve(ctx, os.Args[2:])
-	case "admin":
-		err = admin(ctx, os.Args[2:])
-	case "-h", "--help", "help":
-		fmt.Println(usage)
-		return
-	default:
-		err = fmt.Errorf("unknown command %q\n%s", os.Args[1], usage)
-	}
-	if err != nil && !errors.Is(err, flag.ErrHelp) {
-		fmt.Fprintln(os.Stderr, "porthole-broker:", err)
-		os.Exit(1)
-	}
+	cli.Main("porthole-broker", usage, map[string]cli.Command{"serve": serve, "admin": admin})
 }
 
 func defaultDataDir() string {
@@ -77,6 +54,8 @@ func serve(ctx context.Context, args []string) error {
 	fs.DurationVar(&cfg.SessionAbsolute, "session-absolute", 12*time.Hour, "portal session absolute timeout")
 	fs.IntVar(&cfg.UDPPort, "webrtc-udp-port", 0, "the one UDP port every WebRTC session uses (0 = pick a free one at start; set it to open a firewall)")
 	fs.IntVar(&cfg.ICETCPPort, "ice-tcp-port", 0, "TCP port for ICE-TCP fallback when UDP is blocked (0 = off)")
+	fs.StringVar(&cfg.AuditSyslog, "audit-syslog", "", "forward audit events to syslog (RFC 5424): tcp://host:port or udp://host:port")
+	fs.StringVar(&cfg.AuditWebhook, "audit-webhook", "", "POST each audit event as JSON to this URL (retried with backoff; HMAC-signed with $PORTHOLE_AUDIT_WEBHOOK_SECRET if set)")
 	publicIPs := fs.String("public-ip", "", "comma-separated public IPv4 addresses to advertise for WebRTC (NAT 1:1)")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	logFormat := fs.String("log-format", "text", "log format: text or json")
@@ -89,6 +68,10 @@ func serve(ctx context.Context, args []string) error {
 		return err
 	}
 	cfg.Logger = log
+	// A secret belongs in the environment, never on the command line.
+	if sec := os.Getenv("PORTHOLE_AUDIT_WEBHOOK_SECRET"); sec != "" {
+		cfg.AuditWebhookSecret = []byte(sec)
+	}
 	for _, ip := range strings.Split(*publicIPs, ",") {
 		if ip = strings.TrimSpace(ip); ip != "" {
 			cfg.PublicIPs = append(cfg.PublicIPs, ip)

@@ -41,25 +41,50 @@ func cmdLogin(ctx context.Context, args []string, in io.Reader, out io.Writer) e
 	fs := newFlags("login")
 	broker := fs.String("broker", "", "broker URL")
 	user := fs.String("user", "", "portal username")
-	stdin := fs.Bool("password-stdin", false, "read the password from standard input")
+	stdin := fs.Bool("password-stdin", false, "read the password (and then the authentication code, if asked) from standard input")
+	code := fs.String("code", "", "authenticator or recovery code, when the account has two-factor authentication")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if *broker == "" || *user == "" {
 		return &exitError{2, errors.New("--broker and --user are required")}
 	}
-	pw, err := readPassword(in, out, *stdin)
+	var lines *bufio.Reader // one reader: the code may follow the password on stdin
+	if in != nil {
+		lines = bufio.NewReader(in)
+	}
+	pw, err := readSecret(in, lines, out, "Password: ", *stdin)
 	if err != nil {
 		return err
 	}
 	host, _ := os.Hostname()
 	var res struct {
-		Token     string    `json:"token"`
-		ExpiresAt time.Time `json:"expires_at"`
-		Role      string    `json:"role"`
+		Token       string    `json:"token"`
+		ExpiresAt   time.Time `json:"expires_at"`
+		Role        string    `json:"role"`
+		MFARequired bool      `json:"mfa_required"`
+		Ticket      string    `json:"ticket"`
 	}
 	if err := call(ctx, *broker, "", "POST", "/api/cli/login", wire.LoginRequest{Username: *user, Password: pw, TokenName: "cli@" + host}, &res); err != nil {
 		return err
+	}
+	if res.MFARequired {
+		// The token is only issued after the second factor.
+		c := *code
+		if c == "" {
+			if c, err = readLine(in, lines, out, "Authentication code: ", *stdin); err != nil {
+				return fmt.Errorf("authentication code: %w", err)
+			}
+		}
+		ticket := res.Ticket
+		res.Ticket, res.MFARequired = "", false
+		req := map[string]string{"ticket": ticket, "code": c, "token_name": "cli@" + host}
+		if err := call(ctx, *broker, "", "POST", "/api/cli/login/mfa", req, &res); err != nil {
+			return err
+		}
+	}
+	if res.Token == "" {
+		return errors.New("unexpected broker answer: no token")
 	}
 	if err := saveCreds(credentials{Broker: *broker, Token: res.Token, User: *user}); err != nil {
 		return fmt.Errorf("save token: %w", err)
@@ -68,16 +93,28 @@ func cmdLogin(ctx context.Context, args []string, in io.Reader, out io.Writer) e
 	return nil
 }
 
-func readPassword(in io.Reader, out io.Writer, fromStdin bool) (string, error) {
+// readSecret reads a password without echo from a terminal, else a line.
+func readSecret(in io.Reader, lines *bufio.Reader, out io.Writer, prompt string, fromStdin bool) (string, error) {
 	if f, ok := in.(*os.File); ok && !fromStdin && term.IsTerminal(int(f.Fd())) {
-		fmt.Fprint(out, "Password: ")
+		fmt.Fprint(out, prompt)
 		b, err := term.ReadPassword(int(f.Fd()))
 		fmt.Fprintln(out)
 		return string(b), err
 	}
-	line, err := bufio.NewReader(in).ReadString('\n')
+	return readLine(in, lines, out, "", fromStdin)
+}
+
+// readLine reads one line, prompting first when in is a terminal.
+func readLine(in io.Reader, lines *bufio.Reader, out io.Writer, prompt string, fromStdin bool) (string, error) {
+	if f, ok := in.(*os.File); ok && !fromStdin && prompt != "" && term.IsTerminal(int(f.Fd())) {
+		fmt.Fprint(out, prompt)
+	}
+	if lines == nil {
+		return "", errors.New("nothing on standard input")
+	}
+	line, err := lines.ReadString('\n')
 	if err != nil && line == "" {
-		return "", errors.New("no password on standard input")
+		return "", errors.New("nothing on standard input")
 	}
 	return strings.TrimRight(line, "\r\n"), nil
 }

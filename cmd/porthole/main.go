@@ -21,10 +21,15 @@ import (
 const usage = `usage: porthole COMMAND [flags]
 
 commands:
-  login --broker URL --user NAME [--password-stdin]   get an API token (stored in ~/.config/porthole)
+  login --broker URL --user NAME [--password-stdin] [--code C]
+                                                      get an API token (stored in ~/.config/porthole);
+                                                      asks for an authenticator code when the account has MFA
   devices [--json]                                    list enrolled devices
   token create [--uses N] [--expires D] [--note T]    create an agent enrollment token
   audit [--action A] [--limit N] [--json]             show recent audit records
+  audit verify [--file EXPORT.jsonl]                  check the audit hash chain (exit 1 names the first bad record)
+  audit export [--format csv|jsonl] [-o FILE] [--since T --until T --actor A --action A --device ID]
+                                                      stream the audit log
 
 Exit codes: 0 ok, 1 error, 2 usage, 3 not logged in or token expired, 4 permission denied.`
 
@@ -70,6 +75,12 @@ func run(ctx context.Context, args []string, in io.Reader, out io.Writer) error 
 		}
 		return cmdTokenCreate(ctx, args[2:], out)
 	case "audit":
+		if len(args) > 1 && args[1] == "verify" {
+			return cmdAuditVerify(ctx, args[2:], out)
+		}
+		if len(args) > 1 && args[1] == "export" {
+			return cmdAuditExport(ctx, args[2:], out)
+		}
 		return cmdAudit(ctx, args[1:], out)
 	case "-h", "--help", "help":
 		fmt.Fprintln(out, usage)

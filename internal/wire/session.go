@@ -1,5 +1,7 @@
 package wire
 
+import "time"
+
 // Remote-support session messages on the agent link, in the order they flow:
 //
 //	broker → agent  session_start {session_id, requester, view_only, consent, consent_timeout_seconds, display}
@@ -8,6 +10,7 @@ package wire
 //	agent  → broker sdp_answer    {session_id, sdp}
 //	either side     session_end   {session_id, reason}
 //	broker → agent  session_update {session_id, view_only, display}
+//	broker → agent  session_expiry {session_id, expires_at, remaining_seconds, warning}
 func init() {
 	register(
 		func() Message { return &SessionStart{} },
@@ -16,6 +19,7 @@ func init() {
 		func() Message { return &SDPAnswer{} },
 		func() Message { return &SessionEnd{} },
 		func() Message { return &SessionUpdate{} },
+		func() Message { return &SessionExpiry{} },
 	)
 }
 
@@ -152,6 +156,33 @@ func (m *SessionUpdate) Validate() error {
 		return err
 	}
 	return validDisplay(m.Display)
+}
+
+// MaxExpirySeconds bounds remaining_seconds: a week, far above any setting
+// plus extensions, so a corrupt value cannot overflow a timer.
+const MaxExpirySeconds = 7 * 24 * 3600
+
+// SessionExpiry tells the agent when the broker will end the session, so the
+// end user's indicator can show it. The broker owns the timer; the agent
+// only displays it. RemainingSeconds is authoritative (the two clocks may
+// disagree); ExpiresAt is the broker's wall-clock time, for the record.
+// Warning is set once the session is inside its final countdown.
+type SessionExpiry struct {
+	SessionID        string    `json:"session_id"`
+	ExpiresAt        time.Time `json:"expires_at"`
+	RemainingSeconds int       `json:"remaining_seconds"`
+	Warning          bool      `json:"warning,omitempty"`
+}
+
+func (*SessionExpiry) Type() string { return "session_expiry" }
+func (m *SessionExpiry) Validate() error {
+	if err := validID(m.SessionID); err != nil {
+		return err
+	}
+	if m.RemainingSeconds < 0 || m.RemainingSeconds > MaxExpirySeconds {
+		return invalid("remaining_seconds must be 0..%d", MaxExpirySeconds)
+	}
+	return nil
 }
 
 func validDisplay(d int) error {

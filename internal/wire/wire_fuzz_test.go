@@ -17,6 +17,8 @@ func FuzzDecode(f *testing.F) {
 		`{"v":1,"type":"challenge","body":{"nonce":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="}}`,
 		`{"v":1,"type":"inventory","body":{"hostname":"h","os":"o","arch":"a","user":"u","displays":[{"index":0,"x":0,"y":0,"width":1,"height":1}]}}`,
 		`{"v":1,"type":"hello","body":{}}`,
+		`{"v":1,"type":"session_expiry","body":{"session_id":"s1","expires_at":"2026-01-01T10:03:00Z","remaining_seconds":120,"warning":true}}`,
+		`{"v":1,"type":"session_expiry","body":{"session_id":"s1","expires_at":"2026-01-01T10:03:00+02:00","remaining_seconds":-1}}`,
 		`{"v":2}`, `[]`, `null`, ``,
 	} {
 		f.Add([]byte(s))

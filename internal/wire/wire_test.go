@@ -6,6 +6,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -19,6 +20,7 @@ func TestRoundTrip(t *testing.T) {
 		&Error{Code: CodeRevoked, Message: "revoked"},
 		&Heartbeat{},
 		&Inventory{Hostname: "h"},
+		&SessionExpiry{SessionID: "s1", ExpiresAt: time.Date(2026, 1, 1, 10, 3, 0, 0, time.UTC), RemainingSeconds: 120, Warning: true},
 	}
 	for _, m := range msgs {
 		t.Run(m.Type(), func(t *testing.T) {
@@ -56,6 +58,9 @@ func TestDecodeRejects(t *testing.T) {
 		{"bad device id", `{"v":1,"type":"hello","body":{"device_id":"../etc","signature":"` + strings.Repeat("A", 86) + `==","agent_version":"1","inventory":{"hostname":"h","os":"","arch":"","user":"","displays":[]}}}`, ErrInvalid},
 		{"control chars", `{"v":1,"type":"inventory","body":{"hostname":"a\u0007b","os":"","arch":"","user":"","displays":null}}`, ErrInvalid},
 		{"display index gap", `{"v":1,"type":"inventory","body":{"hostname":"h","os":"","arch":"","user":"","displays":[{"index":1,"x":0,"y":0,"width":10,"height":10}]}}`, ErrInvalid},
+		{"expiry negative", `{"v":1,"type":"session_expiry","body":{"session_id":"s1","expires_at":"2026-01-01T10:03:00Z","remaining_seconds":-1}}`, ErrInvalid},
+		{"expiry too far", `{"v":1,"type":"session_expiry","body":{"session_id":"s1","expires_at":"2026-01-01T10:03:00Z","remaining_seconds":999999999}}`, ErrInvalid},
+		{"expiry bad id", `{"v":1,"type":"session_expiry","body":{"session_id":"../x","expires_at":"2026-01-01T10:03:00Z","remaining_seconds":5}}`, ErrInvalid},
 		{"too large", `{"v":1,"type":"heartbeat","body":{"pad":"` + strings.Repeat("x", MaxFrame) + `"}}`, ErrTooLarge},
 	}
 	for _, tc := range tests {

@@ -4,8 +4,9 @@ import { loginPage } from './pages/login.js';
 import { devicesPage, devicePage } from './pages/devices.js';
 import { tokensPage } from './pages/tokens.js';
 import { usersPage } from './pages/users.js';
-import { auditPage } from './pages/audit.js';
+import { auditPage, sessionDetailsPage } from './pages/audit.js';
 import { sessionPage } from './pages/session.js';
+import { accountPage, installStepUp } from './pages/account.js';
 import { el, clear } from './dom.js';
 
 const state = { me: null, cleanup: null };
@@ -17,7 +18,9 @@ const routes = [
   { re: /^#\/tokens$/, page: tokensPage, role: ['admin'] },
   { re: /^#\/users$/, page: usersPage, role: ['admin'] },
   { re: /^#\/audit$/, page: auditPage, role: ['admin', 'auditor'] },
+  { re: /^#\/audit\/sessions\/([A-Za-z0-9_-]+)$/, page: sessionDetailsPage, role: ['admin', 'auditor'] },
   { re: /^#\/sessions\/([A-Za-z0-9_-]+)$/, page: sessionPage, role: ['admin', 'technician'] },
+  { re: /^#\/account$/, page: accountPage },
 ];
 
 export function banner(msg, kind = 'error') {
@@ -33,6 +36,7 @@ function renderNav() {
   const links = [['#/devices', 'Inventory']];
   if (state.me.role === 'admin') links.push(['#/tokens', 'Enrollment'], ['#/users', 'Users']);
   if (state.me.role === 'admin' || state.me.role === 'auditor') links.push(['#/audit', 'Audit log']);
+  links.push(['#/account', 'Account']);
   for (const [href, text] of links) nav.append(el('a', { href }, text));
   document.getElementById('whoami').textContent = `${state.me.username} (${state.me.role})`;
   document.getElementById('topbar').hidden = false;
@@ -84,4 +88,5 @@ document.getElementById('logout').addEventListener('click', async () => {
   location.hash = '#/login';
 });
 window.addEventListener('hashchange', route);
+installStepUp();
 route();

@@ -1,5 +1,5 @@
 // Package mfasql implements mfa.Store on the broker's SQLite database with
-// the tables of broker/mfa/migration.sql. It takes a *sql.DB so the store
+// the tables of broker/store/migrations/0003_mfa.sql. It takes a *sql.DB so the store
 // package can hand over its handle (or copy these methods) without mfa
 // depending on the store.
 package mfasql
@@ -16,7 +16,7 @@ import (
 
 var _ mfa.Store = (*Store)(nil)
 
-// Store is an mfa.Store over a database migrated with migration.sql. It is
+// Store is an mfa.Store over a database migrated with 0003_mfa.sql. It is
 // safe for concurrent use; every conditional write is one statement, so
 // concurrent uses of a code are settled by the database.
 type Store struct {

@@ -39,7 +39,7 @@ func totpCode(t *testing.T, secret string, at time.Time) string {
 }
 
 // openDB builds a database the way the broker will: the store's first
-// migration, then the proposed MFA migration, with foreign keys on.
+// migration, then its MFA migration (0003_mfa.sql), with foreign keys on.
 func openDB(t *testing.T) *sql.DB {
 	t.Helper()
 	db, err := sql.Open("sqlite", "file:"+filepath.Join(t.TempDir(), "p.db")+"?_pragma=foreign_keys(1)&_pragma=busy_timeout(5000)")
@@ -48,7 +48,7 @@ func openDB(t *testing.T) *sql.DB {
 	}
 	db.SetMaxOpenConns(1)
 	t.Cleanup(func() { db.Close() })
-	for _, f := range []string{"../../store/migrations/0001_init.sql", "../migration.sql"} {
+	for _, f := range []string{"../../store/migrations/0001_init.sql", "../../store/migrations/0003_mfa.sql"} {
 		body, err := os.ReadFile(f)
 		if err != nil {
 			t.Fatal(err)

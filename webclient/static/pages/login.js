@@ -1,6 +1,9 @@
-// pages/login.js: username + password login.
+// pages/login.js: username + password, then the second factor when the
+// account has one (an authenticator or recovery code), or TOTP enrollment
+// first when the portal requires MFA and the account has none.
 import { api } from '../api.js';
-import { el } from '../dom.js';
+import { el, clear } from '../dom.js';
+import { enrollWidget } from './account.js';
 
 export async function loginPage(main, ctx) {
   document.getElementById('topbar').hidden = true;
@@ -13,6 +16,49 @@ export async function loginPage(main, ctx) {
     el('label', {}, 'Username', user),
     el('label', {}, 'Password', pass),
     btn, err);
+  const enter = (me) => {
+    ctx.onLogin(me);
+    location.hash = sessionStorage.getItem('after-login') || '#/devices';
+    sessionStorage.removeItem('after-login');
+  };
+  const secondStep = () => {
+    const code = el('input', { id: 'mfa-code', name: 'code', inputmode: 'numeric', autocomplete: 'one-time-code', required: true, maxlength: '12' });
+    const cerr = el('p', { class: 'error', id: 'mfa-error', role: 'alert' });
+    const cbtn = el('button', { type: 'submit', id: 'mfa-submit' }, 'Verify');
+    const cform = el('form', { class: 'card login', id: 'mfa-form' },
+      el('h1', {}, 'Porthole'),
+      el('p', {}, 'Enter the 6-digit code from your authenticator app, or one of your recovery codes.'),
+      el('label', {}, 'Code', code), cbtn, cerr);
+    cform.addEventListener('submit', async (ev) => {
+      ev.preventDefault();
+      cerr.textContent = '';
+      cbtn.disabled = true;
+      try {
+        enter(await api('POST', '/api/login/mfa', { code: code.value.trim() }));
+      } catch (e) {
+        cerr.textContent = e.message;
+        code.value = '';
+        code.focus();
+      } finally {
+        cbtn.disabled = false;
+      }
+    });
+    clear(main);
+    main.append(cform);
+    code.focus();
+  };
+  const mustEnroll = async () => {
+    const box = el('div', { class: 'login-enroll' });
+    clear(main);
+    main.append(el('p', { class: 'card' }, 'Your organisation requires two-factor authentication. Set it up to continue.'), box);
+    await enrollWidget(box, (codes, me) => {
+      const go = el('button', { id: 'enroll-continue', onclick: () => enter(me) }, 'I have saved my recovery codes — continue');
+      box.append(el('div', { class: 'card secret', id: 'recovery-codes' },
+        el('p', {}, 'Recovery codes (shown once; each works once if you lose your authenticator):'),
+        el('ol', { class: 'codes mono' }, codes.map((c) => el('li', { class: 'recovery-code' }, c))), go));
+      go.focus();
+    });
+  };
   form.addEventListener('submit', async (ev) => {
     ev.preventDefault();
     err.textContent = '';
@@ -20,9 +66,9 @@ export async function loginPage(main, ctx) {
     btn.textContent = 'Logging in…';
     try {
       const me = await api('POST', '/api/login', { username: user.value, password: pass.value });
-      ctx.onLogin(me);
-      location.hash = sessionStorage.getItem('after-login') || '#/devices';
-      sessionStorage.removeItem('after-login');
+      if (me.mfa === 'verify') secondStep();
+      else if (me.mfa === 'enroll') await mustEnroll();
+      else enter(me);
     } catch (e) {
       err.textContent = e.message;
       pass.value = '';

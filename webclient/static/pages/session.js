@@ -44,6 +44,10 @@ export async function sessionPage(main, ctx) {
   const reason = el('span', { id: 'session-reason', class: 'reason' });
   const mode = el('span', { id: 'session-mode', class: 'badge' });
   const conn = el('span', { id: 'session-conn', class: 'muted' });
+  // Time left comes from the broker (its clock owns expiry), never from this page's clock.
+  const timeLeft = el('span', { id: 'session-expiry', class: 'muted' });
+  const countdown = el('div', { id: 'session-countdown', class: 'countdown', hidden: true });
+  const extendBtn = el('button', { id: 'session-extend', type: 'button', hidden: true }, 'Extend');
   const video = el('video', { id: 'remote-video', autoplay: true, muted: true, playsinline: true, tabindex: '0', class: 'fit' });
   video.muted = true;
   const off = el('button', { id: 'session-off', class: 'danger' }, 'Off');
@@ -61,10 +65,10 @@ export async function sessionPage(main, ctx) {
   main.append(
     el('div', { class: 'viewer-bar' },
       el('strong', {}, info.hostname), ' ', el('span', { class: 'muted' }, device?.user ? `user ${device.user}` : ''),
-      ' ', mode, ' ', state, ' ', reason, ' ', conn,
+      ' ', mode, ' ', state, ' ', reason, ' ', conn, ' ', timeLeft, extendBtn,
       el('span', { class: 'spacer' }),
       displaySel, fit, viewOnlyBtn, combos, off),
-    stage);
+    countdown, stage);
 
   let pc = null;
   let channel = null;
@@ -91,9 +95,21 @@ export async function sessionPage(main, ctx) {
     if (st === 'ended' || st === 'declined') finish();
   };
 
+  const fmt = (n) => `${Math.floor(n / 60)}:${String(n % 60).padStart(2, '0')}`;
+  const showExpiry = (remaining, canExtend) => {
+    viewer.remaining = remaining;
+    timeLeft.textContent = remaining ? `Time left ${fmt(remaining)}` : '';
+    countdown.hidden = !(remaining > 0 && remaining <= 120) || ended;
+    countdown.textContent = `Session ends in ${fmt(remaining)}`;
+    if (canExtend !== undefined) extendBtn.hidden = !canExtend;
+  };
+  if (info.remaining_seconds) showExpiry(info.remaining_seconds, info.can_extend);
+
   const finish = () => {
     if (ended) return;
     ended = true;
+    countdown.hidden = true;
+    extendBtn.hidden = true;
     off.disabled = true;
     if (input) { input.detach(); input = null; }
     if (pc) { pc.close(); }
@@ -106,6 +122,7 @@ export async function sessionPage(main, ctx) {
     const ev = JSON.parse(m.data);
     if (ev.type === 'state') setState(ev.state, ev.reason);
     else if (ev.type === 'error') reason.textContent = `— ${ev.reason}`;
+    else if (ev.type === 'expiry') showExpiry(ev.remaining_seconds);
     else if (ev.type === 'offer') await answer(ev.sdp);
   };
   ws.onclose = () => {
@@ -141,6 +158,12 @@ export async function sessionPage(main, ctx) {
   off.addEventListener('click', async () => {
     off.disabled = true;
     try { await api('POST', `/api/sessions/${id}/end`); } catch (e) { reason.textContent = `— ${e.message}`; }
+  });
+  extendBtn.addEventListener('click', async () => {
+    try {
+      info = await api('POST', `/api/sessions/${id}/extend`);
+      showExpiry(info.remaining_seconds, info.can_extend);
+    } catch (e) { reason.textContent = `— ${e.message}`; }
   });
   fit.addEventListener('click', () => {
     const one = video.classList.toggle('one');

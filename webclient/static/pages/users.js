@@ -9,11 +9,31 @@ export async function usersPage(main) {
   const role = el('select', { id: 'user-role' }, ['technician', 'auditor', 'admin'].map((r) => el('option', { value: r }, r)));
   const form = el('form', { class: 'card inline' }, el('label', {}, 'Username', name), el('label', {}, 'Role', role),
     el('button', { type: 'submit' }, 'Add user'));
+  const notice = el('p', { id: 'users-notice', role: 'status' });
+  // mfaCell shows a user's two-factor state and, when on, the admin reset
+  // (which also ends that user's portal sessions; audited by the broker).
+  const mfaCell = (u) => {
+    const td = el('td', { class: 'mfa', 'data-mfa': u.id }, '…');
+    api('GET', `/api/users/${u.id}/mfa`).then((st) => {
+      clear(td);
+      if (!st.enrolled) { td.append('off'); return; }
+      td.append('on ', el('button', { class: 'danger reset-mfa', 'data-reset-mfa': u.id, onclick: async (ev) => {
+        if (!confirm(`Reset two-factor authentication for ${u.username}? Their sessions end and they must set it up again.`)) return;
+        ev.target.disabled = true;
+        try {
+          const r = await api('POST', `/api/users/${u.id}/mfa/reset`);
+          notice.textContent = `Two-factor authentication reset for ${u.username}; ${r.sessions_ended} session(s) ended.`;
+          load();
+        } catch (e) { notice.textContent = e.message; ev.target.disabled = false; }
+      } }, 'Reset MFA'));
+    }).catch((e) => { td.textContent = e.message; });
+    return td;
+  };
   const load = async () => {
     const us = await api('GET', '/api/users');
     clear(list);
-    list.append(table(['User', 'Role', 'Created'], us.map((u) => el('tr', {},
-      el('td', {}, u.username), el('td', {}, u.role), el('td', {}, new Date(u.created_at).toLocaleString())))));
+    list.append(table(['User', 'Role', 'Created', 'Two-factor'], us.map((u) => el('tr', { 'data-user': u.id },
+      el('td', {}, u.username), el('td', {}, u.role), el('td', {}, new Date(u.created_at).toLocaleString()), mfaCell(u)))));
   };
   form.addEventListener('submit', async (ev) => {
     ev.preventDefault();
@@ -24,6 +44,6 @@ export async function usersPage(main) {
     name.value = '';
     load();
   });
-  main.append(el('h1', {}, 'Users'), form, created, list);
+  main.append(el('h1', {}, 'Users'), form, created, notice, list);
   await load();
 }

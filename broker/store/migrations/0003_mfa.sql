@@ -1,6 +1,6 @@
--- Proposed broker/store/migrations/0002_mfa.sql (copy verbatim; the store
--- methods that use it are in broker/mfa/mfasql, tested against this file).
--- Times are Unix milliseconds (UTC), as in 0001_init.sql.
+-- MFA: TOTP enrollments, hashed recovery codes, and the second-factor state
+-- of web sessions. The store methods that use the mfa_* tables are in
+-- broker/mfa/mfasql (tested against this file). Times are Unix milliseconds (UTC).
 
 -- One confirmed TOTP enrollment per user. secret_sealed is a secretbox
 -- ciphertext (AES-256-GCM, key outside the database) bound to user_id; the

@@ -1,0 +1,152 @@
+package httpapi
+
+import (
+	"errors"
+	"net/http"
+
+	"porthole/broker/auth"
+	"porthole/broker/store"
+	"porthole/internal/wire"
+)
+
+// passwordStep is the first login step shared by the portal and the CLI:
+// both limiters are checked before the password is, every failure counts
+// against the account name and the address and is audited, and every
+// refusal looks the same whether or not the user exists. It answers the
+// request itself when ok is false.
+func (a *API) passwordStep(w http.ResponseWriter, r *http.Request, req wire.LoginRequest, via string) (u store.User, ok bool) {
+	now := a.cfg.Clock.Now()
+	at := a.attemptFor(r, passwordKey(req.Username))
+	if wait := a.locked(at, now); wait > 0 {
+		_ = a.record(r, "login.failed", "", map[string]any{"username": req.Username, "reason": "locked", "via": via})
+		tooMany(w, wait)
+		return u, false
+	}
+	u, err := a.cfg.Auth.Password(r.Context(), req.Username, req.Password)
+	if err != nil {
+		if errors.Is(err, auth.ErrBadCredentials) {
+			a.failedAttempt(at, now)
+			if aerr := a.record(r, "login.failed", "", map[string]any{"username": req.Username, "reason": "bad_credentials", "via": via}); aerr != nil {
+				a.log.Error("audit login failure", "err", aerr)
+			}
+		}
+		a.fail(w, r, err)
+		return u, false
+	}
+	a.goodAttempt(at)
+	return u, true
+}
+
+// login is the portal's password step. Without a second factor it starts
+// a full session; otherwise a pending one that may only finish the login
+// (POST /api/login/mfa) or set up TOTP first when the portal requires it
+// (the answer's "mfa" says which: "verify" or "enroll"). Either way the
+// session id is new, and a session the browser already had is ended.
+func (a *API) login(w http.ResponseWriter, r *http.Request) {
+	var req wire.LoginRequest
+	if err := wire.DecodeJSON(r.Body, maxBody, &req); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	u, ok := a.passwordStep(w, r, req, "portal")
+	if !ok {
+		return
+	}
+	next, err := a.secondFactor(r.Context(), u.ID)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	if c, err := r.Cookie(CookieName); err == nil && c.Value != "" {
+		_ = a.cfg.Auth.EndSession(r.Context(), auth.TokenHash(c.Value))
+	}
+	action := "login.ok"
+	if next != "" {
+		action = "login.password_ok"
+	}
+	// Audit before granting: a login that cannot be recorded does not happen.
+	if err := a.recordAs(r, u.Username, action, u.ID, map[string]any{"mfa": next}); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	var secret string
+	if next == "" {
+		secret, err = a.cfg.Auth.StartSession(r.Context(), u)
+	} else {
+		secret, err = a.cfg.Auth.StartPendingSession(r.Context(), u)
+	}
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	a.setSessionCookie(w, secret)
+	writeJSON(w, http.StatusOK, loginView{Username: u.Username, Role: u.Role, MFA: next})
+}
+
+// loginView answers the password step; MFA is "", "verify" or "enroll".
+type loginView struct {
+	Username string `json:"username"`
+	Role     string `json:"role"`
+	MFA      string `json:"mfa,omitempty"`
+}
+
+func (a *API) setSessionCookie(w http.ResponseWriter, secret string) {
+	http.SetCookie(w, &http.Cookie{Name: CookieName, Value: secret, Path: "/", HttpOnly: true,
+		Secure: a.cfg.SecureCookies, SameSite: http.SameSiteStrictMode})
+}
+
+// cliLogin is the CLI's password step. A user with TOTP gets a short-lived
+// ticket instead of a token, to trade with a code at /api/cli/login/mfa; a
+// user who must enroll is told to do so in the portal. The token is only
+// ever issued after the second factor.
+func (a *API) cliLogin(w http.ResponseWriter, r *http.Request) {
+	var req wire.LoginRequest
+	if err := wire.DecodeJSON(r.Body, maxBody, &req); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	u, ok := a.passwordStep(w, r, req, "cli")
+	if !ok {
+		return
+	}
+	next, err := a.secondFactor(r.Context(), u.ID)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	switch next {
+	case "enroll":
+		_ = a.recordAs(r, u.Username, "login.failed", u.ID, map[string]any{"reason": "mfa_not_enrolled", "via": "cli"})
+		a.fail(w, r, errEnrollFirst)
+		return
+	case "verify":
+		if err := a.recordAs(r, u.Username, "login.password_ok", u.ID, map[string]any{"mfa": next, "via": "cli"}); err != nil {
+			a.fail(w, r, err)
+			return
+		}
+		ticket, err := a.cfg.Auth.StartPendingSession(r.Context(), u)
+		if err != nil {
+			a.fail(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"mfa_required": true, "ticket": ticket, "username": u.Username})
+		return
+	}
+	a.issueCLIToken(w, r, u, req.TokenName, "")
+}
+
+func (a *API) issueCLIToken(w http.ResponseWriter, r *http.Request, u store.User, name, mfaMethod string) {
+	if name == "" {
+		name = "cli"
+	}
+	if err := a.recordAs(r, u.Username, "api_token.issued", u.ID, map[string]any{"name": name, "mfa": mfaMethod}); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	tok, t, err := a.cfg.Auth.IssueToken(r.Context(), u, name, a.cfg.APITokenTTL)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"token": tok, "expires_at": t.ExpiresAt, "username": u.Username, "role": u.Role})
+}

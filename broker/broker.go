@@ -138,11 +138,11 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		st.Close()
 		return nil, fmt.Errorf("broker: %w", err)
 	}
+	sinks := []audit.Sink{audit.NewAnchor(AuditAnchorPath(cfg.DataDir))}
 	if s.stream.Enabled() {
-		s.audit = audit.New(st, cfg.Clock, s.stream)
-	} else {
-		s.audit = audit.New(st, cfg.Clock)
+		sinks = append(sinks, s.stream)
 	}
+	s.audit = audit.New(st, cfg.Clock, sinks...)
 	if n, err := s.audit.Verify(ctx); err != nil {
 		st.Close()
 		return nil, fmt.Errorf("broker: refusing to start: %w (after %d good records)", err, n)
@@ -225,6 +225,10 @@ func iceListenIP(listen string) string {
 	}
 	return ""
 }
+
+// AuditAnchorPath is where the newest audit record's hash is kept, outside
+// the database, so deleting the newest rows is detected.
+func AuditAnchorPath(dataDir string) string { return filepath.Join(dataDir, "audit-head") }
 
 func defaultTLS(cfg Config) string {
 	if cfg.TLSCert != "" {

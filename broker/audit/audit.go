@@ -44,9 +44,10 @@ type Sink interface {
 
 // Log appends events to the chain.
 type Log struct {
-	chain chain
-	clock clock.Clock
-	sinks []Sink // set before use, read-only afterwards
+	chain  chain
+	clock  clock.Clock
+	sinks  []Sink  // set before use, read-only afterwards
+	anchor *Anchor // among sinks, if given; Verify checks against it
 }
 
 // New returns a Log writing to c. Sinks, if any, receive each record after
@@ -55,7 +56,13 @@ func New(c chain, clk clock.Clock, sinks ...Sink) *Log {
 	if clk == nil {
 		clk = clock.Real{}
 	}
-	return &Log{chain: c, clock: clk, sinks: sinks}
+	l := &Log{chain: c, clock: clk, sinks: sinks}
+	for _, s := range sinks {
+		if a, ok := s.(*Anchor); ok {
+			l.anchor = a
+		}
+	}
+	return l
 }
 
 // Append records e. An error means the event was not recorded.
@@ -146,9 +153,21 @@ func (v *Verifier) Checked() int64 { return v.seq }
 // Verify walks the whole chain and reports the first record that does not
 // match its hash or its predecessor (a *BrokenError). It returns the number
 // of records checked.
+//
+// With an Anchor it also checks that the chain still reaches the newest
+// record the broker wrote, unchanged: deleting the newest rows is detected.
 func (l *Log) Verify(ctx context.Context) (int64, error) {
 	var v Verifier
 	var after int64
+	var anchorSeq int64
+	var anchorHash, seenHash string
+	anchored := false
+	if l.anchor != nil {
+		var err error
+		if anchorSeq, anchorHash, anchored, err = l.anchor.read(); err != nil {
+			return 0, fmt.Errorf("audit: verify: %w", err)
+		}
+	}
 	for {
 		recs, err := l.chain.AuditRecords(ctx, store.AuditFilter{AfterSeq: after, Limit: 1000})
 		if err != nil {
@@ -158,10 +177,21 @@ func (l *Log) Verify(ctx context.Context) (int64, error) {
 			if err := v.Add(r); err != nil {
 				return v.Checked(), err
 			}
+			if r.Seq == anchorSeq {
+				seenHash = r.Hash
+			}
 			after = r.Seq
 		}
 		if len(recs) < 1000 {
-			return v.Checked(), nil
+			break
 		}
 	}
+	switch {
+	case !anchored:
+	case v.Checked() < anchorSeq:
+		return v.Checked(), &BrokenError{Seq: v.Checked() + 1, Reason: fmt.Sprintf("missing: the log ends at record %d but record %d was written", v.Checked(), anchorSeq)}
+	case seenHash != anchorHash:
+		return v.Checked(), &BrokenError{Seq: anchorSeq, Reason: "differs from the record the broker wrote"}
+	}
+	return v.Checked(), nil
 }

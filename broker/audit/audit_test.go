@@ -14,13 +14,19 @@ import (
 
 func TestChainDetectsTampering(t *testing.T) {
 	tests := []struct {
-		name   string
-		tamper string
+		name    string
+		tamper  string
+		wantSeq int64 // the first bad record Verify must name
 	}{
-		{"edit details", `UPDATE audit SET details = '{"x":2}' WHERE seq = 2`},
-		{"delete middle row", `DELETE FROM audit WHERE seq = 2`},
-		{"delete first row", `DELETE FROM audit WHERE seq = 1`},
-		{"rewrite actor and hash", `UPDATE audit SET actor = 'user:mallory', hash = 'x' WHERE seq = 1`},
+		{"edit details", `UPDATE audit SET details = '{"x":2}' WHERE seq = 2`, 2},
+		{"delete middle row", `DELETE FROM audit WHERE seq = 2`, 2},
+		{"delete first row", `DELETE FROM audit WHERE seq = 1`, 1},
+		{"rewrite actor and hash", `UPDATE audit SET actor = 'user:mallory', hash = 'x' WHERE seq = 1`, 1},
+		// Only the anchor outside the database catches these two.
+		{"delete newest row", `DELETE FROM audit WHERE seq = 3`, 3},
+		{"delete newest two rows", `DELETE FROM audit WHERE seq >= 2`, 2},
+		{"reorder rows", `UPDATE audit SET seq = -seq WHERE seq IN (2, 3); UPDATE audit SET seq = CASE seq WHEN -2 THEN 3 ELSE 2 END WHERE seq < 0`, 2},
+		{"rewrite newest row consistently", `UPDATE audit SET hash = 'f00' WHERE seq = 3`, 3},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -31,7 +37,7 @@ func TestChainDetectsTampering(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer st.Close()
-			l := New(st, clocktest.New(time.Unix(1700000000, 0)))
+			l := New(st, clocktest.New(time.Unix(1700000000, 0)), NewAnchor(filepath.Join(t.TempDir(), "audit-head")))
 			for i := range 3 {
 				if _, err := l.Append(ctx, Event{Actor: "user:admin", Action: "test", Target: "t", Details: map[string]any{"x": i}}); err != nil {
 					t.Fatal(err)
@@ -49,8 +55,10 @@ func TestChainDetectsTampering(t *testing.T) {
 				t.Fatal(err)
 			}
 			raw.Close()
-			if _, err := l.Verify(ctx); !errors.Is(err, ErrBroken) {
-				t.Fatalf("tampered chain verified: %v", err)
+			_, err = l.Verify(ctx)
+			var be *BrokenError
+			if !errors.As(err, &be) || be.Seq != tc.wantSeq {
+				t.Fatalf("tampered chain: %v, want broken at record %d", err, tc.wantSeq)
 			}
 		})
 	}

@@ -108,7 +108,7 @@ func admin(ctx context.Context, args []string) error {
 		return err
 	}
 	defer st.Close()
-	pw, err := broker.CreateUser(ctx, st, audit.New(st, nil), *user, role, "")
+	pw, err := broker.CreateUser(ctx, st, audit.New(st, nil, audit.NewAnchor(broker.AuditAnchorPath(*dataDir))), *user, role, "")
 	if err != nil {
 		return err
 	}

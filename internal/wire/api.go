@@ -89,10 +89,10 @@ func (r *UserRequest) Validate() error {
 		}
 	}
 	switch r.Role {
-	case "admin", "technician", "auditor":
+	case "admin", "technician", "approver", "auditor":
 		return nil
 	}
-	return invalid("role must be admin, technician or auditor")
+	return invalid("role must be admin, technician, approver or auditor")
 }
 
 // SessionRequest is POST /api/sessions.

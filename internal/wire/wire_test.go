@@ -87,6 +87,7 @@ func TestDecodeJSONBodies(t *testing.T) {
 		{"token zero uses", `{"max_uses":0,"expires_in_seconds":3600}`, &TokenRequest{}, false},
 		{"token too long", `{"max_uses":1,"expires_in_seconds":999999999}`, &TokenRequest{}, false},
 		{"user bad role", `{"username":"bob","role":"root"}`, &UserRequest{}, false},
+		{"user approver", `{"username":"bob","role":"approver"}`, &UserRequest{}, true},
 		{"user bad name", `{"username":"b o b","role":"auditor"}`, &UserRequest{}, false},
 		{"enroll short key", `{"token":"t","public_key":"AAAA","inventory":{"hostname":"h","os":"","arch":"","user":"","displays":[]}}`, &EnrollRequest{}, false},
 	}

@@ -6,7 +6,7 @@ export async function usersPage(main) {
   const list = el('div');
   const created = el('div');
   const name = el('input', { id: 'user-name', required: true });
-  const role = el('select', { id: 'user-role' }, ['technician', 'auditor', 'admin'].map((r) => el('option', { value: r }, r)));
+  const role = el('select', { id: 'user-role' }, ['technician', 'approver', 'auditor', 'admin'].map((r) => el('option', { value: r }, r)));
   const form = el('form', { class: 'card inline' }, el('label', {}, 'Username', name), el('label', {}, 'Role', role),
     el('button', { type: 'submit' }, 'Add user'));
   const notice = el('p', { id: 'users-notice', role: 'status' });

@@ -121,6 +121,7 @@ type loop struct {
 	start    time.Time
 	lastPTS  time.Duration
 	lastAt   time.Time // when the last frame's work began, for pacing
+	slot     time.Time // when the next frame may begin
 	sent     int
 	work     time.Duration // smoothed capture+encode time per frame
 	interval time.Duration
@@ -190,14 +191,13 @@ func (l *loop) run(ctx context.Context) error {
 	}
 }
 
-// pace waits until the current interval has passed since the last frame
-// began. Changes meanwhile accumulate in the source, so the frame taken
+// pace waits for the next frame's slot (see nextSlot). Changes meanwhile accumulate in the source, so the frame taken
 // afterwards is the newest.
 func (l *loop) pace(ctx context.Context) error {
 	if l.sent == 0 {
 		return nil
 	}
-	wait := l.interval - time.Since(l.lastAt)
+	wait := time.Until(l.slot)
 	if wait <= 0 {
 		return nil
 	}
@@ -277,7 +277,21 @@ func (l *loop) encode(img *image.YCbCr, grab time.Duration, force bool) error {
 	l.cfg.Counters.add(grab, enc, time.Since(t1), len(frame), key)
 	l.lastPTS = pts
 	l.sent++
+	l.nextSlot()
 	return nil
+}
+
+// nextSlot schedules the next frame: the previous slot plus one interval,
+// not the last frame's actual time plus one. A frame taken a little late
+// (the source changes at the same rate, with jitter) must not push every
+// later slot back until two changes fall into one slot and one is lost.
+// A slot is never earlier than half an interval after the last frame, so
+// the rate does not burst after a pause and stays at most FPS over time.
+func (l *loop) nextSlot() {
+	l.slot = l.slot.Add(l.interval)
+	if floor := l.lastAt.Add(l.interval / 2); l.slot.Before(floor) {
+		l.slot = floor
+	}
 }
 
 // adapt keeps a smoothed per-frame cost and stretches the frame interval

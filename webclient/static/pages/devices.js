@@ -39,15 +39,24 @@ export async function devicesPage(main, ctx) {
   };
   const load = async () => { devices = await api('GET', '/api/devices'); render(); };
   await load();
+  // Heartbeats only move "last seen": update that cell in place, so rows
+  // (and the Support button under the user's pointer) are not rebuilt.
+  const refreshSeen = () => {
+    for (const d of devices) {
+      const cell = body.querySelector(`tr[data-device="${d.id}"] td.seen`);
+      if (cell) { cell.textContent = ago(d.last_seen); cell.title = d.last_seen; }
+    }
+  };
   const stop = events((ev) => {
     if (ev.type !== 'device') return;
     const d = devices.find((x) => x.id === ev.id);
     if (!d) { load(); return; }
+    const changed = d.online !== ev.data.online;
     d.online = ev.data.online;
     d.last_seen = ev.data.last_seen;
-    render();
+    if (changed) render(); else refreshSeen();
   }, load);
-  const tick = setInterval(render, 15000);
+  const tick = setInterval(refreshSeen, 15000);
   return () => { stop(); clearInterval(tick); };
 }
 
@@ -67,7 +76,7 @@ export async function devicePage(main, ctx) {
         el('dt', {}, 'Agent version'), el('dd', {}, d.agent_version || '—'),
         el('dt', {}, 'Displays'), el('dd', {}, d.displays.map((x) => `${x.width}×${x.height}`).join(', ') || '—'),
         el('dt', {}, 'Enrolled'), el('dd', {}, new Date(d.enrolled_at).toLocaleString()),
-        el('dt', {}, 'Last seen'), el('dd', {}, ago(d.last_seen))));
+        el('dt', {}, 'Last seen'), el('dd', { id: 'device-seen' }, ago(d.last_seen))));
     if (canConnect(ctx.me) && !d.revoked) {
       const viewOnly = el('input', { type: 'checkbox', id: 'rs-viewonly' });
       const err = el('p', { class: 'error', id: 'rs-error' });
@@ -93,7 +102,13 @@ export async function devicePage(main, ctx) {
   d = await api('GET', `/api/devices/${id}`);
   render();
   const stop = events((ev) => {
-    if (ev.type === 'device' && ev.id === id) { d.online = ev.data.online; d.last_seen = ev.data.last_seen; render(); }
+    if (ev.type !== 'device' || ev.id !== id) return;
+    const changed = d.online !== ev.data.online;
+    d.online = ev.data.online;
+    d.last_seen = ev.data.last_seen;
+    // Only a change of state rebuilds the page (and its form controls).
+    if (changed) render();
+    else { const seen = document.getElementById('device-seen'); if (seen) seen.textContent = ago(d.last_seen); }
   }, async () => { d = await api('GET', `/api/devices/${id}`); render(); });
   return stop;
 }

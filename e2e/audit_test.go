@@ -50,7 +50,7 @@ func TestTerminateFromSessionDetails(t *testing.T) {
 		t.Fatalf("viewer reason %q", r)
 	}
 	waitFor(t, "details show the end reason", 10*time.Second, func() bool {
-		return browsertest.Value(actx, t, 5*time.Second, chromedp.Text(css(`#detail-end-reason`))) == "terminated by audrey"
+		return browsertest.Value(actx, t, 5*time.Second, chromedp.Evaluate[string](`(document.getElementById('detail-end-reason') || {}).textContent || ''`)) == "terminated by audrey"
 	})
 	if log := auditActions(t, admin, s.ID); !strings.Contains(log, "reason:terminated by audrey") {
 		t.Fatalf("audit:\n%s", log)

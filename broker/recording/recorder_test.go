@@ -191,6 +191,13 @@ func TestRecordVP8(t *testing.T) {
 	}
 	feed(t, r, flat(newStream(0x1234, 65500, math.MaxUint32-3000*45).packets(frames)))
 	clk.Advance(3 * time.Second)
+	// The recorder writes its "segment" line when its goroutine reaches the
+	// first keyframe; let it get there so the sidecar's order is fixed.
+	for deadline := time.Now().Add(10 * time.Second); r.Stats().Frames == 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("recorder wrote no frame")
+		}
+	}
 	if err := r.Event(EventInput, clk.Now(), json.RawMessage(`{"v":1,"t":"down","b":0}`)); err != nil {
 		t.Fatal(err)
 	}

@@ -10,17 +10,11 @@ import (
 // extendSession gives the caller's own session another expiry period when
 // settings allow (the session records the extension in the audit log).
 func (a *API) extendSession(w http.ResponseWriter, r *http.Request) {
-	s, err := a.session(r)
-	if err != nil {
-		a.fail(w, r, err)
+	s, ok := a.ownSession(w, r)
+	if !ok {
 		return
 	}
-	p := principal(r)
-	if !mayControl(p, s) {
-		a.fail(w, r, errForbidden)
-		return
-	}
-	if _, err := s.Extend(r.Context(), p.Username, clientIP(r)); err != nil {
+	if _, err := s.Extend(r.Context(), principal(r).Username, clientIP(r)); err != nil {
 		if errors.Is(err, sessions.ErrNotAllowedHere) {
 			writeJSON(w, http.StatusForbidden, map[string]string{"error": err.Error()})
 			return

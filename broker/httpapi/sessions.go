@@ -73,6 +73,21 @@ func (a *API) listSessions(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, out)
 }
 
+// ownSession returns the session of the request's path if the caller owns
+// it; otherwise it answers the request and returns false.
+func (a *API) ownSession(w http.ResponseWriter, r *http.Request) (*sessions.Session, bool) {
+	s, err := a.session(r)
+	if err != nil {
+		a.fail(w, r, err)
+		return nil, false
+	}
+	if !mayControl(principal(r), s) {
+		a.fail(w, r, errForbidden)
+		return nil, false
+	}
+	return s, true
+}
+
 // mayControl: only the portal user who started a session may view, steer
 // or end it as its owner; terminating others' sessions needs TerminateSession.
 func mayControl(p auth.Principal, s *sessions.Session) bool { return p.Username == s.Requester }
@@ -102,14 +117,8 @@ func (a *API) sessionViewOnly(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	s, err := a.session(r)
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	p := principal(r)
-	if !mayControl(p, s) {
-		a.fail(w, r, errForbidden)
+	s, ok := a.ownSession(w, r)
+	if !ok {
 		return
 	}
 	// Toward view-only is always allowed; back to control only when the
@@ -132,13 +141,8 @@ func (a *API) sessionDisplay(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	s, err := a.session(r)
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	if !mayControl(principal(r), s) {
-		a.fail(w, r, errForbidden)
+	s, ok := a.ownSession(w, r)
+	if !ok {
 		return
 	}
 	if err := s.SetDisplay(r.Context(), req.Display); err != nil {
@@ -151,16 +155,11 @@ func (a *API) sessionDisplay(w http.ResponseWriter, r *http.Request) {
 // signal is the viewer's signaling websocket: state changes and the offer
 // go out, the answer and "end" come in. Closing it ends the session.
 func (a *API) signal(w http.ResponseWriter, r *http.Request) {
-	s, err := a.session(r)
-	if err != nil {
-		a.fail(w, r, err)
+	s, ok := a.ownSession(w, r)
+	if !ok {
 		return
 	}
 	p := principal(r)
-	if !mayControl(p, s) {
-		a.fail(w, r, errForbidden)
-		return
-	}
 	ws, err := a.up.Upgrade(w, r, nil)
 	if err != nil {
 		return

@@ -53,7 +53,7 @@ const (
 	nameAttempts = 20
 )
 
-// Timer gives the channels Run waits on; tests drive it (accountstest.Clock).
+// Timer gives the channels Run waits on; tests drive it (clocktest.TimerClock).
 type Timer interface {
 	// After returns a channel that receives once d has elapsed.
 	After(d time.Duration) <-chan time.Time

@@ -24,7 +24,7 @@ import (
 
 	"go.uber.org/goleak"
 
-	"porthole/agent/accounts/accountstest"
+	"porthole/internal/clock/clocktest"
 )
 
 // testPrefix marks every account these tests create; TestMain removes any
@@ -80,7 +80,7 @@ func needRoot(t *testing.T) {
 // harness is a real Manager on a fake clock with its events.
 type harness struct {
 	m     *Manager
-	clk   *accountstest.Clock
+	clk   *clocktest.TimerClock
 	dir   string
 	evs   *eventLog
 	evCh  chan Event
@@ -89,7 +89,7 @@ type harness struct {
 
 func newHarness(t *testing.T, dir string, now time.Time) *harness {
 	t.Helper()
-	h := &harness{clk: accountstest.NewClock(now), dir: dir, evs: &eventLog{}, evCh: make(chan Event, 64), start: now}
+	h := &harness{clk: clocktest.NewTimerClock(now), dir: dir, evs: &eventLog{}, evCh: make(chan Event, 64), start: now}
 	m, err := New(Config{
 		StateDir: dir,
 		Clock:    h.clk,

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"porthole/agent/accounts/accountstest"
+	"porthole/internal/clock/clocktest"
 )
 
 // fakeSystem stands in for the operating system in tests of the Manager's
@@ -83,7 +83,7 @@ var testStart = time.Date(2030, 1, 1, 12, 0, 0, 0, time.UTC)
 func newFakeManager(t *testing.T, sys *fakeSystem) (*Manager, *eventLog) {
 	t.Helper()
 	log := &eventLog{}
-	m, err := New(Config{StateDir: t.TempDir(), Clock: accountstest.NewClock(testStart), OnEvent: log.add})
+	m, err := New(Config{StateDir: t.TempDir(), Clock: clocktest.NewTimerClock(testStart), OnEvent: log.add})
 	if err != nil {
 		t.Fatal(err)
 	}

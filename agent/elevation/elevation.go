@@ -62,7 +62,7 @@ const (
 	retryDelay = 10 * time.Second
 )
 
-// Timer gives the channels Run waits on; tests drive it (elevationtest.Clock).
+// Timer gives the channels Run waits on; tests drive it (clocktest.TimerClock).
 type Timer interface {
 	// After returns a channel that receives once d has elapsed.
 	After(d time.Duration) <-chan time.Time

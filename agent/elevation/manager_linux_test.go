@@ -17,6 +17,7 @@ import (
 	"go.uber.org/goleak"
 
 	"porthole/agent/elevation/elevationtest"
+	"porthole/internal/clock/clocktest"
 	"porthole/internal/elevcode"
 )
 
@@ -68,18 +69,18 @@ func (e *events) kinds() []EventKind {
 type harness struct {
 	m   *Manager
 	dir string
-	clk *elevationtest.Clock
+	clk *clocktest.TimerClock
 	ev  *events
 }
 
 // newHarness makes a Manager over dir (a fresh temp dir when "").
-func newHarness(t *testing.T, dir string, clk *elevationtest.Clock) *harness {
+func newHarness(t *testing.T, dir string, clk *clocktest.TimerClock) *harness {
 	t.Helper()
 	if dir == "" {
 		dir = t.TempDir()
 	}
 	if clk == nil {
-		clk = elevationtest.NewClock(start)
+		clk = clocktest.NewTimerClock(start)
 	}
 	ev := &events{}
 	m, err := New(Config{

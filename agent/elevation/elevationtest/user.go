@@ -1,3 +1,6 @@
+// Package elevationtest helps test code that uses agent/elevation: throwaway
+// local users and codes issued the way the broker issues them (the fake
+// clock is clocktest.TimerClock).
 package elevationtest
 
 import (

@@ -1,4 +1,4 @@
-package accountstest
+package clocktest
 
 import (
 	"context"
@@ -10,13 +10,13 @@ import (
 )
 
 var (
-	_ clock.Clock    = (*Clock)(nil)
-	_ accounts.Timer = (*Clock)(nil)
+	_ clock.Clock    = (*TimerClock)(nil)
+	_ accounts.Timer = (*TimerClock)(nil)
 )
 
 func TestClockFiresOnlyWhenDue(t *testing.T) {
 	start := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
-	c := NewClock(start)
+	c := NewTimerClock(start)
 	ch := c.After(time.Hour)
 	if err := c.BlockUntil(context.Background(), 1); err != nil {
 		t.Fatal(err)
@@ -47,7 +47,7 @@ func TestClockFiresOnlyWhenDue(t *testing.T) {
 }
 
 func TestClockBlockUntilHonoursContext(t *testing.T) {
-	c := NewClock(time.Unix(0, 0))
+	c := NewTimerClock(time.Unix(0, 0))
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancel()
 	if err := c.BlockUntil(ctx, 1); err == nil {

@@ -1,7 +1,4 @@
-// Package accountstest provides the fakes that let break-glass expiry be
-// tested without sleeping: a Clock that is both the Manager's clock and its
-// timer, and that only moves when told to.
-package accountstest
+package clocktest
 
 import (
 	"context"
@@ -9,9 +6,10 @@ import (
 	"time"
 )
 
-// Clock is a fake clock.Clock and accounts.Timer. Timers returned by After
-// fire when Advance or Set moves the time to or past their deadline.
-type Clock struct {
+// TimerClock is a fake clock.Clock that also hands out timers (After), for
+// code that sleeps until a deadline (break-glass and elevation expiry).
+// Timers fire when Advance or Set moves the time to or past their deadline.
+type TimerClock struct {
 	mu      sync.Mutex
 	now     time.Time // guarded by mu
 	waiters []waiter  // guarded by mu; pending After channels
@@ -23,13 +21,13 @@ type waiter struct {
 	ch chan time.Time
 }
 
-// NewClock returns a Clock set to t.
-func NewClock(t time.Time) *Clock {
-	return &Clock{now: t, changed: make(chan struct{})}
+// NewTimerClock returns a TimerClock set to t.
+func NewTimerClock(t time.Time) *TimerClock {
+	return &TimerClock{now: t, changed: make(chan struct{})}
 }
 
 // Now returns the fake time.
-func (c *Clock) Now() time.Time {
+func (c *TimerClock) Now() time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.now
@@ -37,7 +35,7 @@ func (c *Clock) Now() time.Time {
 
 // After returns a channel that receives the fake time once it has moved d
 // past now. d <= 0 fires at once.
-func (c *Clock) After(d time.Duration) <-chan time.Time {
+func (c *TimerClock) After(d time.Duration) <-chan time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	ch := make(chan time.Time, 1)
@@ -51,7 +49,7 @@ func (c *Clock) After(d time.Duration) <-chan time.Time {
 }
 
 // Advance moves the time forward by d and fires due timers.
-func (c *Clock) Advance(d time.Duration) {
+func (c *TimerClock) Advance(d time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.now = c.now.Add(d)
@@ -68,7 +66,7 @@ func (c *Clock) Advance(d time.Duration) {
 }
 
 // Waiters is the number of timers not yet fired.
-func (c *Clock) Waiters() int {
+func (c *TimerClock) Waiters() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return len(c.waiters)
@@ -76,7 +74,7 @@ func (c *Clock) Waiters() int {
 
 // BlockUntil waits until at least n timers are pending (so the code under
 // test is asleep and an Advance will be seen), or ctx ends.
-func (c *Clock) BlockUntil(ctx context.Context, n int) error {
+func (c *TimerClock) BlockUntil(ctx context.Context, n int) error {
 	for {
 		c.mu.Lock()
 		pending, changed := len(c.waiters), c.changed
@@ -93,7 +91,7 @@ func (c *Clock) BlockUntil(ctx context.Context, n int) error {
 }
 
 // notifyLocked wakes BlockUntil callers.
-func (c *Clock) notifyLocked() {
+func (c *TimerClock) notifyLocked() {
 	close(c.changed)
 	c.changed = make(chan struct{})
 }

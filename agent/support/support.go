@@ -189,6 +189,10 @@ func (m *Manager) send(msg wire.Message) {
 	}
 }
 
+// endReasonGrace is how long a closed media connection waits for the
+// session-end message that explains it (it travels on the link).
+const endReasonGrace = 2 * time.Second
+
 // run is one session from consent to teardown; it returns the end reason.
 func (m *Manager) run(ctx context.Context, s *session) string {
 	log := m.log.With("session_id", s.id)
@@ -294,6 +298,15 @@ func (m *Manager) run(ctx context.Context, s *session) string {
 		case r := <-s.ended:
 			return r
 		case <-sender.Done():
+			// The broker tells the link why before it drops the media leg,
+			// but the two travel separately: give the reason a moment.
+			grace := time.NewTimer(endReasonGrace)
+			defer grace.Stop()
+			select {
+			case r := <-s.ended:
+				return r
+			case <-grace.C:
+			}
 			reason := "the agent's media connection closed"
 			m.send(&wire.SessionEnd{SessionID: s.id, Reason: reason})
 			return reason

@@ -536,9 +536,21 @@ func (s *Session) onConsent(c *wire.Consent) {
 		defer s.m.wg.Done()
 		select {
 		case <-rel.Done():
-			s.End(relayReason(rel.Err()))
 		case <-s.done:
+			return
 		}
+		if errors.Is(rel.Err(), relay.ErrAgentClosed) {
+			// An agent that ends a session says why on the link, and the
+			// message may trail its closing media leg.
+			grace := time.NewTimer(endReasonGrace)
+			defer grace.Stop()
+			select {
+			case <-s.done:
+				return
+			case <-grace.C:
+			}
+		}
+		s.End(relayReason(rel.Err()))
 	}()
 	octx, cancel := context.WithTimeout(ctx, s.m.cfg.NegotiationTimeout)
 	defer cancel()
@@ -557,6 +569,10 @@ func (s *Session) onConsent(c *wire.Consent) {
 		}
 	})
 }
+
+// endReasonGrace is how long a media leg the agent closed waits for the
+// agent's session-end message that explains it.
+const endReasonGrace = 2 * time.Second
 
 func relayReason(err error) string {
 	switch {

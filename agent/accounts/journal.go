@@ -6,9 +6,9 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
-	"runtime"
 	"time"
+
+	"porthole/internal/durable"
 )
 
 // JournalFile is the journal's name inside Config.StateDir.
@@ -90,61 +90,15 @@ func (j *journal) load() ([]*entry, error) {
 	return f.Accounts, nil
 }
 
-// save replaces the journal atomically: write a temporary file in the same
-// directory with mode 0600, fsync it, rename it over the journal and fsync
-// the directory, so after a crash the file is either the old or the new
-// version, never a torn one.
+// save replaces the journal atomically (mode 0600), so after a crash the
+// file is either the old or the new version, never a torn one.
 func (j *journal) save(entries []*entry) error {
 	b, err := json.MarshalIndent(journalFile{Version: journalVersion, Accounts: entries}, "", "  ")
 	if err != nil {
 		return fmt.Errorf("%w: encode: %w", ErrJournal, err)
 	}
-	dir := filepath.Dir(j.path)
-	tmp, err := os.CreateTemp(dir, "."+JournalFile+".*")
-	if err != nil {
+	if err := durable.WriteFile(j.path, append(b, '\n'), 0o600); err != nil {
 		return fmt.Errorf("%w: %w", ErrJournal, err)
-	}
-	tmpName := tmp.Name()
-	ok := false
-	defer func() {
-		if !ok {
-			tmp.Close()
-			os.Remove(tmpName)
-		}
-	}()
-	// CreateTemp already uses 0600; Chmod makes it independent of that detail.
-	if err := tmp.Chmod(0o600); err != nil {
-		return fmt.Errorf("%w: %w", ErrJournal, err)
-	}
-	if _, err := tmp.Write(append(b, '\n')); err != nil {
-		return fmt.Errorf("%w: write: %w", ErrJournal, err)
-	}
-	if err := tmp.Sync(); err != nil {
-		return fmt.Errorf("%w: fsync: %w", ErrJournal, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("%w: close: %w", ErrJournal, err)
-	}
-	if err := os.Rename(tmpName, j.path); err != nil {
-		return fmt.Errorf("%w: rename: %w", ErrJournal, err)
-	}
-	ok = true
-	return syncDir(dir)
-}
-
-// syncDir makes a rename in dir durable. Windows cannot fsync a directory
-// (NTFS journals the rename itself), so it is skipped there.
-func syncDir(dir string) error {
-	if runtime.GOOS == "windows" {
-		return nil
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("%w: open dir: %w", ErrJournal, err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("%w: fsync dir: %w", ErrJournal, err)
 	}
 	return nil
 }

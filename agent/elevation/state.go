@@ -6,10 +6,9 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
-	"runtime"
 	"time"
 
+	"porthole/internal/durable"
 	"porthole/internal/elevcode"
 )
 
@@ -133,55 +132,8 @@ func (j journal) save(s *state) error {
 	if err != nil {
 		return fmt.Errorf("%w: encode: %w", ErrJournal, err)
 	}
-	if err := writeAtomic(filepath.Dir(j.path), filepath.Base(j.path), append(b, '\n'), 0o600); err != nil {
+	if err := durable.WriteFile(j.path, append(b, '\n'), 0o600); err != nil {
 		return fmt.Errorf("%w: %w", ErrJournal, err)
 	}
 	return nil
-}
-
-// writeAtomic writes name in dir so that after a crash it is the old or the
-// new content, never a torn one.
-func writeAtomic(dir, name string, data []byte, mode os.FileMode) error {
-	tmp, err := os.CreateTemp(dir, "."+name+".*")
-	if err != nil {
-		return err
-	}
-	ok := false
-	defer func() {
-		if !ok {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	if err := tmp.Chmod(mode); err != nil {
-		return err
-	}
-	if _, err := tmp.Write(data); err != nil {
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), filepath.Join(dir, name)); err != nil {
-		return err
-	}
-	ok = true
-	return syncDir(dir)
-}
-
-// syncDir makes a rename or removal in dir durable (not possible on Windows,
-// where NTFS journals it itself).
-func syncDir(dir string) error {
-	if runtime.GOOS == "windows" {
-		return nil
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }

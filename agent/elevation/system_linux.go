@@ -15,6 +15,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"porthole/internal/durable"
 )
 
 // DropInPrefix starts the name of every sudoers drop-in this package
@@ -93,40 +95,17 @@ func (s *sudoers) grant(ctx context.Context, name, uid string, until time.Time) 
 	content := fmt.Sprintf("# Managed by porthole-agent: temporary admin rights for %s until %s.\n"+
 		"# Removed at expiry by the agent; do not edit.\n"+
 		"#%s ALL=(ALL:ALL) %sALL\n", name, until.UTC().Format(time.RFC3339), uid, tag)
-	tmp, err := os.CreateTemp(s.dir, "."+DropInPrefix+"*")
-	if err != nil {
-		return fmt.Errorf("%w: %w", ErrSystem, err)
-	}
-	ok := false
-	defer func() {
-		if !ok {
-			tmp.Close()
-			os.Remove(tmp.Name())
+	check := func(tmp string) error {
+		if out, err := exec.CommandContext(ctx, s.visudo, "-cf", tmp).CombinedOutput(); err != nil {
+			return fmt.Errorf("%w: %s", ErrInvalidSudoers, strings.TrimSpace(string(out)))
 		}
-	}()
-	if err := tmp.Chmod(0o440); err != nil {
+		return nil
+	}
+	err := durable.WriteChecked(filepath.Join(s.dir, DropInName(name)), []byte(content), 0o440, check)
+	if err != nil && !errors.Is(err, ErrInvalidSudoers) {
 		return fmt.Errorf("%w: %w", ErrSystem, err)
 	}
-	if _, err := tmp.WriteString(content); err != nil {
-		return fmt.Errorf("%w: %w", ErrSystem, err)
-	}
-	if err := tmp.Sync(); err != nil {
-		return fmt.Errorf("%w: %w", ErrSystem, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("%w: %w", ErrSystem, err)
-	}
-	if out, err := exec.CommandContext(ctx, s.visudo, "-cf", tmp.Name()).CombinedOutput(); err != nil {
-		return fmt.Errorf("%w: %s", ErrInvalidSudoers, strings.TrimSpace(string(out)))
-	}
-	if err := os.Rename(tmp.Name(), filepath.Join(s.dir, DropInName(name))); err != nil {
-		return fmt.Errorf("%w: %w", ErrSystem, err)
-	}
-	ok = true
-	if err := syncDir(s.dir); err != nil {
-		return fmt.Errorf("%w: %w", ErrSystem, err)
-	}
-	return nil
+	return err
 }
 
 func (s *sudoers) revoke(_ context.Context, name string) error {
@@ -134,7 +113,7 @@ func (s *sudoers) revoke(_ context.Context, name string) error {
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("%w: %w", ErrSystem, err)
 	}
-	if err := syncDir(s.dir); err != nil {
+	if err := durable.SyncDir(s.dir); err != nil {
 		return fmt.Errorf("%w: %w", ErrSystem, err)
 	}
 	return nil

@@ -17,6 +17,7 @@ import (
 	"porthole/agent/identity"
 	"porthole/agent/inventory"
 	"porthole/agent/link"
+	"porthole/agent/outbox"
 	"porthole/agent/support"
 	"porthole/internal/rtcnet"
 	"porthole/internal/wire"
@@ -43,6 +44,7 @@ type Agent struct {
 	lnk     *link.Link
 	support *support.Manager
 	rtc     io.Closer
+	events  *outbox.Outbox
 }
 
 // Enroll registers this endpoint with the broker and stores the identity.
@@ -91,9 +93,14 @@ func New(cfg Config) (*Agent, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &Agent{cfg: cfg, id: id}
+	events, err := outbox.Open(cfg.StateDir, outbox.Options{Logger: cfg.Logger})
+	if err != nil {
+		return nil, fmt.Errorf("agent: %w", err)
+	}
+	a := &Agent{cfg: cfg, id: id, events: events}
 	api, rtcCloser, err := rtcnet.NewAPI(rtcnet.Config{Loopback: true, ListenIP: iceListenIP(id.BrokerURL)}, cfg.Logger.With("component", "webrtc"))
 	if err != nil {
+		events.Close()
 		return nil, fmt.Errorf("agent: webrtc: %w", err)
 	}
 	a.rtc = rtcCloser
@@ -127,13 +134,25 @@ func (a *Agent) Connected() <-chan struct{} { return a.lnk.Connected() }
 // ended ("the agent stopped") before Run returns.
 func (a *Agent) Run(ctx context.Context) error {
 	a.cfg.Logger.Info("agent starting", "device_id", a.id.DeviceID, "broker", a.id.BrokerURL, "version", Version)
+	defer a.events.Close()
 	defer a.rtc.Close()
 	defer a.support.Close()
+	pumpCtx, stopPump := context.WithCancel(ctx)
+	pumped := make(chan struct{})
+	go func() {
+		defer close(pumped)
+		a.events.Pump(pumpCtx, a.lnk)
+	}()
+	defer func() { stopPump(); <-pumped }()
 	return a.lnk.Run(ctx)
 }
 
+// Events is the durable outbox through which the agent's own actions
+// (break glass, elevation) reach the broker's audit log.
+func (a *Agent) Events() *outbox.Outbox { return a.events }
+
 func (a *Agent) handle(ctx context.Context, m wire.Message) {
-	if a.support.Handle(ctx, m) {
+	if a.support.Handle(ctx, m) || a.events.Handle(m) {
 		return
 	}
 	a.cfg.Logger.Warn("unhandled broker message", "type", m.Type())

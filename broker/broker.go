@@ -24,6 +24,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"porthole/broker/agentevents"
 	"porthole/broker/agents"
 	"porthole/broker/audit"
 	"porthole/broker/auditstream"
@@ -92,6 +93,9 @@ type Server struct {
 	rtc      io.Closer
 	ln       net.Listener
 	stream   *auditstream.Streamer
+	// events records agents' outbox events; features register their
+	// event areas on it.
+	events *agentevents.Recorder
 }
 
 // New validates cfg, opens the store (migrating it) and binds the listener,
@@ -172,9 +176,10 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	var hub *agents.Hub
 	s.sess = sessions.New(sessions.Config{Agents: agentLink{&hub}, Store: st, Audit: s.audit, Settings: set, API: api,
 		Clock: cfg.Clock, Logger: cfg.Logger, NewTicker: cfg.NewTicker})
+	s.events = agentevents.New(s.audit, agentLink{&hub}, cfg.Logger)
 	hub = agents.New(agents.Config{Devices: st, Audit: s.audit, Live: s.live, Clock: cfg.Clock,
 		Logger: cfg.Logger.With("component", "agents"), Heartbeat: cfg.Heartbeat,
-		OnMessage: s.sess.HandleAgent, OnOffline: s.sess.AgentOffline})
+		OnMessage: s.agentMessage, OnOffline: s.sess.AgentOffline})
 	s.agents = hub
 	s.settings = set
 	// TOTP secrets are sealed with a key kept outside the database
@@ -201,6 +206,17 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	s.ln = ln
 	return s, nil
+}
+
+// agentMessage routes an authenticated agent's message to the feature that
+// owns its type; session signaling is the rest.
+func (s *Server) agentMessage(deviceID string, m wire.Message) {
+	for _, h := range []func(string, wire.Message) bool{s.events.Handle} {
+		if h(deviceID, m) {
+			return
+		}
+	}
+	s.sess.HandleAgent(deviceID, m)
 }
 
 // agentLink lets the session manager reach the hub, which is built after it

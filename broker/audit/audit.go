@@ -31,6 +31,7 @@ type Event struct {
 // chain is the part of the store the log needs.
 type chain interface {
 	AppendAudit(ctx context.Context, seal func(seq int64, prevHash string) store.AuditRecord) (store.AuditRecord, error)
+	AppendAgentEvent(ctx context.Context, deviceID, eventID string, seal func(seq int64, prevHash string) store.AuditRecord) (store.AuditRecord, bool, error)
 	AuditRecords(ctx context.Context, f store.AuditFilter) ([]store.AuditRecord, error)
 }
 
@@ -67,31 +68,62 @@ func New(c chain, clk clock.Clock, sinks ...Sink) *Log {
 
 // Append records e. An error means the event was not recorded.
 func (l *Log) Append(ctx context.Context, e Event) (store.AuditRecord, error) {
+	seal, err := l.sealer(e)
+	if err != nil {
+		return store.AuditRecord{}, err
+	}
+	rec, err := l.chain.AppendAudit(ctx, seal)
+	if err != nil {
+		return rec, fmt.Errorf("audit: append %s: %w", e.Action, err)
+	}
+	l.publish(rec)
+	return rec, nil
+}
+
+// AppendAgentEvent records e for the outbox event (deviceID, eventID)
+// unless it was recorded before; dup reports the repeat (an agent resends
+// events whose acknowledgement it missed).
+func (l *Log) AppendAgentEvent(ctx context.Context, deviceID, eventID string, e Event) (rec store.AuditRecord, dup bool, err error) {
+	seal, err := l.sealer(e)
+	if err != nil {
+		return store.AuditRecord{}, false, err
+	}
+	rec, dup, err = l.chain.AppendAgentEvent(ctx, deviceID, eventID, seal)
+	if err != nil {
+		return rec, false, fmt.Errorf("audit: append %s: %w", e.Action, err)
+	}
+	if !dup {
+		l.publish(rec)
+	}
+	return rec, dup, nil
+}
+
+// sealer checks e and returns the function that chains it.
+func (l *Log) sealer(e Event) (func(seq int64, prev string) store.AuditRecord, error) {
 	if e.Action == "" || e.Actor == "" {
-		return store.AuditRecord{}, errors.New("audit: actor and action required")
+		return nil, errors.New("audit: actor and action required")
 	}
 	details := "{}"
 	if len(e.Details) > 0 {
 		b, err := json.Marshal(e.Details) // map keys are sorted: canonical
 		if err != nil {
-			return store.AuditRecord{}, fmt.Errorf("audit: details: %w", err)
+			return nil, fmt.Errorf("audit: details: %w", err)
 		}
 		details = string(b)
 	}
 	now := l.clock.Now().UTC().Truncate(1e6) // stored in ms
-	rec, err := l.chain.AppendAudit(ctx, func(seq int64, prev string) store.AuditRecord {
+	return func(seq int64, prev string) store.AuditRecord {
 		r := store.AuditRecord{Seq: seq, Time: now, Actor: e.Actor, Action: e.Action, Target: e.Target,
 			SourceIP: e.SourceIP, Details: details, PrevHash: prev}
 		r.Hash = Hash(r)
 		return r
-	})
-	if err != nil {
-		return rec, fmt.Errorf("audit: append %s: %w", e.Action, err)
-	}
+	}, nil
+}
+
+func (l *Log) publish(rec store.AuditRecord) {
 	for _, s := range l.sinks {
 		s.Publish(rec)
 	}
-	return rec, nil
 }
 
 // Hash is the chain hash of r: SHA-256 over the previous hash and every

@@ -26,17 +26,50 @@ type AuditRecord struct {
 func (s *Store) AppendAudit(ctx context.Context, seal func(seq int64, prevHash string) AuditRecord) (AuditRecord, error) {
 	var rec AuditRecord
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		var seq int64
-		var prev string
-		err := tx.QueryRowContext(ctx, `SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1`).Scan(&seq, &prev)
-		if err != nil && !errors.Is(err, sql.ErrNoRows) {
-			return err
-		}
-		rec = seal(seq+1, prev)
-		_, err = tx.ExecContext(ctx, `INSERT INTO audit(seq, time, actor, action, target, source_ip, details, prev_hash, hash) VALUES(?,?,?,?,?,?,?,?,?)`,
-			rec.Seq, ms(rec.Time), rec.Actor, rec.Action, rec.Target, rec.SourceIP, rec.Details, rec.PrevHash, rec.Hash)
+		var err error
+		rec, err = appendAudit(ctx, tx, seal)
 		return err
 	})
+	return rec, err
+}
+
+// AppendAgentEvent appends the audit record of an agent's outbox event
+// unless (deviceID, eventID) was recorded before, in one transaction, so a
+// resent event is recorded exactly once. dup reports a repeat; its record is
+// then the zero value.
+func (s *Store) AppendAgentEvent(ctx context.Context, deviceID, eventID string, seal func(seq int64, prevHash string) AuditRecord) (rec AuditRecord, dup bool, err error) {
+	err = s.tx(ctx, func(tx *sql.Tx) error {
+		var one int
+		err := tx.QueryRowContext(ctx, `SELECT 1 FROM agent_events WHERE device_id = ? AND event_id = ?`, deviceID, eventID).Scan(&one)
+		if err == nil {
+			dup = true
+			return nil
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		if rec, err = appendAudit(ctx, tx, seal); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO agent_events(device_id, event_id, audit_seq) VALUES(?,?,?)`, deviceID, eventID, rec.Seq)
+		return err
+	})
+	if err != nil || dup {
+		return AuditRecord{}, dup, err
+	}
+	return rec, false, nil
+}
+
+func appendAudit(ctx context.Context, tx *sql.Tx, seal func(seq int64, prevHash string) AuditRecord) (AuditRecord, error) {
+	var seq int64
+	var prev string
+	err := tx.QueryRowContext(ctx, `SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1`).Scan(&seq, &prev)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return AuditRecord{}, err
+	}
+	rec := seal(seq+1, prev)
+	_, err = tx.ExecContext(ctx, `INSERT INTO audit(seq, time, actor, action, target, source_ip, details, prev_hash, hash) VALUES(?,?,?,?,?,?,?,?,?)`,
+		rec.Seq, ms(rec.Time), rec.Actor, rec.Action, rec.Target, rec.SourceIP, rec.Details, rec.PrevHash, rec.Hash)
 	return rec, err
 }
 

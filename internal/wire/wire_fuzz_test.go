@@ -19,6 +19,9 @@ func FuzzDecode(f *testing.F) {
 		`{"v":1,"type":"hello","body":{}}`,
 		`{"v":1,"type":"session_expiry","body":{"session_id":"s1","expires_at":"2026-01-01T10:03:00Z","remaining_seconds":120,"warning":true}}`,
 		`{"v":1,"type":"session_expiry","body":{"session_id":"s1","expires_at":"2026-01-01T10:03:00+02:00","remaining_seconds":-1}}`,
+		`{"v":1,"type":"agent_events","body":{"events":[{"id":"e1","kind":"breakglass.created","at":"2026-01-01T10:00:00Z","data":{"user":"pt-ab12"}}]}}`,
+		`{"v":1,"type":"agent_events","body":{"events":[{"id":"e1","kind":"x","at":"2026-01-01T10:00:00Z","data":[1]}]}}`,
+		`{"v":1,"type":"agent_events_ack","body":{"ids":["e1","e2"]}}`,
 		`{"v":2}`, `[]`, `null`, ``,
 	} {
 		f.Add([]byte(s))

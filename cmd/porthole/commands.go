@@ -12,7 +12,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"golang.org/x/term"
@@ -136,21 +135,7 @@ func cmdDevices(ctx context.Context, args []string, out io.Writer) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	var raw json.RawMessage
-	if err := authed(ctx, "GET", "/api/devices", nil, &raw); err != nil {
-		return err
-	}
-	if *asJSON {
-		_, err := fmt.Fprintln(out, string(raw))
-		return err
-	}
-	var ds []device
-	if err := json.Unmarshal(raw, &ds); err != nil {
-		return err
-	}
-	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tHOSTNAME\tSTATUS\tOS\tUSER\tLAST SEEN\tAGENT")
-	for _, d := range ds {
+	return list(ctx, out, *asJSON, "/api/devices", []string{"ID", "HOSTNAME", "STATUS", "OS", "USER", "LAST SEEN", "AGENT"}, func(d device) []string {
 		status := "offline"
 		switch {
 		case d.Revoked:
@@ -160,11 +145,10 @@ func cmdDevices(ctx context.Context, args []string, out io.Writer) error {
 		}
 		seen := "never"
 		if !d.LastSeen.IsZero() {
-			seen = d.LastSeen.Local().Format("2006-01-02 15:04:05")
+			seen = when(d.LastSeen)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", d.ID, d.Hostname, status, d.OS, d.User, seen, d.AgentVersion)
-	}
-	return tw.Flush()
+		return []string{d.ID, d.Hostname, status, d.OS, d.User, seen, d.AgentVersion}
+	})
 }
 
 func cmdTokenCreate(ctx context.Context, args []string, out io.Writer) error {
@@ -190,7 +174,7 @@ func cmdTokenCreate(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	if *asJSON {
-		return json.NewEncoder(out).Encode(res)
+		return printJSON(out, res)
 	}
 	c, _ := loadCreds()
 	fmt.Fprintf(out, "Enrollment token (shown once; %d use(s), valid until %s):\n\n    %s\n\nOn the endpoint run:\n\n    porthole-agent enroll --broker %s --token %s\n",
@@ -206,19 +190,11 @@ func cmdAudit(ctx context.Context, args []string, out io.Writer) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	var raw json.RawMessage
 	q := url.Values{"limit": {strconv.Itoa(*limit)}}
 	if *action != "" {
 		q.Set("action", *action)
 	}
-	if err := authed(ctx, "GET", "/api/audit?"+q.Encode(), nil, &raw); err != nil {
-		return err
-	}
-	if *asJSON {
-		_, err := fmt.Fprintln(out, string(raw))
-		return err
-	}
-	var recs []struct {
+	type record struct {
 		Seq     int64           `json:"seq"`
 		Time    time.Time       `json:"time"`
 		Actor   string          `json:"actor"`
@@ -226,13 +202,7 @@ func cmdAudit(ctx context.Context, args []string, out io.Writer) error {
 		Target  string          `json:"target"`
 		Details json.RawMessage `json:"details"`
 	}
-	if err := json.Unmarshal(raw, &recs); err != nil {
-		return err
-	}
-	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "SEQ\tTIME\tACTOR\tACTION\tTARGET\tDETAILS")
-	for _, r := range recs {
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", r.Seq, r.Time.Local().Format("2006-01-02 15:04:05"), r.Actor, r.Action, r.Target, r.Details)
-	}
-	return tw.Flush()
+	return list(ctx, out, *asJSON, "/api/audit?"+q.Encode(), []string{"SEQ", "TIME", "ACTOR", "ACTION", "TARGET", "DETAILS"}, func(r record) []string {
+		return []string{strconv.FormatInt(r.Seq, 10), when(r.Time), r.Actor, r.Action, r.Target, string(r.Details)}
+	})
 }

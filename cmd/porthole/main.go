@@ -3,6 +3,7 @@
 //
 //	porthole login --broker URL --user NAME
 //	porthole devices [--json]
+//	porthole session list|terminate
 //	porthole token create [--uses N] [--expires 24h] [--note TEXT] [--json]
 package main
 
@@ -25,6 +26,8 @@ commands:
                                                       get an API token (stored in ~/.config/porthole);
                                                       asks for an authenticator code when the account has MFA
   devices [--json]                                    list enrolled devices
+  session list [--device ID] [--limit N] [--json]     list remote-support sessions, newest first
+  session terminate ID [--json]                       end a live session (yours, or anyone's with the terminate permission)
   token create [--uses N] [--expires D] [--note T]    create an agent enrollment token
   audit [--action A] [--limit N] [--json]             show recent audit records
   audit verify [--file EXPORT.jsonl]                  check the audit hash chain (exit 1 names the first bad record)
@@ -69,6 +72,8 @@ func run(ctx context.Context, args []string, in io.Reader, out io.Writer) error 
 		return cmdLogin(ctx, args[1:], in, out)
 	case "devices":
 		return cmdDevices(ctx, args[1:], out)
+	case "session":
+		return cmdSession(ctx, args[1:], out)
 	case "token":
 		if len(args) < 2 || args[1] != "create" {
 			return &exitError{2, errors.New("usage: porthole token create [--uses N] [--expires D] [--note T]")}

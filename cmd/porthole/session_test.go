@@ -1,0 +1,111 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"porthole/agent"
+	"porthole/agent/consent"
+	"porthole/agent/support"
+	"porthole/internal/wire"
+)
+
+// unanswered is an end user who never answers the consent prompt, so the
+// session stays open until it is terminated.
+type unanswered struct{}
+
+func (unanswered) Ask(ctx context.Context, _ consent.Request) (consent.Answer, error) {
+	<-ctx.Done()
+	return consent.Declined, ctx.Err()
+}
+
+// TestSessionListTerminate: "porthole session list" shows a session the
+// broker holds open, "session terminate" ends it, and the list then shows
+// how it ended; --json gives scripts the broker's fields.
+func TestSessionListTerminate(t *testing.T) {
+	url, pw := startBroker(t)
+	t.Setenv("PORTHOLE_CONFIG", filepath.Join(t.TempDir(), "cli.json"))
+	ctx := context.Background()
+	var out bytes.Buffer
+	if err := run(ctx, []string{"login", "--broker", url, "--user", "admin", "--password-stdin"}, strings.NewReader(pw+"\n"), &out); err != nil {
+		t.Fatal(err)
+	}
+	var tok struct{ Token string }
+	if err := authed(ctx, "POST", "/api/enroll-tokens", wire.TokenRequest{MaxUses: 1, ExpiresInSeconds: 600}, &tok); err != nil {
+		t.Fatal(err)
+	}
+	state := t.TempDir()
+	displays := func() ([]wire.Display, error) { return []wire.Display{{Width: 640, Height: 480, Primary: true}}, nil }
+	cfg := agent.Config{StateDir: state, Displays: displays, Support: support.Config{Asker: unanswered{}}}
+	id, err := agent.Enroll(ctx, cfg, url, tok.Token, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := agent.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	actx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- a.Run(actx) }()
+	defer func() { stop(); <-done }()
+	select {
+	case <-a.Connected():
+	case <-time.After(10 * time.Second):
+		t.Fatal("agent never connected")
+	}
+
+	out.Reset()
+	if err := run(ctx, []string{"session", "list"}, nil, &out); err != nil || !strings.Contains(out.String(), "(none)") {
+		t.Fatalf("empty list: %v\n%s", err, out.String())
+	}
+	var s session
+	if err := authed(ctx, "POST", "/api/sessions", map[string]any{"device_id": id.DeviceID}, &s); err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
+	if err := run(ctx, []string{"session", "list", "--device", id.DeviceID}, nil, &out); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), s.ID) || !strings.Contains(out.String(), "waiting_consent") || !strings.Contains(out.String(), "STATE") {
+		t.Fatalf("list:\n%s", out.String())
+	}
+	out.Reset()
+	if err := run(ctx, []string{"session", "terminate", s.ID}, nil, &out); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "ended (ended by admin (Off))") {
+		t.Fatalf("terminate:\n%s", out.String())
+	}
+	out.Reset()
+	if err := run(ctx, []string{"session", "list", "--json"}, nil, &out); err != nil {
+		t.Fatal(err)
+	}
+	var got []session
+	if err := json.Unmarshal(out.Bytes(), &got); err != nil || len(got) != 1 || got[0].State != "ended" || got[0].EndedAt == nil {
+		t.Fatalf("json list: %v %s", err, out.String())
+	}
+
+	var ee *exitError
+	for _, tc := range []struct {
+		args []string
+		code int
+	}{
+		{[]string{"session"}, 2},
+		{[]string{"session", "terminate"}, 2},
+		{[]string{"session", "frobnicate"}, 2},
+	} {
+		if err := run(ctx, tc.args, nil, &out); !errors.As(err, &ee) || ee.code != tc.code {
+			t.Fatalf("%v: %v, want exit %d", tc.args, err, tc.code)
+		}
+	}
+	if err := run(ctx, []string{"session", "terminate", "nosuchsession"}, nil, &out); err == nil || !strings.Contains(err.Error(), "no such session") {
+		t.Fatalf("unknown session: %v", err)
+	}
+}

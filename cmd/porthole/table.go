@@ -1,0 +1,50 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// list GETs path and prints it: the broker's JSON as is with --json (for
+// scripts), else a table with header and one row per item.
+func list[T any](ctx context.Context, out io.Writer, asJSON bool, path string, header []string, row func(T) []string) error {
+	var raw json.RawMessage
+	if err := authed(ctx, "GET", path, nil, &raw); err != nil {
+		return err
+	}
+	if asJSON {
+		_, err := fmt.Fprintln(out, string(raw))
+		return err
+	}
+	var items []T
+	if err := json.Unmarshal(raw, &items); err != nil {
+		return fmt.Errorf("unexpected broker answer: %w", err)
+	}
+	if len(items) == 0 {
+		_, err := fmt.Fprintln(out, "(none)")
+		return err
+	}
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, strings.Join(header, "\t"))
+	for _, it := range items {
+		fmt.Fprintln(tw, strings.Join(row(it), "\t"))
+	}
+	return tw.Flush()
+}
+
+// when formats a time for tables; the zero time is "-".
+func when(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.Local().Format("2006-01-02 15:04:05")
+}
+
+// printJSON writes v as one line of JSON (the --json form of a command's
+// result).
+func printJSON(out io.Writer, v any) error { return json.NewEncoder(out).Encode(v) }

@@ -141,10 +141,14 @@ func TestRecordingReplay(t *testing.T) {
 	const clicks = 3
 	id := runSession(t, ctx, e, admin, ep, clicks, 6*time.Second)
 
+	// The viewer hears "ended" before the broker has finished the file.
 	var recs []recordingRow
-	if st, body := admin.do("GET", "/api/recordings?device="+ep.deviceID, nil, &recs); st != 200 || len(recs) != 1 {
-		t.Fatalf("recordings: %d %s", st, body)
-	}
+	waitFor(t, "recording finished", 10*time.Second, func() bool {
+		if st, body := admin.do("GET", "/api/recordings?device="+ep.deviceID, nil, &recs); st != 200 || len(recs) != 1 {
+			t.Fatalf("recordings: %d %s", st, body)
+		}
+		return recs[0].State != "recording"
+	})
 	if r := recs[0]; r.ID != id || r.State != "finished" || r.Requester != "admin" {
 		t.Fatalf("recording %+v, want session %s finished", r, id)
 	}
@@ -362,6 +366,7 @@ func TestRecordingSurvivesBrokerKill(t *testing.T) {
 	if p.Codec != "vp8" || p.LastPTS < want-3 {
 		t.Fatalf("after SIGKILL ffprobe reads %+v; the session was live %.1fs", p, want)
 	}
+	t.Logf("after SIGKILL: %d frames, last at %.2fs; live for %.2fs", p.Frames, p.LastPTS, want)
 	recordingtest.Decode(t, file)
 
 	// The next start digests the cut recording into the audit log.

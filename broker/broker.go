@@ -79,6 +79,10 @@ type Config struct {
 	// RetentionInterval is how often expired recordings are deleted
 	// (default archive.DefaultInterval).
 	RetentionInterval time.Duration
+	// RecordingMaxBytes caps each recording; past it the recording stops
+	// like on a full disk (the recording.required setting decides whether
+	// the session goes on). Zero means no cap.
+	RecordingMaxBytes int64
 	// Out receives the one-time first-run admin credentials (default os.Stdout).
 	// They are printed once and never logged.
 	Out io.Writer
@@ -185,7 +189,8 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	var hub *agents.Hub
 	s.sess = sessions.New(sessions.Config{Agents: agentLink{&hub}, Store: st, Audit: s.audit, Settings: set, API: api,
-		Clock: cfg.Clock, Logger: cfg.Logger, NewTicker: cfg.NewTicker, Recordings: s.recs})
+		Clock: cfg.Clock, Logger: cfg.Logger, NewTicker: cfg.NewTicker, Recordings: s.recs,
+		RecordingMaxBytes: cfg.RecordingMaxBytes})
 	hub = agents.New(agents.Config{Devices: st, Audit: s.audit, Live: s.live, Clock: cfg.Clock,
 		Logger: cfg.Logger.With("component", "agents"), Heartbeat: cfg.Heartbeat,
 		OnMessage: s.sess.HandleAgent, OnOffline: s.sess.AgentOffline})

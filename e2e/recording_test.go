@@ -20,6 +20,7 @@ import (
 
 	"porthole/agent/consent"
 	"porthole/agent/consent/consenttest"
+	"porthole/broker"
 	"porthole/broker/recording/recordingtest"
 	"porthole/internal/browsertest"
 	"porthole/internal/testpattern"
@@ -387,5 +388,72 @@ func TestRecordingSurvivesBrokerKill(t *testing.T) {
 	}
 	if !strings.Contains(auditActions(t, admin2, id), "recording.recovered") {
 		t.Fatalf("no recording.recovered event:\n%s", auditActions(t, admin2, id))
+	}
+}
+
+// TestRecordingDiskFull: a recording that runs out of room (a cap standing
+// in for a full disk) is logged and audited, never silent. With
+// recording.required the session ends; without it the session goes on and
+// the recording kept up to that point still plays.
+func TestRecordingDiskFull(t *testing.T) {
+	e := startBrokerWith(t, t.TempDir(), nil, func(c *broker.Config) { c.RecordingMaxBytes = 40 << 10 })
+	admin := e.login(t, "admin", e.Password)
+	ep := startEndpoint(t, e, admin)
+	setting := func(key, value string) {
+		t.Helper()
+		if st, body := admin.do("PUT", "/api/settings/"+key, map[string]string{"scope": "global", "value": value}, nil); st != 200 {
+			t.Fatalf("set %s: %d %s", key, st, body)
+		}
+	}
+
+	// Required: the session ends when the recording stops.
+	setting("recording.required", "true")
+	var s sessionView
+	if st, body := admin.do("POST", "/api/sessions", map[string]any{"device_id": ep.deviceID}, &s); st != 201 {
+		t.Fatalf("start: %d %s", st, body)
+	}
+	consenttest.Press(t, ep.x.Display, consent.Allowed)
+	waitFor(t, "session ended by the full recording", 30*time.Second, func() bool {
+		admin.do("GET", "/api/sessions/"+s.ID, nil, &s)
+		return s.State == "ended"
+	})
+	if !strings.Contains(s.EndReason, "recording") {
+		t.Fatalf("end reason %q, want the recording failure", s.EndReason)
+	}
+	if log := auditActions(t, admin, s.ID); !strings.Contains(log, "recording.failed map[") || !strings.Contains(log, "disk_full:true") ||
+		!strings.Contains(log, "required:true") {
+		t.Fatalf("the failure is not audited:\n%s", log)
+	}
+	consenttest.WaitGone(t, ep.x.Display, consent.IndicatorTitle)
+
+	// Not required: the session outlives its recording.
+	setting("recording.required", "false")
+	ctx := browsertest.New(t)
+	id := runSession(t, ctx, e, admin, ep, 1, 6*time.Second)
+	if r := viewerReason(t, ctx); !strings.Contains(r, "ended by admin (Off)") {
+		t.Fatalf("the session ended with %q, want Off", r)
+	}
+	log := auditActions(t, admin, id)
+	if !strings.Contains(log, "recording.failed map[") || !strings.Contains(log, "required:false") {
+		t.Fatalf("the failure is not audited:\n%s", log)
+	}
+	var r recordingRow
+	waitFor(t, "recording closed", 10*time.Second, func() bool {
+		admin.do("GET", "/api/recordings/"+id, nil, &r)
+		return r.State != "recording"
+	})
+	if r.State != "failed" {
+		t.Fatalf("recording state %q, want failed", r.State)
+	}
+	file := filepath.Join(e.DataDir, "recordings", id, "1.webm")
+	if p := recordingtest.ProbeFile(t, file); p.Codec != "vp8" || p.Frames == 0 {
+		t.Fatalf("the partial recording: %+v", p)
+	}
+	fi, err := os.Stat(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Size() > 40<<10 {
+		t.Fatalf("partial recording of %d bytes is over the cap", fi.Size())
 	}
 }

@@ -53,7 +53,7 @@ func (s *Session) startRecording(ctx context.Context, rel *relay.Session, consen
 	}
 	s.recRequired.Store(required)
 	rec, err := rs.New(s.ID, recording.Options{Clock: s.m.cfg.Clock, Logger: s.m.cfg.Logger.With("session_id", s.ID),
-		OnError: s.onRecordingError, RequestKeyframe: rel.RequestKeyframe})
+		OnError: s.onRecordingError, RequestKeyframe: rel.RequestKeyframe, MaxBytes: s.m.cfg.RecordingMaxBytes})
 	if err != nil {
 		s.m.log.Error("recording_start_failed", "session_id", s.ID, "required", required, "err", err)
 		_ = s.record(ctx, ActionRecordingFailed, map[string]any{"error": err.Error(), "required": required})

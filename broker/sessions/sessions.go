@@ -92,6 +92,9 @@ type Config struct {
 	// Recordings records sessions (setting recording.enabled); nil never
 	// records.
 	Recordings recorders
+	// RecordingMaxBytes caps one recording (all its files); past it the
+	// recording stops as if the disk were full. Zero means no cap.
+	RecordingMaxBytes int64
 	// ExpiryTick is how often a watcher looks at the clock and tells the
 	// viewer the time left (default 1s).
 	ExpiryTick time.Duration

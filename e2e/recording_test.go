@@ -84,6 +84,7 @@ func runSession(t *testing.T, ctx context.Context, e *env, admin *client, ep *en
 		browsertest.Step(ctx, t, 10*time.Second, chromedp.MouseClickXY(cx, cy))
 		time.Sleep(300 * time.Millisecond)
 	}
+	browsertest.Step(ctx, t, 10*time.Second, chromedp.KeyEvent("q"))
 	time.Sleep(hold - time.Since(start))
 	browsertest.Step(ctx, t, 10*time.Second, chromedp.Click(css(`#session-off`)))
 	waitViewerState(t, ctx, "ended", 10*time.Second)
@@ -228,6 +229,37 @@ func TestRecordingReplay(t *testing.T) {
 		at := browsertest.Value(ctx, t, 5*time.Second, chromedp.Evaluate[float64](`document.getElementById('rec-video').currentTime`))
 		return at > want-0.3 && at < want+0.3
 	})
+	// The overlay marks the click where the pointer was, and shows the key.
+	waitFor(t, "click ring on the overlay", 10*time.Second, func() bool {
+		return browsertest.Value(ctx, t, 5*time.Second, chromedp.Evaluate[int](`(() => {
+		  const c = document.getElementById('rec-overlay'); const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+		  let n = 0; for (let i = 0; i < d.length; i += 4) if (d[i] > 200 && d[i+1] > 120 && d[i+1] < 200 && d[i+2] < 80 && d[i+3] > 200) n++;
+		  return n; })()`)) > 20
+	})
+	browsertest.Step(ctx, t, 10*time.Second, chromedp.Click(css(`.rec-event[data-t="kdown"]`)))
+	waitFor(t, "key on the overlay", 10*time.Second, func() bool {
+		return strings.Contains(browsertest.Value(ctx, t, 5*time.Second, chromedp.Text(css(`#rec-keys`))), "KeyQ")
+	})
+	// Range requests, and ids only: anything else is refused before a path is built.
+	req, _ := http.NewRequest("GET", e.URL+"/api/recordings/"+id+"/files/1", nil)
+	req.Header.Set("Range", "bytes=100-199")
+	res, err := admin.http.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 206 || res.ContentLength != 100 || res.Header.Get("Content-Type") != "video/webm" {
+		t.Fatalf("range request: %d, %d bytes, %s", res.StatusCode, res.ContentLength, res.Header.Get("Content-Type"))
+	}
+	for path, want := range map[string]int{
+		"/api/recordings/" + id + "/files/01": 404, "/api/recordings/" + id + "/files/-1": 404,
+		"/api/recordings/" + id + "/files/99": 404, "/api/recordings/..%2f..%2fporthole.db/files/1": 400,
+		"/api/recordings/" + id + "%2f1.webm/files/0": 400, "/api/recordings/nosuch/files/1": 404,
+	} {
+		if st, body := admin.do("GET", path, nil, nil); st != want {
+			t.Errorf("GET %s: %d %s, want %d", path, st, body, want)
+		}
+	}
 	if !strings.Contains(auditActions(t, admin, id), "recording.replayed") {
 		t.Fatalf("the auditor's replay is not audited:\n%s", auditActions(t, admin, id))
 	}

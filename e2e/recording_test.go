@@ -238,7 +238,8 @@ func TestRecordingReplay(t *testing.T) {
 	})
 	browsertest.Step(ctx, t, 10*time.Second, chromedp.Click(css(`.rec-event[data-t="kdown"]`)))
 	waitFor(t, "key on the overlay", 10*time.Second, func() bool {
-		return strings.Contains(browsertest.Value(ctx, t, 5*time.Second, chromedp.Text(css(`#rec-keys`))), "KeyQ")
+		return strings.Contains(browsertest.Value(ctx, t, 5*time.Second, chromedp.Evaluate[string](
+			`document.getElementById('rec-keys').textContent`)), "KeyQ")
 	})
 	// Range requests, and ids only: anything else is refused before a path is built.
 	req, _ := http.NewRequest("GET", e.URL+"/api/recordings/"+id+"/files/1", nil)
@@ -438,17 +439,15 @@ func TestRecordingDiskFull(t *testing.T) {
 		}
 	}
 
-	// Required: the session ends when the recording stops.
+	// Required: the session ends when the recording stops. (Only what is
+	// relayed is recorded, so a viewer must be there.)
 	setting("recording.required", "true")
-	var s sessionView
-	if st, body := admin.do("POST", "/api/sessions", map[string]any{"device_id": ep.deviceID}, &s); st != 201 {
-		t.Fatalf("start: %d %s", st, body)
-	}
+	ctx := browsertest.New(t)
+	openViewer(t, ctx, e, ep.deviceID)
+	waitViewerState(t, ctx, "waiting_consent", 10*time.Second)
 	consenttest.Press(t, ep.x.Display, consent.Allowed)
-	waitFor(t, "session ended by the full recording", 30*time.Second, func() bool {
-		admin.do("GET", "/api/sessions/"+s.ID, nil, &s)
-		return s.State == "ended"
-	})
+	waitViewerState(t, ctx, "ended", 30*time.Second)
+	s := latestSession(t, admin, ep.deviceID)
 	if !strings.Contains(s.EndReason, "recording") {
 		t.Fatalf("end reason %q, want the recording failure", s.EndReason)
 	}
@@ -460,7 +459,6 @@ func TestRecordingDiskFull(t *testing.T) {
 
 	// Not required: the session outlives its recording.
 	setting("recording.required", "false")
-	ctx := browsertest.New(t)
 	id := runSession(t, ctx, e, admin, ep, 1, 6*time.Second)
 	if r := viewerReason(t, ctx); !strings.Contains(r, "ended by admin (Off)") {
 		t.Fatalf("the session ended with %q, want Off", r)

@@ -179,9 +179,9 @@ func (s *Session) SetInputFilter(f func(msg []byte) bool) {
 	s.filter.Store(&f)
 }
 
-// SetTap makes f see every RTP packet from the agent, after it was forwarded
-// to the browser (or dropped because the browser leg is not bound yet), so the
-// forward path never waits for it. f runs on the forwarding goroutine, must
+// SetTap makes f see every RTP packet relayed to the browser, after it was
+// written there, so the forward path never waits for it (what arrives before
+// the browser leg is up is not relayed, and not tapped). f runs on the forwarding goroutine, must
 // not block and must not keep pkt after it returns (the recorder copies it
 // into its own queue). Nil removes the tap.
 func (s *Session) SetTap(f func(pkt *rtp.Packet)) {
@@ -380,18 +380,19 @@ func (s *Session) forward(remote *webrtc.TrackRemote) {
 				s.log.Debug("forward_extension", "err", err)
 			}
 		}
-		if s.track.bound.Load() {
-			if err := s.track.WriteRTP(&pkt); err != nil {
-				if errors.Is(err, io.ErrClosedPipe) {
-					return
-				}
-				s.log.Debug("forward_write", "err", err)
-			} else {
-				s.stats.packets.Add(1)
-				s.stats.bytes.Add(uint64(n))
-				if s.forwardHook != nil {
-					s.forwardHook(time.Since(start))
-				}
+		if !s.track.bound.Load() {
+			continue
+		}
+		if err := s.track.WriteRTP(&pkt); err != nil {
+			if errors.Is(err, io.ErrClosedPipe) {
+				return
+			}
+			s.log.Debug("forward_write", "err", err)
+		} else {
+			s.stats.packets.Add(1)
+			s.stats.bytes.Add(uint64(n))
+			if s.forwardHook != nil {
+				s.forwardHook(time.Since(start))
 			}
 		}
 		if tap := s.tap.Load(); tap != nil {

@@ -26,6 +26,7 @@ import (
 
 	"porthole/broker/agentevents"
 	"porthole/broker/agents"
+	"porthole/broker/archive"
 	"porthole/broker/audit"
 	"porthole/broker/auditstream"
 	"porthole/broker/auth"
@@ -33,6 +34,7 @@ import (
 	"porthole/broker/live"
 	"porthole/broker/mfa"
 	"porthole/broker/mfa/mfasql"
+	"porthole/broker/recording"
 	"porthole/broker/secretbox"
 	"porthole/broker/sessions"
 	"porthole/broker/settings"
@@ -73,6 +75,15 @@ type Config struct {
 	// "udp://host:port", a webhook URL, and the webhook's HMAC secret.
 	AuditSyslog, AuditWebhook string
 	AuditWebhookSecret        []byte
+	// RecordingsDir holds session recordings (default DATA_DIR/recordings).
+	RecordingsDir string
+	// RetentionInterval is how often expired recordings are deleted
+	// (default archive.DefaultInterval).
+	RetentionInterval time.Duration
+	// RecordingMaxBytes caps each recording; past it the recording stops
+	// like on a full disk (the recording.required setting decides whether
+	// the session goes on). Zero means no cap.
+	RecordingMaxBytes int64
 	// Out receives the one-time first-run admin credentials (default os.Stdout).
 	// They are printed once and never logged.
 	Out io.Writer
@@ -93,6 +104,8 @@ type Server struct {
 	rtc      io.Closer
 	ln       net.Listener
 	stream   *auditstream.Streamer
+	recs     *recording.Store
+	archive  *archive.Archive
 	// events records agents' outbox events; features register their
 	// event areas on it.
 	events *agentevents.Recorder
@@ -173,9 +186,15 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	s.rtc = rtcCloser
 	set := settings.New(st)
+	if err := s.openRecordings(ctx, set); err != nil {
+		rtcCloser.Close()
+		st.Close()
+		return nil, err
+	}
 	var hub *agents.Hub
 	s.sess = sessions.New(sessions.Config{Agents: agentLink{&hub}, Store: st, Audit: s.audit, Settings: set, API: api,
-		Clock: cfg.Clock, Logger: cfg.Logger, NewTicker: cfg.NewTicker})
+		Clock: cfg.Clock, Logger: cfg.Logger, NewTicker: cfg.NewTicker, Recordings: s.recs,
+		RecordingMaxBytes: cfg.RecordingMaxBytes})
 	s.events = agentevents.New(s.audit, agentLink{&hub}, cfg.Logger)
 	hub = agents.New(agents.Config{Devices: st, Audit: s.audit, Live: s.live, Clock: cfg.Clock,
 		Logger: cfg.Logger.With("component", "agents"), Heartbeat: cfg.Heartbeat,
@@ -186,12 +205,14 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	// (PORTHOLE_SECRET_KEY, else data-dir/secret.key, created once).
 	box, err := secretbox.Open(cfg.DataDir)
 	if err != nil {
+		s.recs.Close()
 		rtcCloser.Close()
 		st.Close()
 		return nil, fmt.Errorf("broker: %w", err)
 	}
 	mgr, err := mfa.New(mfa.Config{Store: mfasql.New(st.DB()), Box: box, Logger: cfg.Logger})
 	if err != nil {
+		s.recs.Close()
 		rtcCloser.Close()
 		st.Close()
 		return nil, fmt.Errorf("broker: %w", err)
@@ -200,6 +221,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		Addrs: mfa.NewLimiter(mfa.LimiterConfig{Free: 10, MaxDelay: time.Minute, Forget: time.Hour})}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
+		s.recs.Close()
 		rtcCloser.Close()
 		st.Close()
 		return nil, fmt.Errorf("broker: listen: %w", err)
@@ -217,6 +239,26 @@ func (s *Server) agentMessage(deviceID string, m wire.Message) {
 		}
 	}
 	s.sess.HandleAgent(deviceID, m)
+}
+
+// openRecordings opens the recordings directory and digests, for the audit
+// log, any recording a crash left unfinished.
+func (s *Server) openRecordings(ctx context.Context, set *settings.Settings) error {
+	dir := s.cfg.RecordingsDir
+	if dir == "" {
+		dir = filepath.Join(s.cfg.DataDir, "recordings")
+	}
+	recs, err := recording.OpenStore(dir)
+	if err != nil {
+		return fmt.Errorf("broker: %w", err)
+	}
+	s.recs = recs
+	s.archive = archive.New(archive.Config{Files: recs, Rows: s.store, Audit: s.audit, Settings: set, Clock: s.cfg.Clock,
+		Logger: s.cfg.Logger, Interval: s.cfg.RetentionInterval})
+	if err := s.archive.Recover(ctx); err != nil {
+		s.log.Error("recover recordings", "err", err)
+	}
+	return nil
 }
 
 // agentLink lets the session manager reach the hub, which is built after it
@@ -310,12 +352,13 @@ func CreateUser(ctx context.Context, st *store.Store, log *audit.Log, username s
 func (s *Server) Run(ctx context.Context) error {
 	defer s.store.Close()
 	defer s.rtc.Close()
+	defer s.recs.Close()
 	// Websockets (agent links, viewers) live until sessions have ended, so
 	// agents and viewers hear "broker shutting down" rather than a dropped link.
 	linkCtx, cancelLinks := context.WithCancel(context.Background())
 	defer cancelLinks()
 	api := httpapi.New(httpapi.Config{Store: s.store, Auth: s.auth, Audit: s.audit, Agents: s.agents, Live: s.live,
-		Sessions: s.sess, Settings: s.settings, MFA: s.mfa,
+		Sessions: s.sess, Settings: s.settings, MFA: s.mfa, Recordings: s.recs, Archive: s.archive,
 		Portal: webclient.Handler(), Clock: s.cfg.Clock, Logger: s.cfg.Logger, SecureCookies: s.cfg.TLS != TLSOff, Context: linkCtx})
 	srv := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(s.cfg.Logger.Handler(), slog.LevelWarn)}
 	ln := s.ln
@@ -339,6 +382,7 @@ func (s *Server) Run(ctx context.Context) error {
 		}
 		return nil
 	})
+	g.Go(func() error { return s.archive.Run(gctx) })
 	g.Go(func() error {
 		<-gctx.Done()
 		s.sess.Close()

@@ -60,10 +60,19 @@ func startBroker(t *testing.T, clk clock.Clock) *env {
 
 func startBrokerIn(t *testing.T, dir string, clk clock.Clock) *env {
 	t.Helper()
+	return startBrokerWith(t, dir, clk, nil)
+}
+
+// startBrokerWith is startBrokerIn with a chance to adjust the config.
+func startBrokerWith(t *testing.T, dir string, clk clock.Clock, adjust func(*broker.Config)) *env {
+	t.Helper()
 	out := &syncBuffer{}
 	ctx, cancel := context.WithCancel(context.Background())
-	srv, err := broker.New(ctx, broker.Config{Listen: "127.0.0.1:0", DataDir: dir, Out: out, Clock: clk,
-		Heartbeat: time.Second, Logger: testLogger(t)})
+	cfg := broker.Config{Listen: "127.0.0.1:0", DataDir: dir, Out: out, Clock: clk, Heartbeat: time.Second, Logger: testLogger(t)}
+	if adjust != nil {
+		adjust(&cfg)
+	}
+	srv, err := broker.New(ctx, cfg)
 	if err != nil {
 		cancel()
 		t.Fatal(err)

@@ -123,8 +123,15 @@ func viewerReason(t *testing.T, ctx context.Context) string {
 // patchColours reads the test pattern's colour patches from the decoded video.
 func patchColours(t *testing.T, ctx context.Context) map[string][3]int {
 	t.Helper()
+	return videoPatchColours(t, ctx, "remote-video")
+}
+
+// videoPatchColours reads the colour patches from the video element videoID.
+func videoPatchColours(t *testing.T, ctx context.Context, videoID string) map[string][3]int {
+	t.Helper()
 	var js strings.Builder
-	js.WriteString(`(() => { const v = document.getElementById('remote-video');
+	fmt.Fprintf(&js, `(() => { const v = document.getElementById(%q);`, videoID)
+	js.WriteString(`
 	  if (!v || !v.videoWidth || v.readyState < 2) return null;
 	  const c = document.createElement('canvas'); c.width = v.videoWidth; c.height = v.videoHeight;
 	  const g = c.getContext('2d'); g.drawImage(v, 0, 0); const sx = v.videoWidth / 1280, sy = v.videoHeight / 720; const out = {};`)
@@ -150,10 +157,16 @@ func near(got [3]int, want [3]uint8, tol int) bool {
 // waitPatterns waits until the browser shows every colour patch.
 func waitPatterns(t *testing.T, ctx context.Context) {
 	t.Helper()
+	waitVideoPatterns(t, ctx, "remote-video")
+}
+
+// waitVideoPatterns waits until the video element videoID shows every colour patch.
+func waitVideoPatterns(t *testing.T, ctx context.Context, videoID string) {
+	t.Helper()
 	var last map[string][3]int
 	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {
-		last = patchColours(t, ctx)
+		last = videoPatchColours(t, ctx, videoID)
 		ok := last != nil
 		for _, p := range testpattern.Patches(1280, 720) {
 			ok = ok && near(last[p.Name], [3]uint8{p.Color.R, p.Color.G, p.Color.B}, 40)

@@ -44,6 +44,10 @@ func TestRoles(t *testing.T) {
 		{Approver, ViewDevices, true},
 		{Approver, ConnectDevice, false},
 		{Approver, ViewAudit, false},
+		{Admin, ViewRecordings, true},
+		{Auditor, ViewRecordings, true},
+		{Technician, ViewRecordings, false},
+		{Approver, ViewRecordings, false},
 		{Role("root"), ViewDevices, false},
 	}
 	for _, tc := range tests {

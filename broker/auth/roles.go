@@ -29,13 +29,15 @@ const (
 	// TerminateSession ends anyone's live session (the requester may always end its own).
 	TerminateSession Permission = "sessions.terminate"
 	ManageSettings   Permission = "settings.manage"
+	// ViewRecordings lists, replays and verifies session recordings.
+	ViewRecordings Permission = "recordings.view"
 )
 
 var grants = map[Role]map[Permission]bool{
 	Admin: {ViewDevices: true, ManageDevices: true, Enroll: true, ManageUsers: true, ConnectDevice: true, ViewAudit: true,
-		TerminateSession: true, ManageSettings: true},
+		TerminateSession: true, ManageSettings: true, ViewRecordings: true},
 	Technician: {ViewDevices: true, ConnectDevice: true},
-	Auditor:    {ViewDevices: true, ViewAudit: true, TerminateSession: true},
+	Auditor:    {ViewDevices: true, ViewAudit: true, TerminateSession: true, ViewRecordings: true},
 	Approver:   {ViewDevices: true},
 }
 

@@ -18,10 +18,12 @@ import (
 	"github.com/gorilla/websocket"
 
 	"porthole/broker/agents"
+	"porthole/broker/archive"
 	"porthole/broker/audit"
 	"porthole/broker/auth"
 	"porthole/broker/live"
 	"porthole/broker/mfa"
+	"porthole/broker/recording"
 	"porthole/broker/sessions"
 	"porthole/broker/settings"
 	"porthole/broker/store"
@@ -51,6 +53,9 @@ type Config struct {
 	Context context.Context
 	// APITokenTTL is the lifetime of CLI tokens (default 30 days).
 	APITokenTTL time.Duration
+	// Recordings and Archive serve and verify session recordings.
+	Recordings *recording.Store
+	Archive    *archive.Archive
 }
 
 // API serves HTTP.
@@ -59,6 +64,8 @@ type API struct {
 	log *slog.Logger
 	mux *http.ServeMux
 	up  websocket.Upgrader
+
+	replays replays
 }
 
 // New builds the handler tree.
@@ -102,7 +109,8 @@ func (a *API) routes() {
 	m.HandleFunc("GET /api/users", a.authed(auth.ManageUsers, a.listUsers))
 	m.HandleFunc("POST /api/users", a.authed(auth.ManageUsers, a.createUser))
 	m.HandleFunc("GET /api/audit", a.authed(auth.ViewAudit, a.listAudit))
-	a.auditRoutes(m) // export, verify, session extend (audit.go, expiry.go)
+	a.auditRoutes(m)     // export, verify, session extend (audit.go, expiry.go)
+	a.recordingRoutes(m) // recordings.go
 	m.HandleFunc("GET /api/events", a.authed("", a.events))
 	m.HandleFunc("POST /api/sessions", a.authed(auth.ConnectDevice, a.startSession))
 	m.HandleFunc("GET /api/sessions", a.authed(auth.ViewDevices, a.listSessions))
@@ -215,6 +223,9 @@ func (a *API) resolve(r *http.Request) (auth.Principal, error) {
 // errors are logged with detail and answered generically.
 func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 	status, msg := http.StatusInternalServerError, "internal error"
+	if st, m, ok := recordingStatus(err); ok {
+		status, msg = st, m
+	}
 	switch {
 	case errors.Is(err, auth.ErrBadCredentials):
 		status, msg = http.StatusUnauthorized, "invalid username or password"

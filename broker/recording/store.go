@@ -396,3 +396,26 @@ func (s *Store) Expire(ctx context.Context, olderThan time.Time) ([]string, erro
 	}
 	return deleted, errors.Join(errs...)
 }
+
+// Digest returns the size and SHA-256 of every file of recording id (video
+// files in order, then the sidecar), for a recording whose Close never ran:
+// the broker stopped while writing it. A live recording is refused with
+// ErrBusy.
+func (s *Store) Digest(id string) ([]File, error) {
+	if s.isLive(id) {
+		return nil, fmt.Errorf("%w: %s", ErrBusy, id)
+	}
+	in, err := s.Stat(id)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]File, 0, len(in.Files))
+	for _, f := range in.Files {
+		size, sum, err := s.hash(id + "/" + f.Name)
+		if err != nil {
+			return nil, fmt.Errorf("digest %s/%s: %w", id, f.Name, err)
+		}
+		out = append(out, File{Name: f.Name, Path: filepath.Join(s.dir, id, f.Name), Size: size, SHA256: sum})
+	}
+	return out, nil
+}

@@ -103,6 +103,7 @@ type Session struct {
 	agent, browser leg
 	track          *forwardTrack
 	filter         atomic.Pointer[func([]byte) bool]
+	tap            atomic.Pointer[func(*rtp.Packet)]
 	agentSSRC      atomic.Uint32
 	// forwardHook, set only by this package's tests before any offer, sees how long
 	// each packet spent between its read from the agent leg and its write to the browser.
@@ -177,6 +178,23 @@ func (s *Session) SetInputFilter(f func(msg []byte) bool) {
 	}
 	s.filter.Store(&f)
 }
+
+// SetTap makes f see every RTP packet relayed to the browser, after it was
+// written there, so the forward path never waits for it (what arrives before
+// the browser leg is up is not relayed, and not tapped). f runs on the forwarding goroutine, must
+// not block and must not keep pkt after it returns (the recorder copies it
+// into its own queue). Nil removes the tap.
+func (s *Session) SetTap(f func(pkt *rtp.Packet)) {
+	if f == nil {
+		s.tap.Store(nil)
+		return
+	}
+	s.tap.Store(&f)
+}
+
+// RequestKeyframe asks the agent for a keyframe (a coalesced PLI), for a
+// consumer of the tap that lost video or is starting.
+func (s *Session) RequestKeyframe() { s.requestKeyframe(false) }
 
 // AgentOffer builds the offer for the agent leg: a receive-only VP8 transceiver and the
 // "input" data channel. It returns once ICE gathering is complete or ctx ends.
@@ -370,12 +388,15 @@ func (s *Session) forward(remote *webrtc.TrackRemote) {
 				return
 			}
 			s.log.Debug("forward_write", "err", err)
-			continue
+		} else {
+			s.stats.packets.Add(1)
+			s.stats.bytes.Add(uint64(n))
+			if s.forwardHook != nil {
+				s.forwardHook(time.Since(start))
+			}
 		}
-		s.stats.packets.Add(1)
-		s.stats.bytes.Add(uint64(n))
-		if s.forwardHook != nil {
-			s.forwardHook(time.Since(start))
+		if tap := s.tap.Load(); tap != nil {
+			(*tap)(&pkt)
 		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"porthole/broker/recording"
 	"porthole/internal/wire"
 )
 
@@ -85,6 +86,7 @@ func (s *Session) expiryTick() {
 	s.mu.Unlock()
 	if warn != nil {
 		s.m.log.Info("session expiring soon", "session_id", s.ID, "remaining_seconds", warn.RemainingSeconds)
+		s.recordEvent(recording.EventCountdown, map[string]int{"remaining_seconds": warn.RemainingSeconds})
 		s.sendExpiry(warn)
 	}
 }
@@ -147,6 +149,7 @@ func (s *Session) Extend(ctx context.Context, by, sourceIP string) (time.Time, e
 	}
 	s.mu.Unlock()
 	s.sendExpiry(msg)
+	s.recordEvent(recording.EventCountdown, map[string]any{"remaining_seconds": msg.RemainingSeconds, "extended_by": by})
 	_ = s.save(ctx)
 	return next, nil
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/pion/webrtc/v4"
 
 	"porthole/broker/audit"
+	"porthole/broker/recording"
 	"porthole/broker/relay"
 	"porthole/broker/settings"
 	"porthole/broker/store"
@@ -59,6 +60,7 @@ type agentLink interface {
 type sessionStore interface {
 	Device(ctx context.Context, id string) (store.Device, error)
 	SaveSupportSession(ctx context.Context, r store.SupportSession) error
+	SaveRecording(ctx context.Context, r store.Recording) error
 }
 
 type auditor interface {
@@ -87,6 +89,12 @@ type Config struct {
 	// NewTicker makes the tickers that wake expiry watchers (default
 	// NewRealTicker); tests pass sessionstest.Ticks.NewTicker.
 	NewTicker func(time.Duration) Ticker
+	// Recordings records sessions (setting recording.enabled); nil never
+	// records.
+	Recordings recorders
+	// RecordingMaxBytes caps one recording (all its files); past it the
+	// recording stops as if the disk were full. Zero means no cap.
+	RecordingMaxBytes int64
 	// ExpiryTick is how often a watcher looks at the clock and tells the
 	// viewer the time left (default 1s).
 	ExpiryTick time.Duration
@@ -180,6 +188,12 @@ type Session struct {
 
 	inputs  inputCounts
 	dropped atomic.Uint64
+
+	// rec is the session's recording, set once consent is granted (when
+	// recordings are on) and taken at the end; recRequired is the
+	// recording.required setting at that time.
+	rec         atomic.Pointer[recording.Recorder]
+	recRequired atomic.Bool
 }
 
 // Start validates the request, records it and asks the agent for consent.
@@ -526,6 +540,10 @@ func (s *Session) onConsent(c *wire.Consent) {
 	}
 	s.rel = rel
 	s.mu.Unlock()
+	if err := s.startRecording(ctx, rel, s.m.cfg.Clock.Now(), c.Answer); err != nil {
+		s.End(ErrRecording.Error())
+		return
+	}
 	s.setState(StateConnecting, "")
 	// The expiry clock starts with consent, and the agent hears of it before
 	// the offer so its indicator can show the end time from the start.
@@ -664,6 +682,7 @@ func (s *Session) SetViewOnly(ctx context.Context, viewOnly, allowExit bool) err
 		return err
 	}
 	s.viewOnly.Store(viewOnly)
+	s.recordEvent(recording.EventViewOnly, map[string]bool{"view_only": viewOnly})
 	s.mu.Lock()
 	d := s.display
 	s.mu.Unlock()
@@ -683,6 +702,7 @@ func (s *Session) SetDisplay(ctx context.Context, display int) error {
 	s.mu.Lock()
 	s.display = display
 	s.mu.Unlock()
+	s.recordEvent(recording.EventDisplay, map[string]int{"display": display})
 	return s.m.cfg.Agents.Send(s.DeviceID, &wire.SessionUpdate{SessionID: s.ID, ViewOnly: s.viewOnly.Load(), Display: display})
 }
 
@@ -713,6 +733,8 @@ func (s *Session) finish(state, reason string) {
 	if rel != nil {
 		rel.Close()
 	}
+	// After the relay: no packet can reach the recorder any more.
+	s.finishRecording(context.Background(), state, reason)
 	snap := s.Snapshot()
 	_ = s.record(context.Background(), "session.ended", map[string]any{"reason": reason, "state": state, "input": snap.Input})
 	_ = s.save(context.Background())
@@ -734,6 +756,7 @@ func (s *Session) filterInput(msg []byte) bool {
 		return false
 	}
 	s.inputs.add(string(in.Kind))
+	s.recordInput(in, msg)
 	return true
 }
 

@@ -24,6 +24,10 @@ const (
 	MFARequirePortal   = "mfa.require_portal"             // bool, default false: every portal user needs TOTP (global)
 	MFARequireSupport  = "mfa.require_support"            // bool, default false: step-up TOTP before a support session
 	MFAStepUpMinutes   = "mfa.stepup_minutes"             // minutes, 1..1440, default 10: how fresh the step-up must be
+
+	RecordingEnabled       = "recording.enabled"        // bool, default true: record relayed sessions
+	RecordingRequired      = "recording.required"       // bool, default false: end a session whose recording cannot start or fails
+	RecordingRetentionDays = "recording.retention_days" // days, 1..3650, default 90 (global): then recordings are deleted
 )
 
 // Errors, matched with errors.Is.
@@ -77,6 +81,10 @@ var specs = map[string]spec{
 	MFARequirePortal:   {"false", boolean, "Require MFA for portal users (global scope only)"},
 	MFARequireSupport:  {"false", boolean, "Require MFA to start a remote support session: a TOTP code within the step-up window"},
 	MFAStepUpMinutes:   {"10", intRange(1, 1440), "Minutes a TOTP verification stays fresh for starting a remote support session"},
+
+	RecordingEnabled:       {"true", boolean, "Session recordings: record the video and events of every remote support session"},
+	RecordingRequired:      {"false", boolean, "Require recording: end a session whose recording cannot start or stops (disk full)"},
+	RecordingRetentionDays: {"90", intRange(1, 3650), "Days recordings are kept before the broker deletes them (global scope)"},
 }
 
 // backend is the persistence the settings need.

@@ -49,6 +49,11 @@ func TestValidate(t *testing.T) {
 		{Global, ConsentTimeout, "4", ErrBadValue},
 		{Global, ConsentTimeout, "60", nil},
 		{Global, Consent, "maybe", ErrBadValue},
+		{Global, RecordingEnabled, "false", nil},
+		{Global, RecordingRequired, "1", ErrBadValue},
+		{Global, RecordingRetentionDays, "0", ErrBadValue},
+		{Global, RecordingRetentionDays, "3651", ErrBadValue},
+		{Global, RecordingRetentionDays, "30", nil},
 	}
 	for _, tc := range tests {
 		if err := Validate(tc.scope, tc.key, tc.value); !errors.Is(err, tc.want) {

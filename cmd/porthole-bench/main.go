@@ -49,6 +49,7 @@ func run(ctx context.Context, args []string, out, errOut io.Writer) error {
 	duration := fs.Duration("duration", 15*time.Second, "measured window per session")
 	warmup := fs.Duration("warmup", 3*time.Second, "time a session runs before its window")
 	static := fs.Duration("static", 10*time.Second, "window at rest after the painter stops, once per size (0: skip)")
+	record := fs.Bool("record", false, "keep session recordings on, to measure the broker writing them")
 	workDir := fs.String("work-dir", "", "keep data directories and logs here (default: a temporary directory, removed)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -70,6 +71,7 @@ func run(ctx context.Context, args []string, out, errOut io.Writer) error {
 		Duration: *duration,
 		Static:   *static,
 		WorkDir:  *workDir,
+		Record:   *record,
 		Logger:   slog.New(slog.NewTextHandler(errOut, nil)),
 	}
 	rep, err := benchrig.Run(ctx, cfg)

@@ -56,6 +56,8 @@ func serve(ctx context.Context, args []string) error {
 	fs.IntVar(&cfg.ICETCPPort, "ice-tcp-port", 0, "TCP port for ICE-TCP fallback when UDP is blocked (0 = off)")
 	fs.StringVar(&cfg.AuditSyslog, "audit-syslog", "", "forward audit events to syslog (RFC 5424): tcp://host:port or udp://host:port")
 	fs.StringVar(&cfg.AuditWebhook, "audit-webhook", "", "POST each audit event as JSON to this URL (retried with backoff; HMAC-signed with $PORTHOLE_AUDIT_WEBHOOK_SECRET if set)")
+	fs.StringVar(&cfg.RecordingsDir, "recordings-dir", "", "directory for session recordings (default DATA_DIR/recordings)")
+	fs.Int64Var(&cfg.RecordingMaxBytes, "recording-max-bytes", 0, "cap on one recording's size; past it the recording stops like on a full disk (0 = no cap)")
 	publicIPs := fs.String("public-ip", "", "comma-separated public IPv4 addresses to advertise for WebRTC (NAT 1:1)")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	logFormat := fs.String("log-format", "text", "log format: text or json")

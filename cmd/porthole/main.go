@@ -33,6 +33,10 @@ commands:
   audit verify [--file EXPORT.jsonl]                  check the audit hash chain (exit 1 names the first bad record)
   audit export [--format csv|jsonl] [-o FILE] [--since T --until T --actor A --action A --device ID]
                                                       stream the audit log
+  recordings [list] [--device ID] [--user U] [--since T] [--until T] [--json]
+                                                      list session recordings
+  recordings verify [--id ID]                         check recordings against their audited SHA-256 and size
+                                                      (exit 1 names each mismatch)
 
 Exit codes: 0 ok, 1 error, 2 usage, 3 not logged in or token expired, 4 permission denied.`
 
@@ -87,6 +91,8 @@ func run(ctx context.Context, args []string, in io.Reader, out io.Writer) error 
 			return cmdAuditExport(ctx, args[2:], out)
 		}
 		return cmdAudit(ctx, args[1:], out)
+	case "recordings":
+		return cmdRecordings(ctx, args[1:], out)
 	case "-h", "--help", "help":
 		fmt.Fprintln(out, usage)
 		return nil

@@ -69,6 +69,9 @@ type Config struct {
 	WorkDir string
 	// Logger receives progress (one line per run); nil discards it.
 	Logger *slog.Logger
+	// Record keeps session recordings on (the broker's default) so that the
+	// broker's CPU includes writing them; false turns recording.enabled off.
+	Record bool
 }
 
 func (c Config) withDefaults() (Config, error) {

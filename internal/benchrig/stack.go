@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -61,6 +62,9 @@ func startStack(ctx context.Context, cfg Config, size Size, dir string) (_ *stac
 	// Unattended consent: no dialog on the agent side, so nobody has to click.
 	if err := s.api.setGlobal(ctx, "remote_support.consent", "unattended"); err != nil {
 		return nil, fmt.Errorf("%w: set remote_support.consent=unattended: %w", ErrStage, err)
+	}
+	if err := s.api.setGlobal(ctx, "recording.enabled", strconv.FormatBool(cfg.Record)); err != nil {
+		return nil, fmt.Errorf("%w: set recording.enabled: %w", ErrStage, err)
 	}
 	if err := s.startAgent(ctx); err != nil {
 		return nil, err

@@ -7,6 +7,7 @@ import { usersPage } from './pages/users.js';
 import { auditPage, sessionDetailsPage } from './pages/audit.js';
 import { sessionPage } from './pages/session.js';
 import { accountPage, installStepUp } from './pages/account.js';
+import { recordingsPage, recordingPage } from './pages/recordings.js';
 import { el, clear } from './dom.js';
 
 const state = { me: null, cleanup: null };
@@ -21,6 +22,8 @@ const routes = [
   { re: /^#\/audit\/sessions\/([A-Za-z0-9_-]+)$/, page: sessionDetailsPage, role: ['admin', 'auditor'] },
   { re: /^#\/sessions\/([A-Za-z0-9_-]+)$/, page: sessionPage, role: ['admin', 'technician'] },
   { re: /^#\/account$/, page: accountPage },
+  { re: /^#\/recordings$/, page: recordingsPage, role: ['admin', 'auditor'] },
+  { re: /^#\/recordings\/([A-Za-z0-9_-]+)$/, page: recordingPage, role: ['admin', 'auditor'] },
 ];
 
 export function banner(msg, kind = 'error') {
@@ -36,6 +39,7 @@ function renderNav() {
   const links = [['#/devices', 'Inventory']];
   if (state.me.role === 'admin') links.push(['#/tokens', 'Enrollment'], ['#/users', 'Users']);
   if (state.me.role === 'admin' || state.me.role === 'auditor') links.push(['#/audit', 'Audit log']);
+  if (state.me.role === 'admin' || state.me.role === 'auditor') links.push(['#/recordings', 'Recordings']);
   links.push(['#/account', 'Account']);
   for (const [href, text] of links) nav.append(el('a', { href }, text));
   document.getElementById('whoami').textContent = `${state.me.username} (${state.me.role})`;

@@ -61,6 +61,7 @@ export async function sessionDetailsPage(main, ctx) {
   const render = async () => {
     const s = await api('GET', `/api/sessions/${id}`);
     const events = await api('GET', `/api/audit?order=asc&limit=1000&target=${encodeURIComponent(id)}`);
+    const rec = await api('GET', `/api/recordings/${id}`).catch(() => null);
     clear(body);
     const live = !['ended', 'declined'].includes(s.state);
     const term = el('button', { id: 'session-terminate', class: 'danger', type: 'button', hidden: !live }, 'Terminate this session');
@@ -79,7 +80,9 @@ export async function sessionDetailsPage(main, ctx) {
       el('dt', {}, 'Expires'), el('dd', {}, s.expires_at ? new Date(s.expires_at).toLocaleString() : '—'),
       el('dt', {}, 'Input'), el('dd', {}, input),
       el('dt', {}, 'End reason'), el('dd', { id: 'detail-end-reason' }, s.end_reason || '—'),
-      el('dt', {}, 'Recording'), el('dd', { class: 'muted' }, 'no recording (recordings are not enabled)')),
+      el('dt', {}, 'Recording'), el('dd', { id: 'detail-recording' }, rec
+        ? (rec.state === 'deleted' ? 'deleted (retention)' : el('a', { href: `#/recordings/${id}` }, `Play recording (${rec.state})`))
+        : el('span', { class: 'muted' }, 'no recording'))),
     el('p', {}, term, ' ', msg),
     el('h2', {}, 'Events'),
     table(['#', 'Time', 'Actor', 'Action', 'Details'], events.map((r) => el('tr', {}, el('td', {}, r.seq),

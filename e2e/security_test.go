@@ -176,6 +176,8 @@ func TestRoutesByRole(t *testing.T) {
 		{"GET", "/api/sessions/{id}/signal", "/api/sessions/none/signal", nil, connect},
 		{"GET", "/api/settings", "", nil, all},
 		{"PUT", "/api/settings/{key}", "/api/settings/remote_support.view_only", map[string]any{"scope": "global", "value": "false"}, adminOnly},
+		{"POST", "/api/devices/{id}/elevation-codes", "/api/devices/none/elevation-codes", map[string]any{"user": "u", "minutes": 5}, connect},
+		{"GET", "/api/devices/{id}/elevations", "/api/devices/none/elevations", nil, audits},
 		{"GET", "/api/mfa", "", nil, allPending},
 		{"POST", "/api/mfa/enroll", "", nil, allPending},
 		{"GET", "/api/mfa/enroll/qr.png", "", nil, allPending},

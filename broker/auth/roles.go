@@ -29,13 +29,17 @@ const (
 	// TerminateSession ends anyone's live session (the requester may always end its own).
 	TerminateSession Permission = "sessions.terminate"
 	ManageSettings   Permission = "settings.manage"
+	// IssueElevationCode issues temporary admin codes for a device.
+	IssueElevationCode Permission = "elevation.issue"
+	// ViewElevations reads elevation sessions and what ran elevated.
+	ViewElevations Permission = "elevation.view"
 )
 
 var grants = map[Role]map[Permission]bool{
 	Admin: {ViewDevices: true, ManageDevices: true, Enroll: true, ManageUsers: true, ConnectDevice: true, ViewAudit: true,
-		TerminateSession: true, ManageSettings: true},
-	Technician: {ViewDevices: true, ConnectDevice: true},
-	Auditor:    {ViewDevices: true, ViewAudit: true, TerminateSession: true},
+		TerminateSession: true, ManageSettings: true, IssueElevationCode: true, ViewElevations: true},
+	Technician: {ViewDevices: true, ConnectDevice: true, IssueElevationCode: true},
+	Auditor:    {ViewDevices: true, ViewAudit: true, TerminateSession: true, ViewElevations: true},
 	Approver:   {ViewDevices: true},
 }
 

@@ -66,3 +66,30 @@ func FuzzDecodeEnroll(f *testing.F) {
 		_ = DecodeJSON(bytes.NewReader(data), 1<<16, &l)
 	})
 }
+
+// FuzzDecodeElevationEvent fuzzes the data of agent elevation events and
+// the code request body.
+func FuzzDecodeElevationEvent(f *testing.F) {
+	f.Add([]byte(`{"session_id":"abc","user":"ann","until":"2026-01-01T00:00:00Z","code_nonce":7}`))
+	f.Add([]byte(`{"session_id":"abc","user":"ann","process":{"pid":4,"ppid":1,"uid":1000,"euid":0,"loginuid":1000,"exe":"/usr/bin/sudo","args":["sudo","id"]}}`))
+	f.Add([]byte(`{"user":"ann","reason":"bad_code","error":"elevcode: code is not valid"}`))
+	f.Add([]byte(`{"user":"ann","minutes":30}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if e, err := DecodeElevationEvent(data); err == nil {
+			if e.Validate() != nil {
+				t.Fatal("accepted an invalid event")
+			}
+			b, err := MarshalElevationEvent(e)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := DecodeElevationEvent(b); err != nil && len(b) <= MaxAgentEventData {
+				t.Fatalf("round trip: %v", err)
+			}
+		}
+		var r ElevationCodeRequest
+		if err := DecodeJSON(bytes.NewReader(data), 1<<16, &r); err == nil && r.Validate() != nil {
+			t.Fatal("accepted an invalid code request")
+		}
+	})
+}

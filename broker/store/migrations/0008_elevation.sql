@@ -1,0 +1,30 @@
+-- Temporary admin rights (elevation) as agents report them through their
+-- outboxes. An elevation session is one grant on one device (a second code
+-- for the same user extends it); a process row is one program that ran
+-- elevated in it, keyed by the agent event that first reported it so a
+-- re-delivered event changes nothing.
+CREATE TABLE elevation_sessions (
+  device_id  TEXT NOT NULL,
+  session_id TEXT NOT NULL,
+  username   TEXT NOT NULL,
+  granted_at INTEGER NOT NULL,
+  until      INTEGER NOT NULL,
+  ended_at   INTEGER NOT NULL DEFAULT 0,
+  end_reason TEXT NOT NULL DEFAULT '',
+  PRIMARY KEY (device_id, session_id)
+);
+
+CREATE TABLE elevation_processes (
+  device_id  TEXT NOT NULL,
+  event_id   TEXT NOT NULL,
+  session_id TEXT NOT NULL,
+  pid        INTEGER NOT NULL,
+  ppid       INTEGER NOT NULL,
+  exe        TEXT NOT NULL,
+  args       TEXT NOT NULL, -- JSON array, secrets redacted by the agent
+  started_at INTEGER NOT NULL,
+  seen_at    INTEGER NOT NULL,
+  exited_at  INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (device_id, event_id)
+);
+CREATE INDEX elevation_processes_session ON elevation_processes(device_id, session_id, seen_at);

@@ -174,6 +174,11 @@ type Event struct {
 	Err string
 	// Process is set on the process kinds.
 	Process *Process
+	// CodeIssuedAt and CodeNonce identify the redeemed code on
+	// EventGranted (the broker audits both when it issues a code); never
+	// the code itself.
+	CodeIssuedAt time.Time
+	CodeNonce    int
 }
 
 // Process is an elevated process as seen in /proc.
@@ -388,7 +393,8 @@ func (m *Manager) elevateLocked(ctx context.Context, user, code string) (Session
 	}
 	m.rec.watch(e.SessionID, user, uid)
 	m.log.Info("elevation granted", "user", user, "session_id", e.SessionID, "until", e.Until)
-	return Session{ID: e.SessionID, User: user, Until: e.Until}, []Event{m.event(EventGranted, e, nil)}, nil
+	granted := m.event(EventGranted, e, func(ev *Event) { ev.CodeIssuedAt, ev.CodeNonce = g.IssuedAt, int(g.Nonce) })
+	return Session{ID: e.SessionID, User: user, Until: e.Until}, []Event{granted}, nil
 }
 
 // Revoke takes the user's rights away now. ErrUnknownUser if this agent

@@ -60,9 +60,16 @@ func startBroker(t *testing.T, clk clock.Clock) *env {
 
 func startBrokerIn(t *testing.T, dir string, clk clock.Clock) *env {
 	t.Helper()
+	return startBrokerAt(t, dir, "127.0.0.1:0", clk)
+}
+
+// startBrokerAt runs a broker on listen (a restarted broker keeps its
+// address, which enrolled agents know).
+func startBrokerAt(t *testing.T, dir, listen string, clk clock.Clock) *env {
+	t.Helper()
 	out := &syncBuffer{}
 	ctx, cancel := context.WithCancel(context.Background())
-	srv, err := broker.New(ctx, broker.Config{Listen: "127.0.0.1:0", DataDir: dir, Out: out, Clock: clk,
+	srv, err := broker.New(ctx, broker.Config{Listen: listen, DataDir: dir, Out: out, Clock: clk,
 		Heartbeat: time.Second, Logger: testLogger(t)})
 	if err != nil {
 		cancel()

@@ -4,6 +4,8 @@
 //	porthole login --broker URL --user NAME
 //	porthole devices [--json]
 //	porthole token create [--uses N] [--expires 24h] [--note TEXT] [--json]
+//	porthole code issue --device ID [--user NAME] [--for 30m]
+//	porthole elevations list --device ID
 package main
 
 import (
@@ -30,6 +32,9 @@ commands:
   audit verify [--file EXPORT.jsonl]                  check the audit hash chain (exit 1 names the first bad record)
   audit export [--format csv|jsonl] [-o FILE] [--since T --until T --actor A --action A --device ID]
                                                       stream the audit log
+  code issue --device ID [--user U] [--for 30m] [--json]
+                                                      issue a temporary admin code (shown once)
+  elevations list --device ID [--json]                elevation sessions and what ran elevated
 
 Exit codes: 0 ok, 1 error, 2 usage, 3 not logged in or token expired, 4 permission denied.`
 
@@ -82,6 +87,16 @@ func run(ctx context.Context, args []string, in io.Reader, out io.Writer) error 
 			return cmdAuditExport(ctx, args[2:], out)
 		}
 		return cmdAudit(ctx, args[1:], out)
+	case "code":
+		if len(args) < 2 || args[1] != "issue" {
+			return &exitError{2, errors.New("usage: porthole code issue --device ID [--user U] [--for 30m]")}
+		}
+		return cmdCodeIssue(ctx, args[2:], out)
+	case "elevations":
+		if len(args) < 2 || args[1] != "list" {
+			return &exitError{2, errors.New("usage: porthole elevations list --device ID")}
+		}
+		return cmdElevationsList(ctx, args[2:], out)
 	case "-h", "--help", "help":
 		fmt.Fprintln(out, usage)
 		return nil

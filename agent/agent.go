@@ -66,6 +66,7 @@ type Agent struct {
 	events  *outbox.Outbox
 	elev    *elevation.Manager // nil when elevation is off
 	elevSrv *elevsock.Server
+	desk    *elevationDesk
 }
 
 // Enroll registers this endpoint with the broker and stores the identity.
@@ -189,7 +190,7 @@ func (a *Agent) Run(ctx context.Context) error {
 func (a *Agent) Events() *outbox.Outbox { return a.events }
 
 func (a *Agent) handle(ctx context.Context, m wire.Message) {
-	if a.support.Handle(ctx, m) || a.events.Handle(m) {
+	if a.support.Handle(ctx, m) || a.events.Handle(m) || a.handleElevation(ctx, m) {
 		return
 	}
 	a.cfg.Logger.Warn("unhandled broker message", "type", m.Type())

@@ -183,10 +183,12 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	s.events = agentevents.New(s.audit, agentLink{&hub}, cfg.Logger)
 	hub = agents.New(agents.Config{Devices: st, Audit: s.audit, Live: s.live, Clock: cfg.Clock,
 		Logger: cfg.Logger.With("component", "agents"), Heartbeat: cfg.Heartbeat,
-		OnMessage: s.agentMessage, OnOffline: s.sess.AgentOffline})
+		OnMessage: s.agentMessage, OnOffline: s.sess.AgentOffline,
+		OnOnline: func(id string) { s.elevation.PushPolicy(context.Background(), id) }})
 	s.agents = hub
 	s.settings = set
-	s.elevation = elevation.New(elevation.Config{Store: st, Audit: s.audit, Settings: set, Clock: cfg.Clock, Logger: cfg.Logger})
+	s.elevation = elevation.New(elevation.Config{Store: st, Audit: s.audit, Settings: set, Agents: agentLink{&hub},
+		Clock: cfg.Clock, Logger: cfg.Logger})
 	s.events.Register(elevation.Area, s.elevation.Hook)
 	// TOTP secrets are sealed with a key kept outside the database
 	// (PORTHOLE_SECRET_KEY, else data-dir/secret.key, created once).

@@ -37,28 +37,13 @@ const (
 // mount namespace (unshare -m) over a copy of /etc: this machine's real
 // sudoers and accounts are never touched.
 func TestElevationCodes(t *testing.T) {
-	elevationtest.NeedRoot(t)
-	if os.Getenv(elevationNSEnv) == "" {
-		reRunInNamespace(t)
+	if !inThrowawayNamespace(t) {
 		return
 	}
-	throwawayEtc(t)
-
 	clk := clocktest.NewTimerClock(time.Now())
-	e := startBroker(t, nil)
-	admin := e.login(t, "admin", e.Password)
-	name, uid := elevationtest.User(t)
-	sock := filepath.Join(publicDir(t), "elevate.sock")
-	state := filepath.Join(t.TempDir(), "agent")
-	cfg := agent.Config{StateDir: state, Displays: oneDisplay, Logger: testLogger(t),
-		Elevation: &agent.ElevationConfig{Socket: sock,
-			Manager: elevation.Config{Clock: clk, Timer: clk, RecordInterval: 50 * time.Millisecond}}}
-	if _, err := agent.Enroll(context.Background(), cfg, e.URL, admin.enrollToken(1, time.Hour), ""); err != nil {
-		t.Fatal(err)
-	}
-	ra := startAgent(t, cfg)
+	e, admin, ra, sock := elevationRig(t, clk)
 	dev := ra.DeviceID()
-	waitFor(t, "agent online", 10*time.Second, func() bool { return admin.device(dev).Online })
+	name, uid := elevationtest.User(t)
 
 	if out, err := asUser(t, uid, "sudo", "-n", "true"); err == nil {
 		t.Fatalf("user had sudo before any code: %s", out)
@@ -173,6 +158,120 @@ func TestElevationCodes(t *testing.T) {
 	if issued != 2 {
 		t.Errorf("%d codes audited as issued, want 2", issued)
 	}
+}
+
+// elevationRig starts a broker and an enrolled agent with elevation on
+// (its manager on clk, its socket in a directory every user can reach).
+func elevationRig(t *testing.T, clk *clocktest.TimerClock) (*env, *client, *runningAgent, string) {
+	t.Helper()
+	e := startBroker(t, nil)
+	admin := e.login(t, "admin", e.Password)
+	sock := filepath.Join(publicDir(t), "elevate.sock")
+	state := filepath.Join(t.TempDir(), "agent")
+	cfg := agent.Config{StateDir: state, Displays: oneDisplay, Logger: testLogger(t),
+		Elevation: &agent.ElevationConfig{Socket: sock,
+			Manager: elevation.Config{Clock: clk, Timer: clk, RecordInterval: 50 * time.Millisecond}}}
+	if _, err := agent.Enroll(context.Background(), cfg, e.URL, admin.enrollToken(1, time.Hour), ""); err != nil {
+		t.Fatal(err)
+	}
+	ra := startAgent(t, cfg)
+	waitFor(t, "agent online", 10*time.Second, func() bool { return admin.device(ra.DeviceID()).Online })
+	return e, admin, ra, sock
+}
+
+// TestElevationRequests: an end user's request (porthole-agent
+// request-admin) reaches the broker, and its approval elevates the user
+// without anyone typing a code; a member of a group in
+// elevation.self_approve_groups is elevated at once, and that is audited.
+// Like TestElevationCodes it runs in a throwaway mount namespace.
+func TestElevationRequests(t *testing.T) {
+	if !inThrowawayNamespace(t) {
+		return
+	}
+	_, admin, ra, sock := elevationRig(t, clocktest.NewTimerClock(time.Now()))
+	dev := ra.DeviceID()
+	name, uid := elevationtest.User(t)
+
+	out, err := agentAs(t, uid, "request-admin", "--socket", sock, "--reason", "install the printer driver")
+	if err != nil || !strings.Contains(out, "sent to your helpdesk") {
+		t.Fatalf("request-admin: %v %s", err, out)
+	}
+	type request struct {
+		ID, User, Reason, State string
+		DeviceID                string `json:"device_id"`
+	}
+	var req request
+	waitFor(t, "request listed", 10*time.Second, func() bool {
+		var rs []request
+		if st, body := admin.do("GET", "/api/elevation-requests", nil, &rs); st != 200 {
+			t.Fatalf("requests: %d %s", st, body)
+		}
+		for _, r := range rs {
+			if r.User == name && r.DeviceID == dev {
+				req = r
+				return true
+			}
+		}
+		return false
+	})
+	if req.Reason != "install the printer driver" || req.State != "open" {
+		t.Errorf("request %+v", req)
+	}
+	if st, body := admin.do("POST", "/api/elevation-requests/"+req.ID+"/approve", map[string]any{"minutes": 10}, nil); st != 201 {
+		t.Fatalf("approve: %d %s", st, body)
+	}
+	waitFor(t, "approved user has sudo", 10*time.Second, func() bool {
+		_, err := asUser(t, uid, "sudo", "-n", "true")
+		return err == nil
+	})
+	if st, _ := admin.do("POST", "/api/elevation-requests/"+req.ID+"/approve", map[string]any{"minutes": 10}, nil); st != 409 {
+		t.Errorf("second approval: %d", st)
+	}
+
+	// Self-approval by group, pushed to the connected agent.
+	self, selfUID := elevationtest.User(t)
+	if out, err := exec.Command("groupadd", "phel-selfapprove").CombinedOutput(); err != nil {
+		t.Fatalf("groupadd: %v %s", err, out)
+	}
+	if out, err := exec.Command("usermod", "-aG", "phel-selfapprove", self).CombinedOutput(); err != nil {
+		t.Fatalf("usermod: %v %s", err, out)
+	}
+	if out, err := agentAs(t, selfUID, "request-admin", "--socket", sock, "--reason", "before the policy"); err != nil || !strings.Contains(out, "sent to your helpdesk") {
+		t.Errorf("request before the policy: %v %s", err, out)
+	}
+	if st, body := admin.do("PUT", "/api/settings/elevation.self_approve_groups", map[string]any{"scope": "device:" + dev, "value": "phel-selfapprove"}, nil); st != 200 {
+		t.Fatalf("setting: %d %s", st, body)
+	}
+	waitFor(t, "policy saved by the agent", 10*time.Second, func() bool {
+		b, _ := os.ReadFile(filepath.Join(ra.StateDir, agent.PolicyFile))
+		return bytes.Contains(b, []byte("phel-selfapprove"))
+	})
+	out, err = agentAs(t, selfUID, "request-admin", "--socket", sock, "--reason", "fix the VPN")
+	if err != nil || !strings.Contains(out, "Self-approved: "+self+" is an administrator") || !strings.Contains(out, "1h0m0s left") {
+		t.Fatalf("self-approval: %v %s", err, out)
+	}
+	if out, err := asUser(t, selfUID, "sudo", "-n", "true"); err != nil {
+		t.Errorf("self-approved user has no sudo: %v %s", err, out)
+	}
+	waitFor(t, "self-approved grant audited", 10*time.Second, func() bool {
+		log := auditActions(t, admin, dev)
+		return strings.Contains(log, "elevation.granted map[") && strings.Contains(log, "note:fix the VPN") &&
+			strings.Contains(log, "self_approved:true") && strings.Contains(log, "elevation.request_approved")
+	})
+}
+
+// inThrowawayNamespace reports whether the test runs in its throwaway
+// mount namespace (with /etc replaced by a copy). If not, it re-runs the
+// test there, reports its outcome, and returns false.
+func inThrowawayNamespace(t *testing.T) bool {
+	t.Helper()
+	elevationtest.NeedRoot(t)
+	if os.Getenv(elevationNSEnv) == "" {
+		reRunInNamespace(t)
+		return false
+	}
+	throwawayEtc(t)
+	return true
 }
 
 // reRunInNamespace runs this test again in a private mount namespace and

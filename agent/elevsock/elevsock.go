@@ -25,8 +25,10 @@ import (
 	"os/user"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"porthole/agent/elevation"
 	"porthole/internal/elevcode"
@@ -53,12 +55,19 @@ var (
 const (
 	OpElevate = "elevate" // redeem Code for the caller
 	OpStatus  = "status"  // the caller's running elevation, if any
+	// OpRequest asks for elevation with a Reason: granted at once when the
+	// caller may self-approve, else sent to the helpdesk.
+	OpRequest = "request"
 )
+
+// maxReason bounds a request's reason.
+const maxReason = 500
 
 // Request is what a client sends.
 type Request struct {
-	Op   string `json:"op"`
-	Code string `json:"code,omitempty"`
+	Op     string `json:"op"`
+	Code   string `json:"code,omitempty"`
+	Reason string `json:"reason,omitempty"`
 }
 
 // Response is the service's answer. Error is a sentence for the end user.
@@ -70,6 +79,10 @@ type Response struct {
 	// Now is the service's clock, so the client shows the time left
 	// without trusting its own.
 	Now time.Time `json:"now,omitzero"`
+	// SelfApproved: a request granted without a code. RequestID: a
+	// request sent to the helpdesk.
+	SelfApproved bool   `json:"self_approved,omitempty"`
+	RequestID    string `json:"request_id,omitempty"`
 }
 
 // decodeRequest is the one decoder of client input.
@@ -84,18 +97,28 @@ func decodeRequest(line []byte) (Request, error) {
 		return Request{}, fmt.Errorf("%w: trailing data", ErrMalformed)
 	}
 	switch {
-	case r.Op == OpElevate && r.Code != "" && len(r.Code) <= 4*elevcode.Length:
-	case r.Op == OpStatus && r.Code == "":
+	case r.Op == OpElevate && r.Code != "" && len(r.Code) <= 4*elevcode.Length && r.Reason == "":
+	case r.Op == OpStatus && r.Code == "" && r.Reason == "":
+	case r.Op == OpRequest && r.Code == "" && strings.TrimSpace(r.Reason) != "" && len(r.Reason) <= maxReason && utf8.ValidString(r.Reason):
+		r.Reason = strings.Map(func(c rune) rune {
+			if c < 0x20 || c == 0x7f {
+				return ' '
+			}
+			return c
+		}, strings.TrimSpace(r.Reason))
 	default:
-		return Request{}, fmt.Errorf("%w: want op elevate with a code, or status", ErrMalformed)
+		return Request{}, fmt.Errorf("%w: want op elevate with a code, request with a reason (at most %d bytes), or status", ErrMalformed, maxReason)
 	}
 	return r, nil
 }
 
-// Elevator is what the service needs from the elevation manager.
+// Elevator is what the service needs from the agent's elevation side.
 type Elevator interface {
 	Elevate(ctx context.Context, user, code string) (elevation.Session, error)
 	Sessions() ([]elevation.Session, error)
+	// Request grants at once when user may self-approve (self true), or
+	// forwards the request to the broker and returns its id.
+	Request(ctx context.Context, user, reason string) (s elevation.Session, self bool, requestID string, err error)
 }
 
 // Server answers requests on a unix socket.
@@ -204,6 +227,16 @@ func (s *Server) answer(ctx context.Context, c net.Conn) Response {
 			}
 		}
 		return Response{User: u.Username, Error: "You are not elevated."}
+	case OpRequest:
+		sess, self, id, err := s.elev.Request(ctx, u.Username, req.Reason)
+		switch {
+		case err != nil:
+			s.log.Error("elevation request", "user", u.Username, "err", err)
+			return Response{User: u.Username, Error: Message(err)}
+		case self:
+			return Response{OK: true, SelfApproved: true, User: sess.User, Until: sess.Until}
+		}
+		return Response{OK: true, User: u.Username, RequestID: id}
 	default:
 		sess, err := s.elev.Elevate(ctx, u.Username, req.Code)
 		if err != nil {

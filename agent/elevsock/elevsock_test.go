@@ -39,6 +39,17 @@ func (f *fakeElevator) Elevate(_ context.Context, u, code string) (elevation.Ses
 	return elevation.Session{ID: "s1", User: u, Until: f.until}, nil
 }
 
+// Request self-approves the reason "mine", forwards any other.
+func (f *fakeElevator) Request(_ context.Context, u, reason string) (elevation.Session, bool, string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.users = append(f.users, u)
+	if reason == "mine" {
+		return elevation.Session{ID: "s2", User: u, Until: f.until}, true, "", nil
+	}
+	return elevation.Session{}, false, "req1", nil
+}
+
 func (f *fakeElevator) Sessions() ([]elevation.Session, error) {
 	return []elevation.Session{{ID: "s1", User: "someone-else", Until: f.until}}, nil
 }
@@ -118,6 +129,17 @@ func TestCallerIsThePeer(t *testing.T) {
 	if err != nil || r.OK || r.Error != "You are not elevated." {
 		t.Errorf("status of a non-elevated caller = %+v, %v", r, err)
 	}
+	r, err = Ask(ctx, path, Request{Op: OpRequest, Reason: "mine"})
+	if err != nil || !r.OK || !r.SelfApproved || r.User != me.Username || !r.Until.Equal(until) {
+		t.Errorf("self-approved request = %+v, %v", r, err)
+	}
+	r, err = Ask(ctx, path, Request{Op: OpRequest, Reason: "install\na driver"})
+	if err != nil || !r.OK || r.SelfApproved || r.RequestID != "req1" {
+		t.Errorf("forwarded request = %+v, %v", r, err)
+	}
+	if r, _ := Ask(ctx, path, Request{Op: OpRequest, Reason: "  "}); r.OK || !strings.Contains(r.Error, "not understood") {
+		t.Errorf("request without a reason = %+v", r)
+	}
 	// Garbage gets an answer, not a hang.
 	c, err := net.Dial("unix", path)
 	if err != nil {
@@ -139,6 +161,7 @@ func FuzzDecodeRequest(f *testing.F) {
 	f.Add([]byte(`{"op":"status"}`))
 	f.Add([]byte(`{"op":"status","code":"x"}`))
 	f.Add([]byte(`{"op":"elevate","user":"root"}`))
+	f.Add([]byte(`{"op":"request","reason":"printer driver"}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		r, err := decodeRequest(data)
 		if err != nil {
@@ -147,7 +170,8 @@ func FuzzDecodeRequest(f *testing.F) {
 			}
 			return
 		}
-		if (r.Op != OpElevate || r.Code == "") && (r.Op != OpStatus || r.Code != "") {
+		if (r.Op != OpElevate || r.Code == "") && (r.Op != OpStatus || r.Code != "") &&
+			(r.Op != OpRequest || strings.TrimSpace(r.Reason) == "" || strings.ContainsFunc(r.Reason, func(c rune) bool { return c < 0x20 })) {
 			t.Fatalf("accepted %+v", r)
 		}
 	})

@@ -33,14 +33,18 @@ const (
 	IssueElevationCode Permission = "elevation.issue"
 	// ViewElevations reads elevation sessions and what ran elevated.
 	ViewElevations Permission = "elevation.view"
+	// DecideElevationRequest approves (delivering a code) or denies end
+	// users' elevation requests.
+	DecideElevationRequest Permission = "elevation.decide"
 )
 
 var grants = map[Role]map[Permission]bool{
 	Admin: {ViewDevices: true, ManageDevices: true, Enroll: true, ManageUsers: true, ConnectDevice: true, ViewAudit: true,
-		TerminateSession: true, ManageSettings: true, IssueElevationCode: true, ViewElevations: true},
-	Technician: {ViewDevices: true, ConnectDevice: true, IssueElevationCode: true},
+		TerminateSession: true, ManageSettings: true, IssueElevationCode: true, ViewElevations: true,
+		DecideElevationRequest: true},
+	Technician: {ViewDevices: true, ConnectDevice: true, IssueElevationCode: true, DecideElevationRequest: true},
 	Auditor:    {ViewDevices: true, ViewAudit: true, TerminateSession: true, ViewElevations: true},
-	Approver:   {ViewDevices: true},
+	Approver:   {ViewDevices: true, DecideElevationRequest: true},
 }
 
 // Can reports whether r holds p. Unknown roles hold nothing.

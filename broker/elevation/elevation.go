@@ -46,6 +46,11 @@ type Store interface {
 	EndElevationProcess(ctx context.Context, deviceID, sessionID string, pid int, startedAt, exitedAt time.Time) error
 	ElevationSessions(ctx context.Context, deviceID string, limit int) ([]store.ElevationSession, error)
 	ElevationProcesses(ctx context.Context, deviceID, sessionID string, limit int) ([]store.ElevationProcess, error)
+	AddElevationRequest(ctx context.Context, r store.ElevationRequest) error
+	ElevationRequest(ctx context.Context, id string) (store.ElevationRequest, error)
+	ElevationRequests(ctx context.Context, limit int) ([]store.ElevationRequest, error)
+	DecideElevationRequest(ctx context.Context, id, state, by string, at time.Time, minutes int) error
+	Devices(ctx context.Context) ([]store.Device, error)
 }
 
 // Auditor writes audit events (fail closed: no audit, no code).
@@ -53,9 +58,10 @@ type Auditor interface {
 	Append(ctx context.Context, e audit.Event) (store.AuditRecord, error)
 }
 
-// Limits reads the effective elevation.max_minutes of a device.
+// Limits reads a device's effective elevation settings.
 type Limits interface {
 	Int(ctx context.Context, deviceID, key string) (int, error)
+	Effective(ctx context.Context, deviceID, key string) (settings.Value, error)
 }
 
 // Config wires a Service.
@@ -63,8 +69,10 @@ type Config struct {
 	Store    Store
 	Audit    Auditor
 	Settings Limits
-	Clock    clock.Clock  // default clock.Real
-	Logger   *slog.Logger // default discards
+	// Agents delivers policies and approved codes to connected agents.
+	Agents Agents
+	Clock  clock.Clock  // default clock.Real
+	Logger *slog.Logger // default discards
 }
 
 // Service issues codes and records agents' elevation events.
@@ -73,7 +81,7 @@ type Service struct {
 	log *slog.Logger
 }
 
-// New returns a Service; Store, Audit and Settings are required.
+// New returns a Service; Store, Audit, Settings and Agents are required.
 func New(cfg Config) *Service {
 	if cfg.Clock == nil {
 		cfg.Clock = clock.Real{}
@@ -135,11 +143,14 @@ func (s *Service) Issue(ctx context.Context, actor, ip, deviceID string, req wir
 func (s *Service) Hook(ctx context.Context, deviceID string, ev wire.AgentEvent) error {
 	_, what, _ := strings.Cut(ev.Kind, ".")
 	switch what {
-	case "granted", "expired", "revoked", "recovered", "process_start", "process_exec", "process_exit":
+	case "granted", "expired", "revoked", "recovered", "process_start", "process_exec", "process_exit", "requested":
 	default:
 		return nil // audited only
 	}
 	d, err := wire.DecodeElevationEvent(ev.Data)
+	if err == nil && what == "requested" {
+		return s.storeRequest(ctx, deviceID, ev, d)
+	}
 	if err == nil && d.SessionID == "" {
 		err = errors.New("no session_id")
 	}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -27,10 +28,11 @@ var (
 )
 
 type fixture struct {
-	svc *Service
-	st  *store.Store
-	log *audit.Log
-	set *settings.Settings
+	agents *fakeAgents
+	svc    *Service
+	st     *store.Store
+	log    *audit.Log
+	set    *settings.Settings
 }
 
 func setup(t *testing.T) fixture {
@@ -49,8 +51,9 @@ func setup(t *testing.T) fixture {
 	}
 	log := audit.New(st, clocktest.New(now))
 	set := settings.New(st)
-	svc := New(Config{Store: st, Audit: log, Settings: set, Clock: clocktest.New(now)})
-	return fixture{svc: svc, st: st, log: log, set: set}
+	ag := &fakeAgents{online: map[string]bool{}}
+	svc := New(Config{Store: st, Audit: log, Settings: set, Agents: ag, Clock: clocktest.New(now)})
+	return fixture{svc: svc, st: st, log: log, set: set, agents: ag}
 }
 
 func TestIssueVerifiesAtTheAgentAndIsAudited(t *testing.T) {
@@ -174,5 +177,97 @@ func TestHookStoresSessionsOnce(t *testing.T) {
 	}
 	if len(recs) != 6 {
 		t.Errorf("%d audit records for 6 events delivered twice", len(recs))
+	}
+}
+
+// fakeAgents records what the service sends to connected agents.
+type fakeAgents struct {
+	mu     sync.Mutex
+	online map[string]bool
+	sent   []wire.Message
+}
+
+func (f *fakeAgents) Online(id string) bool { f.mu.Lock(); defer f.mu.Unlock(); return f.online[id] }
+func (f *fakeAgents) Send(id string, m wire.Message) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.sent = append(f.sent, m)
+	return nil
+}
+
+func TestRequestApproveDeny(t *testing.T) {
+	f := setup(t)
+	ctx := context.Background()
+	rec := agentevents.New(f.log, nopSender{}, nil)
+	rec.Register(Area, f.svc.Hook)
+	batch := &wire.AgentEvents{Events: []wire.AgentEvent{
+		ev(t, "r1", "elevation.requested", now, wire.ElevationEvent{RequestID: "agentref1", User: "bob", Note: "printer driver"}),
+		ev(t, "r2", "elevation.requested", now.Add(time.Second), wire.ElevationEvent{RequestID: "agentref2", User: "eve", Note: "games"}),
+	}}
+	rec.Handle("dev1", batch)
+	rec.Handle("dev1", batch) // resent: stored once
+	rs, err := f.svc.Requests(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rs) != 2 || rs[0].User != "eve" || rs[1].Reason != "printer driver" || rs[1].Hostname != "h1" || rs[1].State != "open" {
+		t.Fatalf("requests %+v", rs)
+	}
+	bob, eve := rs[1].ID, rs[0].ID
+	if _, err := f.svc.Approve(ctx, "user:ann", "", bob, wire.ElevationDecision{Minutes: 15}); !errors.Is(err, ErrOffline) {
+		t.Errorf("approve while offline: %v", err)
+	}
+	f.agents.online["dev1"] = true
+	got, err := f.svc.Approve(ctx, "user:ann", "", bob, wire.ElevationDecision{Minutes: 15})
+	if err != nil || got.State != store.RequestApproved || got.DecidedBy != "user:ann" {
+		t.Fatalf("approve: %+v %v", got, err)
+	}
+	sent, ok := f.agents.sent[0].(*wire.ElevationRequestCode)
+	if !ok || sent.User != "bob" || sent.RequestID != "agentref1" {
+		t.Fatalf("sent %+v", f.agents.sent)
+	}
+	if g, err := elevcode.Verify(secret, "dev1", "bob", sent.Code, now, 0); err != nil || g.Duration != 15*time.Minute {
+		t.Errorf("delivered code: %+v %v", g, err)
+	}
+	if _, err := f.svc.Approve(ctx, "user:ann", "", bob, wire.ElevationDecision{Minutes: 15}); !errors.Is(err, store.ErrConflict) {
+		t.Errorf("second approval: %v", err)
+	}
+	if _, err := f.svc.Approve(ctx, "user:ann", "", eve, wire.ElevationDecision{}); !errors.Is(err, wire.ErrInvalid) {
+		t.Errorf("approve without minutes: %v", err)
+	}
+	if got, err := f.svc.Deny(ctx, "user:ann", "", eve, wire.ElevationDecision{Comment: "no"}); err != nil || got.State != store.RequestDenied {
+		t.Errorf("deny: %+v %v", got, err)
+	}
+	if _, err := f.svc.Deny(ctx, "user:ann", "", "nope", wire.ElevationDecision{}); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("deny unknown: %v", err)
+	}
+	var actions []string
+	recs, _ := f.log.Query(ctx, audit.Filter{})
+	for _, r := range recs {
+		actions = append(actions, r.Action)
+	}
+	for _, want := range []string{IssuedAction, ApprovedAction, DeniedAction, "elevation.requested"} {
+		found := false
+		for _, a := range actions {
+			found = found || a == want
+		}
+		if !found {
+			t.Errorf("no %s in audit %v", want, actions)
+		}
+	}
+}
+
+func TestPolicyPushedOnSettingChange(t *testing.T) {
+	f := setup(t)
+	ctx := context.Background()
+	f.agents.online["dev1"] = true
+	if _, err := f.set.Set(ctx, settings.DeviceScope("dev1"), settings.ElevationSelfApproveGroups, "helpdesk-self, admins2"); err != nil {
+		t.Fatal(err)
+	}
+	f.svc.SettingChanged(ctx, settings.DeviceScope("dev1"), settings.ElevationSelfApproveGroups)
+	f.svc.SettingChanged(ctx, settings.Global, "remote_support.allow") // not ours: nothing sent
+	want := []wire.Message{&wire.ElevationPolicy{SelfApproveGroups: []string{"helpdesk-self", "admins2"}, MaxMinutes: 60}}
+	if d := cmp.Diff(want, f.agents.sent); d != "" {
+		t.Errorf("sent (-want +got):\n%s", d)
 	}
 }

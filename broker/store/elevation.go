@@ -132,3 +132,88 @@ func (s *Store) ElevationProcesses(ctx context.Context, deviceID, sessionID stri
 	}
 	return out, rows.Err()
 }
+
+// ElevationRequest is an end user's request for elevation.
+type ElevationRequest struct {
+	ID          string
+	DeviceID    string
+	EventID     string
+	AgentRef    string
+	User        string
+	Note        string
+	RequestedAt time.Time
+	State       string // open | approved | denied
+	DecidedBy   string
+	DecidedAt   time.Time
+	Minutes     int
+}
+
+// Request states.
+const (
+	RequestOpen     = "open"
+	RequestApproved = "approved"
+	RequestDenied   = "denied"
+)
+
+// AddElevationRequest stores a request once per (device, event).
+func (s *Store) AddElevationRequest(ctx context.Context, r ElevationRequest) error {
+	_, err := s.db.ExecContext(ctx, `INSERT OR IGNORE INTO elevation_requests(id, device_id, event_id, agent_ref, username, note, requested_at)
+		VALUES(?,?,?,?,?,?,?)`, r.ID, r.DeviceID, r.EventID, r.AgentRef, r.User, r.Note, ms(r.RequestedAt))
+	return err
+}
+
+const requestCols = `id, device_id, event_id, agent_ref, username, note, requested_at, state, decided_by, decided_at, minutes`
+
+func scanRequest(row interface{ Scan(...any) error }) (ElevationRequest, error) {
+	var r ElevationRequest
+	var at, dec int64
+	err := row.Scan(&r.ID, &r.DeviceID, &r.EventID, &r.AgentRef, &r.User, &r.Note, &at, &r.State, &r.DecidedBy, &dec, &r.Minutes)
+	r.RequestedAt, r.DecidedAt = fromMS(at), fromMS(dec)
+	return r, err
+}
+
+// ElevationRequest returns one request.
+func (s *Store) ElevationRequest(ctx context.Context, id string) (ElevationRequest, error) {
+	r, err := scanRequest(s.db.QueryRowContext(ctx, `SELECT `+requestCols+` FROM elevation_requests WHERE id = ?`, id))
+	return r, notFound(err, "elevation request")
+}
+
+// ElevationRequests lists requests, open ones first, then newest first
+// (at most limit).
+func (s *Store) ElevationRequests(ctx context.Context, limit int) ([]ElevationRequest, error) {
+	if limit <= 0 || limit > 1000 {
+		limit = 200
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT `+requestCols+` FROM elevation_requests
+		ORDER BY state != 'open', requested_at DESC LIMIT ?`, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []ElevationRequest
+	for rows.Next() {
+		r, err := scanRequest(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// DecideElevationRequest moves an open request to state; ErrConflict if it
+// was already decided.
+func (s *Store) DecideElevationRequest(ctx context.Context, id, state, by string, at time.Time, minutes int) error {
+	res, err := s.db.ExecContext(ctx, `UPDATE elevation_requests SET state = ?, decided_by = ?, decided_at = ?, minutes = ?
+		WHERE id = ? AND state = 'open'`, state, by, ms(at), minutes, id)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		if _, err := s.ElevationRequest(ctx, id); err != nil {
+			return err
+		}
+		return fmt.Errorf("elevation request already decided: %w", ErrConflict)
+	}
+	return nil
+}

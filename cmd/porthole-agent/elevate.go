@@ -62,3 +62,32 @@ func prompt(in io.Reader, out io.Writer) (string, error) {
 	}
 	return strings.TrimSpace(line), nil
 }
+
+// requestAdmin is run by the end user: members of a self-approving group
+// (elevation.self_approve_groups) are elevated at once; anyone else's
+// request goes to the helpdesk, whose approval elevates them.
+func requestAdmin(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("request-admin", flag.ContinueOnError)
+	sock := fs.String("socket", elevsock.DefaultPath, "the agent's elevation socket")
+	reason := fs.String("reason", "", "why you need administrator rights (required)")
+	if err := cli.Parse(fs, args, ""); err != nil {
+		return err
+	}
+	if strings.TrimSpace(*reason) == "" {
+		return errors.New("--reason is required")
+	}
+	resp, err := elevsock.Ask(ctx, *sock, elevsock.Request{Op: elevsock.OpRequest, Reason: *reason})
+	if err != nil {
+		return err
+	}
+	if !resp.OK {
+		return errors.New(resp.Error)
+	}
+	if resp.SelfApproved {
+		fmt.Printf("Self-approved: %s is an administrator until %s (%s left). This is recorded.\n",
+			resp.User, resp.Until.Local().Format(time.TimeOnly), resp.Until.Sub(resp.Now).Round(time.Second))
+		return nil
+	}
+	fmt.Printf("Request %s sent to your helpdesk. Once approved you become an administrator; check with: porthole-agent elevate --status\n", resp.RequestID)
+	return nil
+}

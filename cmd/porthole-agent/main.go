@@ -3,6 +3,7 @@
 //	porthole-agent enroll --broker URL --token TOKEN [--state-dir DIR]
 //	porthole-agent run [--state-dir DIR]
 //	porthole-agent elevate [--code CODE] [--status]   (as the end user)
+//	porthole-agent request-admin --reason TEXT        (as the end user)
 //
 // Flags can also be set as PORTHOLE_<FLAG> environment variables.
 package main
@@ -28,12 +29,13 @@ import (
 const usage = `usage:
   porthole-agent enroll --broker URL --token TOKEN [--ca-cert FILE] [--state-dir DIR]
   porthole-agent run [--state-dir DIR] [--elevation=false] [--elevation-socket PATH]
-  porthole-agent elevate [--code CODE] [--status] [--socket PATH]`
+  porthole-agent elevate [--code CODE] [--status] [--socket PATH]
+  porthole-agent request-admin --reason TEXT [--socket PATH]`
 
 const defaultStateDir = "/var/lib/porthole-agent"
 
 func main() {
-	cli.Main("porthole-agent", usage, map[string]cli.Command{"enroll": enroll, "run": run, "elevate": elevate})
+	cli.Main("porthole-agent", usage, map[string]cli.Command{"enroll": enroll, "run": run, "elevate": elevate, "request-admin": requestAdmin})
 }
 
 func common(fs *flag.FlagSet) (*string, *string, *string) {

@@ -19,8 +19,21 @@ import (
 //	elevation.process_start session_id, user, process     (a program first seen running elevated)
 //	elevation.process_exec  session_id, user, process     (a recorded process ran another program)
 //	elevation.process_exit  session_id, user, process     (it is gone)
+//	elevation.requested     request_id, user, note        (the end user asks for a code)
 //
 // plus elevation.orphan_removed and elevation.revoke_failed for the record.
+// A grant without a code (self_approved, note) is an elevation.granted too.
+//
+// Broker → agent:
+//
+//	elevation_policy  {self_approve_groups, max_minutes}  (at connect and when the settings change)
+//	elevation_code    {request_id, user, code}            (an approved request: redeem this code for user)
+func init() {
+	register(
+		func() Message { return &ElevationPolicy{} },
+		func() Message { return &ElevationRequestCode{} },
+	)
+}
 
 // Bounds of an elevation event.
 const (
@@ -29,7 +42,89 @@ const (
 	MaxElevationExeLen = 1024
 	// MaxElevationMinutes is the longest elevation a code can carry.
 	MaxElevationMinutes = 640
+	// MaxElevationNote bounds an end user's reason.
+	MaxElevationNote = 500
+	// maxPolicyGroups bounds the self-approving groups.
+	maxPolicyGroups = 64
 )
+
+// ElevationPolicy tells an agent the elevation settings that apply to it.
+type ElevationPolicy struct {
+	// SelfApproveGroups are local group names whose members may elevate
+	// themselves after giving a reason, without a code.
+	SelfApproveGroups []string `json:"self_approve_groups"`
+	// MaxMinutes is how long a self-approved elevation lasts.
+	MaxMinutes int `json:"max_minutes"`
+}
+
+func (*ElevationPolicy) Type() string { return "elevation_policy" }
+func (m *ElevationPolicy) Validate() error {
+	if m.MaxMinutes < 5 || m.MaxMinutes > MaxElevationMinutes {
+		return invalid("max_minutes must be 5..%d", MaxElevationMinutes)
+	}
+	if len(m.SelfApproveGroups) > maxPolicyGroups {
+		return invalid("more than %d groups", maxPolicyGroups)
+	}
+	for _, g := range m.SelfApproveGroups {
+		if g == "" {
+			return invalid("empty group name")
+		}
+		if err := validText("group", g, 64); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ElevationRequestCode delivers the code of an approved request to the
+// agent, which redeems it for User (the code is bound to that user).
+type ElevationRequestCode struct {
+	RequestID string `json:"request_id"`
+	User      string `json:"user"`
+	Code      string `json:"code"`
+}
+
+func (*ElevationRequestCode) Type() string { return "elevation_code" }
+func (m *ElevationRequestCode) Validate() error {
+	if err := validID(m.RequestID); err != nil {
+		return err
+	}
+	if m.User == "" {
+		return invalid("user required")
+	}
+	if err := validText("user", m.User, 64); err != nil {
+		return err
+	}
+	if m.Code == "" || len(m.Code) > 64 {
+		return invalid("code required")
+	}
+	return validText("code", m.Code, 64)
+}
+
+// ElevationDecision is POST /api/elevation-requests/{id}/approve (Minutes)
+// and /deny (Minutes 0).
+type ElevationDecision struct {
+	Minutes int    `json:"minutes,omitempty"`
+	Comment string `json:"comment,omitempty"`
+}
+
+// Validate bounds the fields; approve checks Minutes is set.
+func (r *ElevationDecision) Validate() error {
+	if r.Minutes != 0 {
+		if err := validMinutes(r.Minutes); err != nil {
+			return err
+		}
+	}
+	return validText("comment", r.Comment, 500)
+}
+
+// validMinutes bounds an elevation length: what a code can carry.
+func validMinutes(m int) error {
+	if m < 5 || m > MaxElevationMinutes || m%5 != 0 {
+		return invalid("minutes must be a multiple of 5 between 5 and %d", MaxElevationMinutes)
+	}
+	return nil
+}
 
 // ElevationEvent is the data of an "elevation.*" agent event.
 type ElevationEvent struct {
@@ -44,6 +139,14 @@ type ElevationEvent struct {
 	CodeIssuedAt time.Time           `json:"code_issued_at,omitzero"`
 	CodeNonce    *int                `json:"code_nonce,omitempty"`
 	Process      *ElevationProcessed `json:"process,omitempty"`
+	// RequestID names an end user's request (elevation.requested) or the
+	// approved request a grant came from.
+	RequestID string `json:"request_id,omitempty"`
+	// Note is the end user's reason (a request, a self-approved grant).
+	Note string `json:"note,omitempty"`
+	// SelfApproved marks a grant without a code, allowed by the
+	// elevation.self_approve_groups setting.
+	SelfApproved bool `json:"self_approved,omitempty"`
 }
 
 // ElevationProcessed is a process that ran with effective uid 0 on behalf
@@ -71,8 +174,13 @@ func (e *ElevationEvent) Validate() error {
 	for _, f := range []struct {
 		name, v string
 		max     int
-	}{{"user", e.User, 64}, {"reason", e.Reason, 64}, {"error", e.Error, 512}} {
+	}{{"user", e.User, 64}, {"reason", e.Reason, 64}, {"error", e.Error, 512}, {"note", e.Note, MaxElevationNote}} {
 		if err := validText(f.name, f.v, f.max); err != nil {
+			return err
+		}
+	}
+	if e.RequestID != "" {
+		if err := validID(e.RequestID); err != nil {
 			return err
 		}
 	}
@@ -133,8 +241,8 @@ type ElevationCodeRequest struct {
 
 // Validate bounds the fields.
 func (r *ElevationCodeRequest) Validate() error {
-	if r.Minutes < 5 || r.Minutes > MaxElevationMinutes || r.Minutes%5 != 0 {
-		return invalid("minutes must be a multiple of 5 between 5 and %d", MaxElevationMinutes)
+	if err := validMinutes(r.Minutes); err != nil {
+		return err
 	}
 	if r.User == "" {
 		return nil

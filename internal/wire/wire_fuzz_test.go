@@ -22,6 +22,8 @@ func FuzzDecode(f *testing.F) {
 		`{"v":1,"type":"agent_events","body":{"events":[{"id":"e1","kind":"breakglass.created","at":"2026-01-01T10:00:00Z","data":{"user":"pt-ab12"}}]}}`,
 		`{"v":1,"type":"agent_events","body":{"events":[{"id":"e1","kind":"x","at":"2026-01-01T10:00:00Z","data":[1]}]}}`,
 		`{"v":1,"type":"agent_events_ack","body":{"ids":["e1","e2"]}}`,
+		`{"v":1,"type":"elevation_policy","body":{"self_approve_groups":["helpdesk-self"],"max_minutes":60}}`,
+		`{"v":1,"type":"elevation_code","body":{"request_id":"r1","user":"ann","code":"ABCD-EFGH-JKMN"}}`,
 		`{"v":2}`, `[]`, `null`, ``,
 	} {
 		f.Add([]byte(s))
@@ -74,6 +76,7 @@ func FuzzDecodeElevationEvent(f *testing.F) {
 	f.Add([]byte(`{"session_id":"abc","user":"ann","process":{"pid":4,"ppid":1,"uid":1000,"euid":0,"loginuid":1000,"exe":"/usr/bin/sudo","args":["sudo","id"]}}`))
 	f.Add([]byte(`{"user":"ann","reason":"bad_code","error":"elevcode: code is not valid"}`))
 	f.Add([]byte(`{"user":"ann","minutes":30}`))
+	f.Add([]byte(`{"request_id":"r1","user":"ann","note":"install the printer driver"}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		if e, err := DecodeElevationEvent(data); err == nil {
 			if e.Validate() != nil {

@@ -28,3 +28,22 @@ CREATE TABLE elevation_processes (
   PRIMARY KEY (device_id, event_id)
 );
 CREATE INDEX elevation_processes_session ON elevation_processes(device_id, session_id, seen_at);
+
+-- End users' requests for elevation (porthole-agent request-admin), one per
+-- agent event; id is the broker's, so an agent cannot pick another
+-- device's request.
+CREATE TABLE elevation_requests (
+  id           TEXT PRIMARY KEY,
+  device_id    TEXT NOT NULL,
+  event_id     TEXT NOT NULL,
+  agent_ref    TEXT NOT NULL, -- the agent's request id, shown to the end user
+  username     TEXT NOT NULL,
+  note         TEXT NOT NULL,
+  requested_at INTEGER NOT NULL,
+  state        TEXT NOT NULL DEFAULT 'open', -- open | approved | denied
+  decided_by   TEXT NOT NULL DEFAULT '',
+  decided_at   INTEGER NOT NULL DEFAULT 0,
+  minutes      INTEGER NOT NULL DEFAULT 0,
+  UNIQUE (device_id, event_id)
+);
+CREATE INDEX elevation_requests_state ON elevation_requests(state, requested_at);

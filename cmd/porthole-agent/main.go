@@ -106,6 +106,11 @@ func run(ctx context.Context, args []string) error {
 		return fmt.Errorf("--prompt %q: want zenity or terminal", *prompt)
 	}
 	cfg := agent.Config{StateDir: *state, Logger: log, Displays: displays, Support: sc}
+	if *elev && os.Geteuid() != 0 {
+		// Granting admin rights needs root: the service runs as root.
+		log.Warn("not running as root: temporary admin codes are off")
+		*elev = false
+	}
 	if *elev {
 		cfg.Elevation = &agent.ElevationConfig{Socket: *elevSock,
 			Manager: elevation.Config{SudoersDir: *sudoersDir, SecretPattern: *secretPattern}}

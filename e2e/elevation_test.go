@@ -253,6 +253,20 @@ func TestElevationRequests(t *testing.T) {
 	if out, err := asUser(t, selfUID, "sudo", "-n", "true"); err != nil {
 		t.Errorf("self-approved user has no sudo: %v %s", err, out)
 	}
+	waitFor(t, "self-approved session listed with its reason", 10*time.Second, func() bool {
+		var ss []struct {
+			User         string
+			SelfApproved bool `json:"self_approved"`
+			Note         string
+		}
+		admin.do("GET", "/api/devices/"+dev+"/elevations", nil, &ss)
+		for _, s := range ss {
+			if s.User == self && s.SelfApproved && s.Note == "fix the VPN" {
+				return true
+			}
+		}
+		return false
+	})
 	waitFor(t, "self-approved grant audited", 10*time.Second, func() bool {
 		log := auditActions(t, admin, dev)
 		return strings.Contains(log, "elevation.granted map[") && strings.Contains(log, "note:fix the VPN") &&

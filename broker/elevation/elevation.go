@@ -164,6 +164,7 @@ func (s *Service) Hook(ctx context.Context, deviceID string, ev wire.AgentEvent)
 	sess := store.ElevationSession{DeviceID: deviceID, SessionID: d.SessionID, User: d.User, GrantedAt: ev.At, Until: d.Until}
 	switch what {
 	case "granted":
+		sess.SelfApproved, sess.Note = d.SelfApproved, d.Note
 		err = s.cfg.Store.SaveElevationGrant(ctx, sess)
 	case "expired", "revoked", "recovered":
 		sess.EndedAt, sess.EndReason = ev.At, what
@@ -190,7 +191,10 @@ type Session struct {
 	Until     time.Time `json:"until"`
 	EndedAt   time.Time `json:"ended_at,omitzero"`
 	EndReason string    `json:"end_reason,omitempty"`
-	Processes []Process `json:"processes"`
+	// SelfApproved grants had no code; Note is the user's reason.
+	SelfApproved bool      `json:"self_approved,omitempty"`
+	Note         string    `json:"note,omitempty"`
+	Processes    []Process `json:"processes"`
 }
 
 // Process is one program run elevated.
@@ -222,7 +226,7 @@ func (s *Service) Sessions(ctx context.Context, deviceID string) ([]Session, err
 			return nil, err
 		}
 		v := Session{SessionID: e.SessionID, User: e.User, GrantedAt: e.GrantedAt, Until: e.Until, EndedAt: e.EndedAt,
-			EndReason: e.EndReason, Processes: make([]Process, 0, len(ps))}
+			EndReason: e.EndReason, SelfApproved: e.SelfApproved, Note: e.Note, Processes: make([]Process, 0, len(ps))}
 		for _, p := range ps {
 			v.Processes = append(v.Processes, Process{EventID: p.EventID, PID: p.PID, PPID: p.PPID, Exe: p.Exe, Args: p.Args,
 				StartedAt: p.StartedAt, SeenAt: p.SeenAt, ExitedAt: p.ExitedAt})

@@ -18,6 +18,9 @@ type ElevationSession struct {
 	Until     time.Time
 	EndedAt   time.Time // zero while running
 	EndReason string    // the agent event kind that ended it
+	// SelfApproved grants had no code; Note is the user's reason.
+	SelfApproved bool
+	Note         string
 }
 
 // ElevationProcess is one program that ran elevated during a session.
@@ -36,11 +39,11 @@ type ElevationProcess struct {
 // SaveElevationGrant records a grant; a repeated or extending grant of the
 // same session keeps the earliest start and the latest end.
 func (s *Store) SaveElevationGrant(ctx context.Context, e ElevationSession) error {
-	_, err := s.db.ExecContext(ctx, `INSERT INTO elevation_sessions(device_id, session_id, username, granted_at, until)
-		VALUES(?,?,?,?,?)
+	_, err := s.db.ExecContext(ctx, `INSERT INTO elevation_sessions(device_id, session_id, username, granted_at, until, self_approved, note)
+		VALUES(?,?,?,?,?,?,?)
 		ON CONFLICT(device_id, session_id) DO UPDATE SET granted_at = MIN(granted_at, excluded.granted_at),
 		  until = MAX(until, excluded.until)`,
-		e.DeviceID, e.SessionID, e.User, ms(e.GrantedAt), ms(e.Until))
+		e.DeviceID, e.SessionID, e.User, ms(e.GrantedAt), ms(e.Until), e.SelfApproved, e.Note)
 	return err
 }
 
@@ -85,7 +88,7 @@ func (s *Store) ElevationSessions(ctx context.Context, deviceID string, limit in
 	if limit <= 0 || limit > 1000 {
 		limit = 100
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT device_id, session_id, username, granted_at, until, ended_at, end_reason
+	rows, err := s.db.QueryContext(ctx, `SELECT device_id, session_id, username, granted_at, until, ended_at, end_reason, self_approved, note
 		FROM elevation_sessions WHERE device_id = ? ORDER BY granted_at DESC, session_id LIMIT ?`, deviceID, limit)
 	if err != nil {
 		return nil, err
@@ -95,7 +98,7 @@ func (s *Store) ElevationSessions(ctx context.Context, deviceID string, limit in
 	for rows.Next() {
 		var e ElevationSession
 		var g, u, en int64
-		if err := rows.Scan(&e.DeviceID, &e.SessionID, &e.User, &g, &u, &en, &e.EndReason); err != nil {
+		if err := rows.Scan(&e.DeviceID, &e.SessionID, &e.User, &g, &u, &en, &e.EndReason, &e.SelfApproved, &e.Note); err != nil {
 			return nil, err
 		}
 		e.GrantedAt, e.Until, e.EndedAt = fromMS(g), fromMS(u), fromMS(en)

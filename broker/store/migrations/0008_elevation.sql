@@ -11,6 +11,9 @@ CREATE TABLE elevation_sessions (
   until      INTEGER NOT NULL,
   ended_at   INTEGER NOT NULL DEFAULT 0,
   end_reason TEXT NOT NULL DEFAULT '',
+  -- self-approved grants (elevation.self_approve_groups) carry the user's reason
+  self_approved INTEGER NOT NULL DEFAULT 0,
+  note       TEXT NOT NULL DEFAULT '',
   PRIMARY KEY (device_id, session_id)
 );
 

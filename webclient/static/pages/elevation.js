@@ -72,7 +72,8 @@ async function loadSessions(id, list) {
   for (const s of sessions) {
     const state = s.ended_at ? `${s.end_reason} ${when(s.ended_at)}` : `running until ${when(s.until)}`;
     list.append(el('div', { class: 'elev-session', 'data-session': s.session_id },
-      el('p', {}, el('strong', {}, s.user), ` — granted ${when(s.granted_at)}, ${state}`),
+      el('p', {}, el('strong', {}, s.user), ` — granted ${when(s.granted_at)}, ${state}`,
+        s.self_approved ? el('span', { class: 'badge' }, ` self-approved: ${s.note}`) : ''),
       s.processes.length === 0 ? el('p', { class: 'empty' }, 'Nothing ran elevated.')
         : table(['Seen', 'PID', 'Parent', 'Program', 'Command line', 'Exited'],
           s.processes.map((p) => el('tr', {},

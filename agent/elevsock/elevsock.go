@@ -1,6 +1,7 @@
 // Package elevsock is the local socket through which `porthole-agent
-// elevate`, run by the end user, asks the agent service (root) to redeem a
-// temporary admin code.
+// elevate` and `porthole-agent request-admin`, run by the end user, ask the
+// agent service (root) to redeem a temporary admin code or to elevate them
+// on request.
 //
 // The service learns who is asking from the kernel (SO_PEERCRED on a unix
 // socket), never from the client: the code is verified for, and rights are

@@ -14,6 +14,10 @@ import (
 	"net/url"
 	"os"
 
+	"golang.org/x/sync/errgroup"
+
+	"porthole/agent/elevation"
+	"porthole/agent/elevsock"
 	"porthole/agent/identity"
 	"porthole/agent/inventory"
 	"porthole/agent/link"
@@ -35,6 +39,21 @@ type Config struct {
 	// Support configures remote-support sessions (display, consent prompt,
 	// input). Its API and Send fields are filled in by New.
 	Support support.Config
+	// Elevation enables temporary admin codes when set (nil: off). It
+	// changes the system's sudoers, so only the service (and tests in a
+	// throwaway namespace) turn it on.
+	Elevation *ElevationConfig
+}
+
+// ElevationConfig configures temporary admin codes.
+type ElevationConfig struct {
+	// Socket is where `porthole-agent elevate` reaches the service;
+	// default elevsock.DefaultPath.
+	Socket string
+	// Manager tunes the elevation manager (sudoers dir, clock, secret
+	// pattern…); StateDir, DeviceID, Secret, OnEvent and Logger are
+	// filled in by New.
+	Manager elevation.Config
 }
 
 // Agent is a configured endpoint agent.
@@ -45,6 +64,9 @@ type Agent struct {
 	support *support.Manager
 	rtc     io.Closer
 	events  *outbox.Outbox
+	elev    *elevation.Manager // nil when elevation is off
+	elevSrv *elevsock.Server
+	desk    *elevationDesk
 }
 
 // Enroll registers this endpoint with the broker and stores the identity.
@@ -104,6 +126,13 @@ func New(cfg Config) (*Agent, error) {
 		return nil, fmt.Errorf("agent: webrtc: %w", err)
 	}
 	a.rtc = rtcCloser
+	if cfg.Elevation != nil {
+		if err := a.setupElevation(*cfg.Elevation); err != nil {
+			events.Close()
+			rtcCloser.Close()
+			return nil, err
+		}
+	}
 	sc := cfg.Support
 	sc.API = api
 	sc.Send = func(m wire.Message) error { return a.lnk.Send(m) }
@@ -144,7 +173,16 @@ func (a *Agent) Run(ctx context.Context) error {
 		a.events.Pump(pumpCtx, a.lnk)
 	}()
 	defer func() { stopPump(); <-pumped }()
-	return a.lnk.Run(ctx)
+	if a.elev == nil {
+		return a.lnk.Run(ctx)
+	}
+	// Elevation works offline: its expiry and recording run whether or not
+	// the link is up, and stop with it.
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return a.elev.Run(gctx) })
+	g.Go(func() error { return a.elevSrv.Run(gctx) })
+	g.Go(func() error { return a.lnk.Run(gctx) })
+	return g.Wait()
 }
 
 // Events is the durable outbox through which the agent's own actions
@@ -152,7 +190,7 @@ func (a *Agent) Run(ctx context.Context) error {
 func (a *Agent) Events() *outbox.Outbox { return a.events }
 
 func (a *Agent) handle(ctx context.Context, m wire.Message) {
-	if a.support.Handle(ctx, m) || a.events.Handle(m) {
+	if a.support.Handle(ctx, m) || a.events.Handle(m) || a.handleElevation(ctx, m) {
 		return
 	}
 	a.cfg.Logger.Warn("unhandled broker message", "type", m.Type())

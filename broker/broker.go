@@ -30,6 +30,7 @@ import (
 	"porthole/broker/audit"
 	"porthole/broker/auditstream"
 	"porthole/broker/auth"
+	"porthole/broker/elevation"
 	"porthole/broker/httpapi"
 	"porthole/broker/live"
 	"porthole/broker/mfa"
@@ -109,6 +110,9 @@ type Server struct {
 	// events records agents' outbox events; features register their
 	// event areas on it.
 	events *agentevents.Recorder
+	// elevation issues temporary admin codes and stores what agents
+	// report about elevations.
+	elevation *elevation.Service
 }
 
 // New validates cfg, opens the store (migrating it) and binds the listener,
@@ -198,9 +202,13 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	s.events = agentevents.New(s.audit, agentLink{&hub}, cfg.Logger)
 	hub = agents.New(agents.Config{Devices: st, Audit: s.audit, Live: s.live, Clock: cfg.Clock,
 		Logger: cfg.Logger.With("component", "agents"), Heartbeat: cfg.Heartbeat,
-		OnMessage: s.agentMessage, OnOffline: s.sess.AgentOffline})
+		OnMessage: s.agentMessage, OnOffline: s.sess.AgentOffline,
+		OnOnline: func(id string) { s.elevation.PushPolicy(context.Background(), id) }})
 	s.agents = hub
 	s.settings = set
+	s.elevation = elevation.New(elevation.Config{Store: st, Audit: s.audit, Settings: set, Agents: agentLink{&hub},
+		Clock: cfg.Clock, Logger: cfg.Logger})
+	s.events.Register(elevation.Area, s.elevation.Hook)
 	// TOTP secrets are sealed with a key kept outside the database
 	// (PORTHOLE_SECRET_KEY, else data-dir/secret.key, created once).
 	box, err := secretbox.Open(cfg.DataDir)
@@ -358,7 +366,7 @@ func (s *Server) Run(ctx context.Context) error {
 	linkCtx, cancelLinks := context.WithCancel(context.Background())
 	defer cancelLinks()
 	api := httpapi.New(httpapi.Config{Store: s.store, Auth: s.auth, Audit: s.audit, Agents: s.agents, Live: s.live,
-		Sessions: s.sess, Settings: s.settings, MFA: s.mfa, Recordings: s.recs, Archive: s.archive,
+		Sessions: s.sess, Settings: s.settings, MFA: s.mfa, Recordings: s.recs, Archive: s.archive, Elevation: s.elevation,
 		Portal: webclient.Handler(), Clock: s.cfg.Clock, Logger: s.cfg.Logger, SecureCookies: s.cfg.TLS != TLSOff, Context: linkCtx})
 	srv := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(s.cfg.Logger.Handler(), slog.LevelWarn)}
 	ln := s.ln

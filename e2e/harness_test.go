@@ -63,6 +63,12 @@ func startBrokerIn(t *testing.T, dir string, clk clock.Clock) *env {
 	return startBrokerWith(t, dir, clk, nil)
 }
 
+// startBrokerAt runs a broker on listen (a restarted broker keeps its
+// address, which enrolled agents know).
+func startBrokerAt(t *testing.T, dir, listen string, clk clock.Clock) *env {
+	return startBrokerWith(t, dir, clk, func(c *broker.Config) { c.Listen = listen })
+}
+
 // startBrokerWith is startBrokerIn with a chance to adjust the config.
 func startBrokerWith(t *testing.T, dir string, clk clock.Clock, adjust func(*broker.Config)) *env {
 	t.Helper()

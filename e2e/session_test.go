@@ -61,7 +61,7 @@ func startAgentOn(t *testing.T, e *env, admin *client, x *xvfb.Server) *endpoint
 	if err != nil {
 		t.Fatal(err)
 	}
-	ep.cmd = exec.Command(agentBin, "run", "--state-dir", state, "--log-level", "debug")
+	ep.cmd = exec.Command(agentBin, "run", "--state-dir", state, "--log-level", "debug", "--elevation=false")
 	ep.cmd.Env = x.Env()
 	ep.cmd.Stdout, ep.cmd.Stderr = logf, logf
 	if err := ep.cmd.Start(); err != nil {

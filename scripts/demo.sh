@@ -62,5 +62,5 @@ cat <<MSG
 MSG
 # The agent runs in the foreground so its consent prompt and Done indicator
 # use this terminal (a real endpoint shows desktop dialogs instead).
-DISPLAY=$DISPLAY_NUM "$BIN/porthole-agent" run --state-dir "$STATE/agent" --prompt terminal 2>"$STATE/agent.log" || true
+DISPLAY=$DISPLAY_NUM "$BIN/porthole-agent" run --state-dir "$STATE/agent" --prompt terminal --elevation-socket "$STATE/elevate.sock" 2>"$STATE/agent.log" || true
 echo "demo: the agent exited; see $STATE/agent.log"

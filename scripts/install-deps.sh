@@ -9,7 +9,7 @@ pkgs=(
   libvpx-dev libx11-dev libxtst-dev libxext-dev
   xvfb xdotool x11-utils x11-apps zenity
   chromium ffmpeg
-  ca-certificates sudo
+  ca-certificates sudo passwd util-linux
 )
 
 missing=()

@@ -174,6 +174,15 @@ type Event struct {
 	Err string
 	// Process is set on the process kinds.
 	Process *Process
+	// CodeIssuedAt and CodeNonce identify the redeemed code on
+	// EventGranted (the broker audits both when it issues a code); never
+	// the code itself.
+	CodeIssuedAt time.Time
+	CodeNonce    int
+	// SelfApproved marks an EventGranted without a code (SelfApprove);
+	// Note is the user's reason.
+	SelfApproved bool
+	Note         string
 }
 
 // Process is an elevated process as seen in /proc.
@@ -305,10 +314,7 @@ func (m *Manager) Elevate(ctx context.Context, user, code string) (Session, erro
 	m.mu.Unlock()
 	m.emit(events)
 	if err == nil {
-		select {
-		case m.wake <- struct{}{}:
-		default:
-		}
+		m.poke()
 	}
 	return s, err
 }
@@ -353,7 +359,50 @@ func (m *Manager) elevateLocked(ctx context.Context, user, code string) (Session
 		return deny(ReasonUsed, fmt.Errorf("%w: %w", ErrDenied, err))
 	}
 	st.Limiter = limiter{}
-	until := now.Add(min(g.Duration, m.cfg.MaxDuration))
+	return m.grantLocked(ctx, st, user, uid, now, g.Duration, func(e *grantEntry, ev *Event) {
+		e.CodeKey = g.Key
+		ev.CodeIssuedAt, ev.CodeNonce = g.IssuedAt, int(g.Nonce)
+	})
+}
+
+// SelfApprove makes user an administrator for d (capped by MaxDuration)
+// without a code, because the caller decided the user may approve
+// themselves (elevation.self_approve_groups); note is the user's reason,
+// carried by the EventGranted. Errors: ErrBadUser, ErrJournal, ErrSystem.
+func (m *Manager) SelfApprove(ctx context.Context, user, note string, d time.Duration) (Session, error) {
+	m.mu.Lock()
+	s, events, err := m.selfApproveLocked(ctx, user, note, d)
+	m.mu.Unlock()
+	m.emit(events)
+	if err == nil {
+		m.poke()
+	}
+	return s, err
+}
+
+func (m *Manager) selfApproveLocked(ctx context.Context, user, note string, d time.Duration) (Session, []Event, error) {
+	if !validUser(user) {
+		return Session{}, nil, fmt.Errorf("%w: %q", ErrBadUser, user)
+	}
+	uid, err := m.sys.lookup(ctx, user)
+	if err != nil {
+		return Session{}, nil, err
+	}
+	st, err := m.journal.load()
+	if err != nil {
+		return Session{}, nil, err
+	}
+	return m.grantLocked(ctx, st, user, uid, m.cfg.Clock.Now(), d, func(_ *grantEntry, ev *Event) {
+		ev.SelfApproved, ev.Note = true, note
+	})
+}
+
+// grantLocked journals the grant (a new session, or an extension of the
+// user's running one), changes the system and starts recording. mark adds
+// what the grant's journal entry and event should say about its origin.
+func (m *Manager) grantLocked(ctx context.Context, st *state, user, uid string, now time.Time, d time.Duration,
+	mark func(*grantEntry, *Event)) (Session, []Event, error) {
+	until := now.Add(min(d, m.cfg.MaxDuration))
 	e := st.find(user)
 	if e == nil {
 		e = &grantEntry{SessionID: newID(), User: user, UID: uid, State: stateIntent, GrantedAt: now}
@@ -362,7 +411,8 @@ func (m *Manager) elevateLocked(ctx context.Context, user, code string) (Session
 	if until.After(e.Until) {
 		e.Until = until
 	}
-	e.CodeKey = g.Key
+	granted := m.event(EventGranted, e, nil)
+	mark(e, &granted)
 	// The code is spent and the intent recorded before the system changes.
 	if err := m.journal.save(st); err != nil {
 		return Session{}, nil, err
@@ -387,8 +437,9 @@ func (m *Manager) elevateLocked(ctx context.Context, user, code string) (Session
 		return Session{}, nil, err
 	}
 	m.rec.watch(e.SessionID, user, uid)
-	m.log.Info("elevation granted", "user", user, "session_id", e.SessionID, "until", e.Until)
-	return Session{ID: e.SessionID, User: user, Until: e.Until}, []Event{m.event(EventGranted, e, nil)}, nil
+	m.log.Info("elevation granted", "user", user, "session_id", e.SessionID, "until", e.Until, "self_approved", granted.SelfApproved)
+	granted.Until = e.Until
+	return Session{ID: e.SessionID, User: user, Until: e.Until}, []Event{granted}, nil
 }
 
 // Revoke takes the user's rights away now. ErrUnknownUser if this agent
@@ -563,6 +614,14 @@ func (m *Manager) Run(ctx context.Context) error {
 		}
 	})
 	return g.Wait()
+}
+
+// poke makes Run reconcile now (a new deadline exists).
+func (m *Manager) poke() {
+	select {
+	case m.wake <- struct{}{}:
+	default:
+	}
 }
 
 // markEnded records e's end.

@@ -52,6 +52,9 @@ type Config struct {
 	OnMessage func(deviceID string, m wire.Message)
 	// OnOffline is called after a device's link ends.
 	OnOffline func(deviceID string)
+	// OnOnline is called once a device's link is up (before its messages
+	// are read), e.g. to send it its policy.
+	OnOnline func(deviceID string)
 }
 
 // Hub tracks connected agents.
@@ -194,6 +197,9 @@ func (h *Hub) Serve(ctx context.Context, ws *websocket.Conn, remoteIP string) er
 	}
 	log.Info("agent online", "agent_version", hello.AgentVersion)
 	h.publish(dev.ID, true)
+	if h.cfg.OnOnline != nil {
+		h.cfg.OnOnline(dev.ID)
+	}
 
 	// Close the socket when ctx ends so the blocking read returns.
 	stop := context.AfterFunc(ctx, func() {

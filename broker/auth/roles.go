@@ -31,14 +31,22 @@ const (
 	ManageSettings   Permission = "settings.manage"
 	// ViewRecordings lists, replays and verifies session recordings.
 	ViewRecordings Permission = "recordings.view"
+	// IssueElevationCode issues temporary admin codes for a device.
+	IssueElevationCode Permission = "elevation.issue"
+	// ViewElevations reads elevation sessions and what ran elevated.
+	ViewElevations Permission = "elevation.view"
+	// DecideElevationRequest approves (delivering a code) or denies end
+	// users' elevation requests.
+	DecideElevationRequest Permission = "elevation.decide"
 )
 
 var grants = map[Role]map[Permission]bool{
 	Admin: {ViewDevices: true, ManageDevices: true, Enroll: true, ManageUsers: true, ConnectDevice: true, ViewAudit: true,
-		TerminateSession: true, ManageSettings: true, ViewRecordings: true},
-	Technician: {ViewDevices: true, ConnectDevice: true},
-	Auditor:    {ViewDevices: true, ViewAudit: true, TerminateSession: true, ViewRecordings: true},
-	Approver:   {ViewDevices: true},
+		TerminateSession: true, ManageSettings: true, ViewRecordings: true, IssueElevationCode: true, ViewElevations: true,
+		DecideElevationRequest: true},
+	Technician: {ViewDevices: true, ConnectDevice: true, IssueElevationCode: true, DecideElevationRequest: true},
+	Auditor:    {ViewDevices: true, ViewAudit: true, TerminateSession: true, ViewRecordings: true, ViewElevations: true},
+	Approver:   {ViewDevices: true, DecideElevationRequest: true},
 }
 
 // Can reports whether r holds p. Unknown roles hold nothing.

@@ -21,6 +21,7 @@ import (
 	"porthole/broker/archive"
 	"porthole/broker/audit"
 	"porthole/broker/auth"
+	"porthole/broker/elevation"
 	"porthole/broker/live"
 	"porthole/broker/mfa"
 	"porthole/broker/recording"
@@ -43,10 +44,12 @@ type Config struct {
 	Live     *live.Hub
 	Sessions *sessions.Manager
 	Settings *settings.Settings
-	MFA      *MFA         // second factor and brute-force limiters (limiters defaulted when nil)
-	Portal   http.Handler // the embedded web client
-	Clock    clock.Clock
-	Logger   *slog.Logger
+	MFA      *MFA // second factor and brute-force limiters (limiters defaulted when nil)
+	// Elevation issues temporary admin codes and lists elevation records.
+	Elevation *elevation.Service
+	Portal    http.Handler // the embedded web client
+	Clock     clock.Clock
+	Logger    *slog.Logger
 	// SecureCookies marks cookies Secure (set when serving TLS).
 	SecureCookies bool
 	// Context ends long-lived websockets at shutdown.
@@ -121,6 +124,7 @@ func (a *API) routes() {
 	m.HandleFunc("GET /api/sessions/{id}/signal", a.authed(auth.ConnectDevice, a.signal))
 	m.HandleFunc("GET /api/settings", a.authed(auth.ViewDevices, a.getSettings))
 	m.HandleFunc("PUT /api/settings/{key}", a.authed(auth.ManageSettings, a.putSetting))
+	a.elevationRoutes(m) // elevation.go
 	m.HandleFunc("POST /api/agent/enroll", a.enroll)
 	m.HandleFunc("GET /api/agent/ws", a.agentLink)
 	if a.cfg.Portal != nil {

@@ -271,5 +271,6 @@ func (a *API) putSetting(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
+	a.settingChanged(r.Context(), req.Scope, key) // elevation.go
 	writeJSON(w, http.StatusOK, map[string]string{"key": key, "scope": req.Scope, "value": req.Value})
 }

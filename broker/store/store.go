@@ -69,8 +69,23 @@ func (s *Store) migrate(ctx context.Context) error {
 		return fmt.Errorf("migrate: %w", err)
 	}
 	sort.Strings(names)
-	current, err := s.SchemaVersion(ctx)
+	// Applied by number, not "above the newest": a database made while a
+	// numbered migration was not yet merged still gets it later.
+	applied := map[int]bool{}
+	rows, err := s.db.QueryContext(ctx, `SELECT version FROM schema_migrations`)
 	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	for rows.Next() {
+		var v int
+		if err := rows.Scan(&v); err != nil {
+			rows.Close()
+			return fmt.Errorf("migrate: %w", err)
+		}
+		applied[v] = true
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
 	for _, name := range names {
@@ -79,7 +94,7 @@ func (s *Store) migrate(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("migrate: bad migration name %s", base)
 		}
-		if v <= current {
+		if applied[v] {
 			continue
 		}
 		body, err := migrations.ReadFile(name)

@@ -2,6 +2,8 @@
 //
 //	porthole-agent enroll --broker URL --token TOKEN [--state-dir DIR]
 //	porthole-agent run [--state-dir DIR]
+//	porthole-agent elevate [--code CODE] [--status]   (as the end user)
+//	porthole-agent request-admin --reason TEXT        (as the end user)
 //
 // Flags can also be set as PORTHOLE_<FLAG> environment variables.
 package main
@@ -16,6 +18,8 @@ import (
 	"porthole/agent"
 	"porthole/agent/capture"
 	"porthole/agent/consent"
+	"porthole/agent/elevation"
+	"porthole/agent/elevsock"
 	"porthole/agent/input"
 	"porthole/agent/support"
 	"porthole/internal/cli"
@@ -24,12 +28,14 @@ import (
 
 const usage = `usage:
   porthole-agent enroll --broker URL --token TOKEN [--ca-cert FILE] [--state-dir DIR]
-  porthole-agent run [--state-dir DIR]`
+  porthole-agent run [--state-dir DIR] [--elevation=false] [--elevation-socket PATH]
+  porthole-agent elevate [--code CODE] [--status] [--socket PATH]
+  porthole-agent request-admin --reason TEXT [--socket PATH]`
 
 const defaultStateDir = "/var/lib/porthole-agent"
 
 func main() {
-	cli.Main("porthole-agent", usage, map[string]cli.Command{"enroll": enroll, "run": run})
+	cli.Main("porthole-agent", usage, map[string]cli.Command{"enroll": enroll, "run": run, "elevate": elevate, "request-admin": requestAdmin})
 }
 
 func common(fs *flag.FlagSet) (*string, *string, *string) {
@@ -70,6 +76,10 @@ func run(ctx context.Context, args []string) error {
 	fps := fs.Int("fps", 30, "maximum frames per second")
 	bitrate := fs.Int("bitrate", 2500, "video bitrate cap in kbit/s")
 	threads := fs.Int("encoder-threads", 1, "libvpx encoder threads")
+	elev := fs.Bool("elevation", true, "accept temporary admin codes (porthole-agent elevate)")
+	elevSock := fs.String("elevation-socket", elevsock.DefaultPath, "unix socket for porthole-agent elevate")
+	sudoersDir := fs.String("sudoers-dir", "/etc/sudoers.d", "where temporary sudoers drop-ins go")
+	secretPattern := fs.String("secret-pattern", elevation.DefaultSecretPattern, "regexp of secrets redacted from recorded command lines")
 	if err := cli.Parse(fs, args, ""); err != nil {
 		return err
 	}
@@ -95,7 +105,17 @@ func run(ctx context.Context, args []string) error {
 	default:
 		return fmt.Errorf("--prompt %q: want zenity or terminal", *prompt)
 	}
-	a, err := agent.New(agent.Config{StateDir: *state, Logger: log, Displays: displays, Support: sc})
+	cfg := agent.Config{StateDir: *state, Logger: log, Displays: displays, Support: sc}
+	if *elev && os.Geteuid() != 0 {
+		// Granting admin rights needs root: the service runs as root.
+		log.Warn("not running as root: temporary admin codes are off")
+		*elev = false
+	}
+	if *elev {
+		cfg.Elevation = &agent.ElevationConfig{Socket: *elevSock,
+			Manager: elevation.Config{SudoersDir: *sudoersDir, SecretPattern: *secretPattern}}
+	}
+	a, err := agent.New(cfg)
 	if err != nil {
 		return err
 	}

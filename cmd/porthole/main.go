@@ -5,6 +5,8 @@
 //	porthole devices [--json]
 //	porthole session list|terminate
 //	porthole token create [--uses N] [--expires 24h] [--note TEXT] [--json]
+//	porthole code issue --device ID [--user NAME] [--for 30m]
+//	porthole elevations list --device ID
 package main
 
 import (
@@ -37,6 +39,9 @@ commands:
                                                       list session recordings
   recordings verify [--id ID]                         check recordings against their audited SHA-256 and size
                                                       (exit 1 names each mismatch)
+  code issue --device ID [--user U] [--for 30m] [--json]
+                                                      issue a temporary admin code (shown once)
+  elevations list --device ID [--json]                elevation sessions and what ran elevated
 
 Exit codes: 0 ok, 1 error, 2 usage, 3 not logged in or token expired, 4 permission denied.`
 
@@ -93,6 +98,16 @@ func run(ctx context.Context, args []string, in io.Reader, out io.Writer) error 
 		return cmdAudit(ctx, args[1:], out)
 	case "recordings":
 		return cmdRecordings(ctx, args[1:], out)
+	case "code":
+		if len(args) < 2 || args[1] != "issue" {
+			return &exitError{2, errors.New("usage: porthole code issue --device ID [--user U] [--for 30m]")}
+		}
+		return cmdCodeIssue(ctx, args[2:], out)
+	case "elevations":
+		if len(args) < 2 || args[1] != "list" {
+			return &exitError{2, errors.New("usage: porthole elevations list --device ID")}
+		}
+		return cmdElevationsList(ctx, args[2:], out)
 	case "-h", "--help", "help":
 		fmt.Fprintln(out, usage)
 		return nil

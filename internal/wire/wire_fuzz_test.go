@@ -22,6 +22,8 @@ func FuzzDecode(f *testing.F) {
 		`{"v":1,"type":"agent_events","body":{"events":[{"id":"e1","kind":"breakglass.created","at":"2026-01-01T10:00:00Z","data":{"user":"pt-ab12"}}]}}`,
 		`{"v":1,"type":"agent_events","body":{"events":[{"id":"e1","kind":"x","at":"2026-01-01T10:00:00Z","data":[1]}]}}`,
 		`{"v":1,"type":"agent_events_ack","body":{"ids":["e1","e2"]}}`,
+		`{"v":1,"type":"elevation_policy","body":{"self_approve_groups":["helpdesk-self"],"max_minutes":60}}`,
+		`{"v":1,"type":"elevation_code","body":{"request_id":"r1","user":"ann","code":"ABCD-EFGH-JKMN"}}`,
 		`{"v":2}`, `[]`, `null`, ``,
 	} {
 		f.Add([]byte(s))
@@ -64,5 +66,33 @@ func FuzzDecodeEnroll(f *testing.F) {
 		}
 		var l LoginRequest
 		_ = DecodeJSON(bytes.NewReader(data), 1<<16, &l)
+	})
+}
+
+// FuzzDecodeElevationEvent fuzzes the data of agent elevation events and
+// the code request body.
+func FuzzDecodeElevationEvent(f *testing.F) {
+	f.Add([]byte(`{"session_id":"abc","user":"ann","until":"2026-01-01T00:00:00Z","code_nonce":7}`))
+	f.Add([]byte(`{"session_id":"abc","user":"ann","process":{"pid":4,"ppid":1,"uid":1000,"euid":0,"loginuid":1000,"exe":"/usr/bin/sudo","args":["sudo","id"]}}`))
+	f.Add([]byte(`{"user":"ann","reason":"bad_code","error":"elevcode: code is not valid"}`))
+	f.Add([]byte(`{"user":"ann","minutes":30}`))
+	f.Add([]byte(`{"request_id":"r1","user":"ann","note":"install the printer driver"}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if e, err := DecodeElevationEvent(data); err == nil {
+			if e.Validate() != nil {
+				t.Fatal("accepted an invalid event")
+			}
+			b, err := MarshalElevationEvent(e)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := DecodeElevationEvent(b); err != nil && len(b) <= MaxAgentEventData {
+				t.Fatalf("round trip: %v", err)
+			}
+		}
+		var r ElevationCodeRequest
+		if err := DecodeJSON(bytes.NewReader(data), 1<<16, &r); err == nil && r.Validate() != nil {
+			t.Fatal("accepted an invalid code request")
+		}
 	})
 }

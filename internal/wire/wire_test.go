@@ -21,6 +21,8 @@ func TestRoundTrip(t *testing.T) {
 		&Heartbeat{},
 		&Inventory{Hostname: "h"},
 		&SessionExpiry{SessionID: "s1", ExpiresAt: time.Date(2026, 1, 1, 10, 3, 0, 0, time.UTC), RemainingSeconds: 120, Warning: true},
+		&ElevationPolicy{SelfApproveGroups: []string{"helpdesk-self", "DOMAIN\\admins"}, MaxMinutes: 60},
+		&ElevationRequestCode{RequestID: "r1", User: "ann", Code: "ABCD-EFGH-JKMN"},
 	}
 	for _, m := range msgs {
 		t.Run(m.Type(), func(t *testing.T) {

@@ -3,6 +3,7 @@ import { api, events } from '../api.js';
 import { banner } from '../app.js';
 import { el, clear, ago, table } from '../dom.js';
 import { startSession } from './session.js';
+import { elevationPanel } from './elevation.js';
 
 const canConnect = (me) => me.role === 'admin' || me.role === 'technician';
 
@@ -65,6 +66,7 @@ export async function devicePage(main, ctx) {
   const body = el('div');
   main.append(el('p', {}, el('a', { href: '#/devices' }, '← Inventory')), body);
   let d;
+  let elevation; // built once: it holds a code shown once
   const render = () => {
     clear(body);
     body.append(
@@ -89,6 +91,7 @@ export async function devicePage(main, ctx) {
         el('p', {}, d.online ? 'The end user is asked to allow the connection.' : 'The device is offline.'),
         el('label', { class: 'check' }, viewOnly, ' View only'), btn, err));
     }
+    if (elevation) body.append(elevation);
     if (ctx.me.role === 'admin' && !d.revoked) {
       body.append(el('section', { class: 'panel' }, el('h2', {}, 'Device'),
         el('button', { class: 'danger', onclick: async () => {
@@ -100,6 +103,7 @@ export async function devicePage(main, ctx) {
     }
   };
   d = await api('GET', `/api/devices/${id}`);
+  elevation = elevationPanel(d, ctx.me);
   render();
   const stop = events((ev) => {
     if (ev.type !== 'device' || ev.id !== id) return;

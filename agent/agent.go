@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"os"
 
+	"porthole/agent/accounts"
 	"porthole/agent/identity"
 	"porthole/agent/inventory"
 	"porthole/agent/link"
@@ -35,6 +36,13 @@ type Config struct {
 	// Support configures remote-support sessions (display, consent prompt,
 	// input). Its API and Send fields are filled in by New.
 	Support support.Config
+	// Accounts configures break glass (temporary local administrators):
+	// Root, Clock and Timer; StateDir, OnEvent and Logger are filled in by
+	// New.
+	Accounts accounts.Config
+	// AccountPrefix starts generated break-glass usernames (default
+	// accounts.DefaultPrefix).
+	AccountPrefix string
 }
 
 // Agent is a configured endpoint agent.
@@ -45,6 +53,7 @@ type Agent struct {
 	support *support.Manager
 	rtc     io.Closer
 	events  *outbox.Outbox
+	bg      *breakGlass
 }
 
 // Enroll registers this endpoint with the broker and stores the identity.
@@ -114,6 +123,7 @@ func New(cfg Config) (*Agent, error) {
 		sc.Logger = cfg.Logger
 	}
 	a.support = support.New(sc)
+	a.bg = newBreakGlass(cfg.Accounts, cfg.AccountPrefix, cfg.StateDir, events, func(m wire.Message) error { return a.lnk.Send(m) }, cfg.Logger)
 	a.lnk = link.New(link.Config{
 		BrokerURL: id.BrokerURL, DeviceID: id.DeviceID, Key: id.Key, Version: Version,
 		TLS:       client.Transport.(*http.Transport).TLSClientConfig,
@@ -144,6 +154,9 @@ func (a *Agent) Run(ctx context.Context) error {
 		a.events.Pump(pumpCtx, a.lnk)
 	}()
 	defer func() { stopPump(); <-pumped }()
+	bgCtx, stopBG := context.WithCancel(ctx)
+	defer func() { stopBG(); a.bg.wait() }()
+	a.bg.start(bgCtx)
 	return a.lnk.Run(ctx)
 }
 
@@ -152,7 +165,7 @@ func (a *Agent) Run(ctx context.Context) error {
 func (a *Agent) Events() *outbox.Outbox { return a.events }
 
 func (a *Agent) handle(ctx context.Context, m wire.Message) {
-	if a.support.Handle(ctx, m) || a.events.Handle(m) {
+	if a.support.Handle(ctx, m) || a.events.Handle(m) || a.bg.handle(ctx, m) {
 		return
 	}
 	a.cfg.Logger.Warn("unhandled broker message", "type", m.Type())

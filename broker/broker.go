@@ -29,6 +29,7 @@ import (
 	"porthole/broker/audit"
 	"porthole/broker/auditstream"
 	"porthole/broker/auth"
+	"porthole/broker/breakglass"
 	"porthole/broker/httpapi"
 	"porthole/broker/live"
 	"porthole/broker/mfa"
@@ -96,6 +97,8 @@ type Server struct {
 	// events records agents' outbox events; features register their
 	// event areas on it.
 	events *agentevents.Recorder
+	// bg is break glass (temporary local administrators).
+	bg *breakglass.Service
 }
 
 // New validates cfg, opens the store (migrating it) and binds the listener,
@@ -181,6 +184,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		Logger: cfg.Logger.With("component", "agents"), Heartbeat: cfg.Heartbeat,
 		OnMessage: s.agentMessage, OnOffline: s.sess.AgentOffline})
 	s.agents = hub
+	s.bg = breakglass.New(breakglass.Config{Store: st, Audit: s.audit, Agents: agentLink{&hub}, Settings: set, Clock: cfg.Clock,
+		Logger: cfg.Logger, NewID: auth.NewID})
+	s.events.Register("breakglass", s.bg.Hook)
 	s.settings = set
 	// TOTP secrets are sealed with a key kept outside the database
 	// (PORTHOLE_SECRET_KEY, else data-dir/secret.key, created once).
@@ -211,7 +217,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 // agentMessage routes an authenticated agent's message to the feature that
 // owns its type; session signaling is the rest.
 func (s *Server) agentMessage(deviceID string, m wire.Message) {
-	for _, h := range []func(string, wire.Message) bool{s.events.Handle} {
+	for _, h := range []func(string, wire.Message) bool{s.events.Handle, s.bg.HandleAgent} {
 		if h(deviceID, m) {
 			return
 		}
@@ -315,7 +321,7 @@ func (s *Server) Run(ctx context.Context) error {
 	linkCtx, cancelLinks := context.WithCancel(context.Background())
 	defer cancelLinks()
 	api := httpapi.New(httpapi.Config{Store: s.store, Auth: s.auth, Audit: s.audit, Agents: s.agents, Live: s.live,
-		Sessions: s.sess, Settings: s.settings, MFA: s.mfa,
+		Sessions: s.sess, Settings: s.settings, MFA: s.mfa, BreakGlass: s.bg,
 		Portal: webclient.Handler(), Clock: s.cfg.Clock, Logger: s.cfg.Logger, SecureCookies: s.cfg.TLS != TLSOff, Context: linkCtx})
 	srv := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(s.cfg.Logger.Handler(), slog.LevelWarn)}
 	ln := s.ln

@@ -29,12 +29,16 @@ const (
 	// TerminateSession ends anyone's live session (the requester may always end its own).
 	TerminateSession Permission = "sessions.terminate"
 	ManageSettings   Permission = "settings.manage"
+	// BreakGlass creates and revokes temporary local administrator accounts
+	// on devices. Admins and technicians hold it: a technician servicing an
+	// endpoint is who hands an account to a field engineer or vendor.
+	BreakGlass Permission = "breakglass.manage"
 )
 
 var grants = map[Role]map[Permission]bool{
 	Admin: {ViewDevices: true, ManageDevices: true, Enroll: true, ManageUsers: true, ConnectDevice: true, ViewAudit: true,
-		TerminateSession: true, ManageSettings: true},
-	Technician: {ViewDevices: true, ConnectDevice: true},
+		TerminateSession: true, ManageSettings: true, BreakGlass: true},
+	Technician: {ViewDevices: true, ConnectDevice: true, BreakGlass: true},
 	Auditor:    {ViewDevices: true, ViewAudit: true, TerminateSession: true},
 	Approver:   {ViewDevices: true},
 }

@@ -20,6 +20,7 @@ import (
 	"porthole/broker/agents"
 	"porthole/broker/audit"
 	"porthole/broker/auth"
+	"porthole/broker/breakglass"
 	"porthole/broker/live"
 	"porthole/broker/mfa"
 	"porthole/broker/sessions"
@@ -51,6 +52,8 @@ type Config struct {
 	Context context.Context
 	// APITokenTTL is the lifetime of CLI tokens (default 30 days).
 	APITokenTTL time.Duration
+	// BreakGlass creates and revokes temporary local administrators.
+	BreakGlass *breakglass.Service
 }
 
 // API serves HTTP.
@@ -113,6 +116,7 @@ func (a *API) routes() {
 	m.HandleFunc("GET /api/sessions/{id}/signal", a.authed(auth.ConnectDevice, a.signal))
 	m.HandleFunc("GET /api/settings", a.authed(auth.ViewDevices, a.getSettings))
 	m.HandleFunc("PUT /api/settings/{key}", a.authed(auth.ManageSettings, a.putSetting))
+	a.breakglassRoutes(m) // breakglass.go
 	m.HandleFunc("POST /api/agent/enroll", a.enroll)
 	m.HandleFunc("GET /api/agent/ws", a.agentLink)
 	if a.cfg.Portal != nil {

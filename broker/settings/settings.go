@@ -24,6 +24,10 @@ const (
 	MFARequirePortal   = "mfa.require_portal"             // bool, default false: every portal user needs TOTP (global)
 	MFARequireSupport  = "mfa.require_support"            // bool, default false: step-up TOTP before a support session
 	MFAStepUpMinutes   = "mfa.stepup_minutes"             // minutes, 1..1440, default 10: how fresh the step-up must be
+	// Break glass: the longest lifetime of a temporary administrator, and
+	// how soon it must be used before it is removed unused (0 = no window).
+	BreakGlassMaxMinutes       = "breakglass.max_minutes"        // minutes, 1..4320, default 60
+	BreakGlassUseWithinMinutes = "breakglass.use_within_minutes" // minutes, 0..4320, default 15
 )
 
 // Errors, matched with errors.Is.
@@ -77,6 +81,10 @@ var specs = map[string]spec{
 	MFARequirePortal:   {"false", boolean, "Require MFA for portal users (global scope only)"},
 	MFARequireSupport:  {"false", boolean, "Require MFA to start a remote support session: a TOTP code within the step-up window"},
 	MFAStepUpMinutes:   {"10", intRange(1, 1440), "Minutes a TOTP verification stays fresh for starting a remote support session"},
+	BreakGlassMaxMinutes: {"60", intRange(1, 4320),
+		"Longest lifetime, in minutes, of a break-glass administrator account; longer expiries are refused"},
+	BreakGlassUseWithinMinutes: {"15", intRange(0, 4320),
+		"Minutes within which a break-glass account must be used, or it is removed unused (0 = no window)"},
 }
 
 // backend is the persistence the settings need.

@@ -176,3 +176,24 @@ func validTime(name string, t time.Time) error {
 	}
 	return nil
 }
+
+// BreakGlassRequest is the portal's and CLI's body for a new break-glass
+// account: either an absolute expiry or a duration from now.
+type BreakGlassRequest struct {
+	ExpiresAt       time.Time `json:"expires_at,omitzero"`
+	DurationSeconds int       `json:"duration_seconds,omitempty"`
+}
+
+// Validate wants exactly one of the two, in range; the broker's settings
+// bound the lifetime further.
+func (r *BreakGlassRequest) Validate() error {
+	switch {
+	case r.ExpiresAt.IsZero() == (r.DurationSeconds == 0):
+		return invalid("give either expires_at or duration_seconds")
+	case r.DurationSeconds < 0 || r.DurationSeconds > int(MaxBreakGlassLifetime/time.Second):
+		return invalid("duration_seconds out of range")
+	case !r.ExpiresAt.IsZero():
+		return validTime("expires_at", r.ExpiresAt)
+	}
+	return nil
+}

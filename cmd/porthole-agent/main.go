@@ -14,6 +14,7 @@ import (
 	"os"
 
 	"porthole/agent"
+	"porthole/agent/accounts"
 	"porthole/agent/capture"
 	"porthole/agent/consent"
 	"porthole/agent/input"
@@ -24,7 +25,7 @@ import (
 
 const usage = `usage:
   porthole-agent enroll --broker URL --token TOKEN [--ca-cert FILE] [--state-dir DIR]
-  porthole-agent run [--state-dir DIR]`
+  porthole-agent run [--state-dir DIR] [--breakglass-prefix P] [--accounts-root DIR]`
 
 const defaultStateDir = "/var/lib/porthole-agent"
 
@@ -70,6 +71,8 @@ func run(ctx context.Context, args []string) error {
 	fps := fs.Int("fps", 30, "maximum frames per second")
 	bitrate := fs.Int("bitrate", 2500, "video bitrate cap in kbit/s")
 	threads := fs.Int("encoder-threads", 1, "libvpx encoder threads")
+	bgPrefix := fs.String("breakglass-prefix", accounts.DefaultPrefix, "how generated break-glass usernames start")
+	bgRoot := fs.String("accounts-root", "", "manage the accounts of this directory (etc/passwd… under it) instead of the machine's: for tests and demos only")
 	if err := cli.Parse(fs, args, ""); err != nil {
 		return err
 	}
@@ -95,7 +98,8 @@ func run(ctx context.Context, args []string) error {
 	default:
 		return fmt.Errorf("--prompt %q: want zenity or terminal", *prompt)
 	}
-	a, err := agent.New(agent.Config{StateDir: *state, Logger: log, Displays: displays, Support: sc})
+	a, err := agent.New(agent.Config{StateDir: *state, Logger: log, Displays: displays, Support: sc,
+		Accounts: accounts.Config{Root: *bgRoot}, AccountPrefix: *bgPrefix})
 	if err != nil {
 		return err
 	}

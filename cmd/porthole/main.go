@@ -30,6 +30,11 @@ commands:
   audit verify [--file EXPORT.jsonl]                  check the audit hash chain (exit 1 names the first bad record)
   audit export [--format csv|jsonl] [-o FILE] [--since T --until T --actor A --action A --device ID]
                                                       stream the audit log
+  breakglass create --device ID (--for 1h | --until T) [--json]
+                                                      a temporary local administrator on the device;
+                                                      prints its username and password once
+  breakglass list --device ID [--json]                the device's break-glass accounts and their status
+  breakglass revoke GRANT_ID                          log the account off and delete it now
 
 Exit codes: 0 ok, 1 error, 2 usage, 3 not logged in or token expired, 4 permission denied.`
 
@@ -82,6 +87,8 @@ func run(ctx context.Context, args []string, in io.Reader, out io.Writer) error 
 			return cmdAuditExport(ctx, args[2:], out)
 		}
 		return cmdAudit(ctx, args[1:], out)
+	case "breakglass":
+		return cmdBreakGlass(ctx, args[1:], out)
 	case "-h", "--help", "help":
 		fmt.Fprintln(out, usage)
 		return nil

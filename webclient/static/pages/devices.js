@@ -3,6 +3,7 @@ import { api, events } from '../api.js';
 import { banner } from '../app.js';
 import { el, clear, ago, table } from '../dom.js';
 import { startSession } from './session.js';
+import { breakGlassPanel } from './breakglass.js';
 
 const canConnect = (me) => me.role === 'admin' || me.role === 'technician';
 
@@ -63,7 +64,10 @@ export async function devicesPage(main, ctx) {
 export async function devicePage(main, ctx) {
   const id = ctx.args[0];
   const body = el('div');
-  main.append(el('p', {}, el('a', { href: '#/devices' }, '← Inventory')), body);
+  // The Break Glass panel lives outside body: a device going on- or
+  // offline re-renders body, and must not wipe credentials shown once.
+  const bgBox = el('div');
+  main.append(el('p', {}, el('a', { href: '#/devices' }, '← Inventory')), body, bgBox);
   let d;
   const render = () => {
     clear(body);
@@ -101,7 +105,8 @@ export async function devicePage(main, ctx) {
   };
   d = await api('GET', `/api/devices/${id}`);
   render();
-  const stop = events((ev) => {
+  const stopBG = d.revoked ? () => {} : breakGlassPanel(bgBox, id, ctx.me);
+  const stopEvents = events((ev) => {
     if (ev.type !== 'device' || ev.id !== id) return;
     const changed = d.online !== ev.data.online;
     d.online = ev.data.online;
@@ -110,5 +115,5 @@ export async function devicePage(main, ctx) {
     if (changed) render();
     else { const seen = document.getElementById('device-seen'); if (seen) seen.textContent = ago(d.last_seen); }
   }, async () => { d = await api('GET', `/api/devices/${id}`); render(); });
-  return stop;
+  return () => { stopEvents(); stopBG(); };
 }

@@ -2,8 +2,12 @@ package e2e
 
 import (
 	"context"
+	"fmt"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -64,19 +68,66 @@ func waitGrantStatus(t *testing.T, c *client, deviceID, grantID, want string) {
 	})
 }
 
+// bgBinaryAgent is the real agent binary with its accounts in a throwaway
+// root and its break-glass clock moved by the offset in clockFile.
+type bgBinaryAgent struct {
+	state, clockFile, logPath string
+	root                      accountstest.Root
+}
+
+// start runs the agent; the returned function SIGKILLs it and waits.
+func (b *bgBinaryAgent) start(t *testing.T) (kill func()) {
+	t.Helper()
+	logf, err := os.OpenFile(b.logPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(agentBin, "run", "--state-dir", b.state, "--prompt", "terminal", "--log-level", "debug",
+		"--accounts-root", b.root.Dir, "--test-clock-offset-file", b.clockFile)
+	cmd.Env = append(os.Environ(), "PORTHOLE_TEST_HOOKS=1", "DISPLAY=")
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); logf.Close(); close(exited) }()
+	kill = func() {
+		_ = cmd.Process.Signal(syscall.SIGKILL)
+		<-exited
+	}
+	t.Cleanup(func() {
+		kill()
+		if t.Failed() {
+			out, _ := os.ReadFile(b.logPath)
+			t.Logf("agent log:\n%s", out)
+		}
+	})
+	return kill
+}
+
 // TestBreakGlassAgentCrashPastExpiry: an account is created through the
-// API; the agent is killed and the broker goes down; the clock moves past
-// the expiry; the agent starts without a broker and removes the account at
-// once; when the broker is back, the removal reaches the audit log and
-// the grant shows expired.
+// API on the real agent binary; the agent is killed (SIGKILL) and the
+// broker goes down; the agent's clock moves past the expiry; the agent
+// starts without a broker and removes the account at once; when the broker
+// is back, the removal reaches the audit log and the grant shows expired.
 func TestBreakGlassAgentCrashPastExpiry(t *testing.T) {
-	root := accountstest.NewRoot(t)
-	clk := clocktest.NewTimerClock(time.Now())
 	dir := t.TempDir()
 	e := startBrokerIn(t, dir, nil)
 	admin := e.login(t, "admin", e.Password)
-	a, cfg := enrollBGAgent(t, e, admin, root, clk)
-	dev := a.DeviceID()
+	tmp := t.TempDir()
+	b := &bgBinaryAgent{state: filepath.Join(tmp, "agent"), clockFile: filepath.Join(tmp, "clock-offset"),
+		logPath: filepath.Join(tmp, "agent.log"), root: accountstest.NewRoot(t)}
+	out, err := exec.Command(agentBin, "enroll", "--broker", e.URL, "--token", admin.enrollToken(1, time.Hour), "--state-dir", b.state).CombinedOutput()
+	if err != nil {
+		t.Fatalf("agent enroll: %v\n%s", err, out)
+	}
+	var dev string
+	if _, err := fmt.Sscanf(strings.TrimPrefix(string(out), "Enrolled as device "), "%s", &dev); err != nil {
+		t.Fatalf("enroll output: %q", out)
+	}
+	dev = strings.TrimSuffix(dev, ".")
+	kill := b.start(t)
+	waitFor(t, "agent online", 20*time.Second, func() bool { return admin.device(dev).Online })
 
 	// The settings bound the lifetime: the default maximum is 60 minutes.
 	if st, body := admin.do("POST", "/api/devices/"+dev+"/breakglass", map[string]any{"duration_seconds": 2 * 3600}, nil); st != 400 ||
@@ -90,6 +141,7 @@ func TestBreakGlassAgentCrashPastExpiry(t *testing.T) {
 	if g.Status != "active" || g.Password == "" || !strings.HasPrefix(g.Username, accounts.DefaultPrefix) {
 		t.Fatalf("created %+v", g)
 	}
+	root := b.root
 	if !root.UserExists(t, g.Username) || !root.CheckPassword(t, g.Username, g.Password) {
 		t.Fatal("the account does not exist with its password on the agent")
 	}
@@ -97,18 +149,18 @@ func TestBreakGlassAgentCrashPastExpiry(t *testing.T) {
 		t.Fatalf("list %+v: want the account without its password", gs)
 	}
 
-	// Kill the agent and the broker; time passes the expiry.
-	if err := a.Stop(); err != nil {
-		t.Fatal(err)
-	}
+	// Kill the agent and stop the broker; the agent's clock passes the expiry.
+	kill()
 	listen := strings.TrimPrefix(e.URL, "http://")
 	e.stop()
-	clk.Advance(11 * time.Minute)
+	if err := os.WriteFile(b.clockFile, []byte("11m"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	if !root.UserExists(t, g.Username) {
 		t.Fatal("account removed while no agent ran")
 	}
 	// The agent starts with no broker to talk to: the account goes at once.
-	startAgent(t, cfg)
+	b.start(t)
 	waitFor(t, "the account removed at agent start", 20*time.Second, func() bool { return !root.UserExists(t, g.Username) })
 
 	// The broker comes back (same address and data): the removal arrives.

@@ -73,6 +73,7 @@ func run(ctx context.Context, args []string) error {
 	threads := fs.Int("encoder-threads", 1, "libvpx encoder threads")
 	bgPrefix := fs.String("breakglass-prefix", accounts.DefaultPrefix, "how generated break-glass usernames start")
 	bgRoot := fs.String("accounts-root", "", "manage the accounts of this directory (etc/passwd… under it) instead of the machine's: for tests and demos only")
+	clockFile := fs.String("test-clock-offset-file", "", "tests only (needs "+testClockEnv+"=1): break-glass deadlines use the real time plus the duration in this file")
 	if err := cli.Parse(fs, args, ""); err != nil {
 		return err
 	}
@@ -98,8 +99,14 @@ func run(ctx context.Context, args []string) error {
 	default:
 		return fmt.Errorf("--prompt %q: want zenity or terminal", *prompt)
 	}
+	acfg := accounts.Config{Root: *bgRoot}
+	if clk, err := testClock(*clockFile); err != nil {
+		return err
+	} else if clk != nil {
+		acfg.Clock = clk
+	}
 	a, err := agent.New(agent.Config{StateDir: *state, Logger: log, Displays: displays, Support: sc,
-		Accounts: accounts.Config{Root: *bgRoot}, AccountPrefix: *bgPrefix})
+		Accounts: acfg, AccountPrefix: *bgPrefix})
 	if err != nil {
 		return err
 	}

@@ -10,6 +10,7 @@ pkgs=(
   xvfb xdotool x11-utils x11-apps zenity
   chromium ffmpeg
   ca-certificates sudo
+  passwd login util-linux bsdutils libpam-modules-bin
 )
 
 missing=()

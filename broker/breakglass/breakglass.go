@@ -315,6 +315,13 @@ func (s *Service) HandleAgent(deviceID string, m wire.Message) bool {
 	s.mu.Unlock()
 	if !ok || w.deviceID != deviceID {
 		s.log.Warn("unexpected break-glass answer dropped", "device_id", deviceID, "grant_id", grantID, "type", m.Type())
+		// An account made after its requester gave up waiting: nobody has
+		// its password, so it goes now rather than at its expiry.
+		if c, late := m.(*wire.BreakGlassCreated); late {
+			if err := s.cfg.Agents.Send(deviceID, &wire.BreakGlassRevoke{GrantID: c.GrantID, Username: c.Username}); err != nil {
+				s.log.Warn("revoke late break-glass account", "device_id", deviceID, "grant_id", grantID, "err", err)
+			}
+		}
 		return true
 	}
 	select {

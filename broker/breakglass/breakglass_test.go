@@ -179,6 +179,20 @@ func TestCreateFailures(t *testing.T) {
 	}
 }
 
+func TestLateAnswerIsRevoked(t *testing.T) {
+	f := newFixture(t)
+	f.svc.HandleAgent("dev1", &wire.BreakGlassCreated{GrantID: "gone", Username: "ph-late", Password: "pw",
+		CreatedAt: f.clk.Now(), ExpiresAt: f.clk.Now().Add(time.Hour)})
+	f.agent.mu.Lock()
+	defer f.agent.mu.Unlock()
+	if len(f.agent.sent) != 1 {
+		t.Fatalf("sent %v, want one revoke", f.agent.sent)
+	}
+	if r, ok := f.agent.sent[0].(*wire.BreakGlassRevoke); !ok || r.GrantID != "gone" || r.Username != "ph-late" {
+		t.Fatalf("sent %+v, want a revoke of ph-late", f.agent.sent[0])
+	}
+}
+
 func TestHookTransitions(t *testing.T) {
 	tests := []struct {
 		name   string

@@ -250,9 +250,13 @@ func TestBreakGlassPortal(t *testing.T) {
 	}
 	browsertest.Step(ctx, t, 30*time.Second,
 		chromedp.SetValue(css(`#bg-minutes`), "30"),
+		chromedp.SetValue(css(`#bg-use-within`), "5"),
 		chromedp.Click(css(`#bg-generate`)),
 		chromedp.WaitVisible(css(`#bg-password`)),
 	)
+	if txt := js(`document.getElementById('bg-result').textContent`); !strings.Contains(txt, "removed unused at") {
+		t.Fatalf("result %q does not show the use-within deadline", txt)
+	}
 	user := js(`document.getElementById('bg-username').value`)
 	pw := js(`document.getElementById('bg-password').value`)
 	if ro := js(`String(document.getElementById('bg-password').readOnly)`); ro != "true" || user == "" || len(pw) != accounts.PasswordLen {

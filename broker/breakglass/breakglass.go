@@ -139,6 +139,9 @@ type Request struct {
 	// ExpiresAt, or else now + For.
 	ExpiresAt time.Time
 	For       time.Duration
+	// UseWithin, if not zero, shortens the breakglass.use_within_minutes
+	// window; it may not lengthen it.
+	UseWithin time.Duration
 }
 
 // Created is the answer to the requester: the grant and, this once, the
@@ -176,6 +179,14 @@ func (s *Service) Create(ctx context.Context, req Request) (Created, error) {
 		return Created{}, fmt.Errorf("%w: %s is longer than the maximum of %d minutes (setting %s)",
 			ErrBadExpiry, life.Round(time.Minute), maxMin, settings.BreakGlassMaxMinutes)
 	}
+	useWithinSec := useWithin * 60
+	if req.UseWithin != 0 {
+		if req.UseWithin < time.Minute || (useWithin > 0 && req.UseWithin > time.Duration(useWithin)*time.Minute) {
+			return Created{}, fmt.Errorf("%w: the use-within window must be 1 to %d minutes (setting %s)",
+				ErrBadExpiry, useWithin, settings.BreakGlassUseWithinMinutes)
+		}
+		useWithinSec = int(req.UseWithin / time.Second)
+	}
 	if !s.cfg.Agents.Online(req.DeviceID) {
 		return Created{}, ErrOffline
 	}
@@ -184,14 +195,14 @@ func (s *Service) Create(ctx context.Context, req Request) (Created, error) {
 	// Fail closed: no audit record, no account.
 	if _, err := s.cfg.Audit.Append(ctx, audit.Event{Actor: "user:" + req.Requester, Action: ActionRequested, Target: req.DeviceID,
 		SourceIP: req.SourceIP, Details: map[string]any{"grant_id": g.ID, "expires_at": expires.Format(time.RFC3339),
-			"use_within_minutes": useWithin}}); err != nil {
+			"use_within_minutes": useWithinSec / 60}}); err != nil {
 		return Created{}, err
 	}
 	if err := s.cfg.Store.CreateBreakGlassGrant(ctx, g); err != nil {
 		return Created{}, err
 	}
 	reply, err := s.ask(ctx, g, &wire.BreakGlassCreate{GrantID: g.ID, Requester: req.Requester, ExpiresAt: expires,
-		UseWithinSeconds: useWithin * 60})
+		UseWithinSeconds: useWithinSec})
 	switch m := reply.(type) {
 	case *wire.BreakGlassCreated:
 		if _, err := s.cfg.Store.UpdateBreakGlassGrant(ctx, g.ID, g.DeviceID, StatusActive, m.Username, "", m.UseBy, s.cfg.Clock.Now(),

@@ -99,6 +99,7 @@ func TestCreateRefusesBadExpiries(t *testing.T) {
 		{"absolute over the maximum", Request{DeviceID: "dev1", ExpiresAt: now.Add(2 * time.Hour)}, ErrBadExpiry},
 		{"in the past", Request{DeviceID: "dev1", ExpiresAt: now.Add(-time.Minute)}, ErrBadExpiry},
 		{"no expiry", Request{DeviceID: "dev1"}, ErrBadExpiry},
+		{"use-within longer than the setting", Request{DeviceID: "dev1", For: time.Hour, UseWithin: 16 * time.Minute}, ErrBadExpiry},
 		{"unknown device", Request{DeviceID: "nope", For: time.Hour}, store.ErrNotFound},
 	}
 	for _, tt := range tests {

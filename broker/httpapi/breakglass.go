@@ -35,7 +35,8 @@ func (a *API) createBreakGlass(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	created, err := a.cfg.BreakGlass.Create(r.Context(), breakglass.Request{DeviceID: r.PathValue("id"), Requester: principal(r).Username,
-		SourceIP: clientIP(r), ExpiresAt: req.ExpiresAt, For: time.Duration(req.DurationSeconds) * time.Second})
+		SourceIP: clientIP(r), ExpiresAt: req.ExpiresAt, For: time.Duration(req.DurationSeconds) * time.Second,
+		UseWithin: time.Duration(req.UseWithinMinutes) * time.Minute})
 	if err != nil {
 		a.failBreakGlass(w, r, err)
 		return

@@ -14,7 +14,7 @@ import (
 )
 
 const breakglassUsage = `usage:
-  porthole breakglass create --device ID (--for 1h | --until 2026-01-02T15:04:05Z) [--json]
+  porthole breakglass create --device ID (--for 1h | --until 2026-01-02T15:04:05Z) [--use-within 10m] [--json]
   porthole breakglass list --device ID [--json]
   porthole breakglass revoke GRANT_ID`
 
@@ -59,6 +59,7 @@ func cmdBreakGlassCreate(ctx context.Context, args []string, out io.Writer) erro
 	device := fs.String("device", "", "device id (porthole devices)")
 	dur := fs.Duration("for", 0, "lifetime, e.g. 30m or 1h (bounded by the setting breakglass.max_minutes)")
 	until := fs.String("until", "", "expiry time, RFC 3339 (instead of --for)")
+	useWithin := fs.Duration("use-within", 0, "remove the account if nobody logs in this soon (at most the setting breakglass.use_within_minutes)")
 	asJSON := fs.Bool("json", false, "print JSON (includes the password)")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -72,6 +73,7 @@ func cmdBreakGlassCreate(ctx context.Context, args []string, out io.Writer) erro
 		req.ExpiresAt = t
 	}
 	req.DurationSeconds = int(dur.Seconds())
+	req.UseWithinMinutes = int(useWithin.Minutes())
 	if *device == "" {
 		return &exitError{2, errors.New("--device is required\n" + breakglassUsage)}
 	}

@@ -182,6 +182,9 @@ func validTime(name string, t time.Time) error {
 type BreakGlassRequest struct {
 	ExpiresAt       time.Time `json:"expires_at,omitzero"`
 	DurationSeconds int       `json:"duration_seconds,omitempty"`
+	// UseWithinMinutes shortens the use-within window of the setting
+	// breakglass.use_within_minutes; 0 keeps the setting's.
+	UseWithinMinutes int `json:"use_within_minutes,omitempty"`
 }
 
 // Validate wants exactly one of the two, in range; the broker's settings
@@ -192,6 +195,8 @@ func (r *BreakGlassRequest) Validate() error {
 		return invalid("give either expires_at or duration_seconds")
 	case r.DurationSeconds < 0 || r.DurationSeconds > int(MaxBreakGlassLifetime/time.Second):
 		return invalid("duration_seconds out of range")
+	case r.UseWithinMinutes < 0 || r.UseWithinMinutes > int(MaxBreakGlassLifetime/time.Minute):
+		return invalid("use_within_minutes out of range")
 	case !r.ExpiresAt.IsZero():
 		return validTime("expires_at", r.ExpiresAt)
 	}

@@ -57,6 +57,8 @@ func TestBreakGlassRequest(t *testing.T) {
 		{`{}`, false},
 		{`{"duration_seconds":3600,"expires_at":"2026-01-01T11:00:00Z"}`, false},
 		{`{"duration_seconds":-5}`, false},
+		{`{"duration_seconds":3600,"use_within_minutes":5}`, true},
+		{`{"duration_seconds":3600,"use_within_minutes":-1}`, false},
 		{`{"duration_seconds":3600,"password":"x"}`, false},
 	}
 	for _, tt := range tests {

@@ -37,11 +37,13 @@ export function breakGlassPanel(box, deviceID, me) {
   if (canManage(me)) {
     const minutes = el('input', { type: 'number', id: 'bg-minutes', min: '1', value: '60' });
     const until = el('input', { type: 'datetime-local', id: 'bg-until' });
+    const useWithin = el('input', { type: 'number', id: 'bg-use-within', min: '1', placeholder: 'setting' });
     const btn = el('button', { id: 'bg-generate', onclick: async () => {
       btn.disabled = true;
       err.textContent = '';
       const body = until.value ? { expires_at: new Date(until.value).toISOString() }
         : { duration_seconds: Math.round(Number(minutes.value) * 60) };
+      if (useWithin.value) body.use_within_minutes = Math.round(Number(useWithin.value));
       try {
         const g = await api('POST', `/api/devices/${deviceID}/breakglass`, body);
         clear(result);
@@ -56,7 +58,8 @@ export function breakGlassPanel(box, deviceID, me) {
       btn.disabled = false;
     } }, 'Generate account');
     section.append(el('div', { class: 'bg-form' },
-      el('label', {}, 'Expires in ', minutes, ' minutes'), ' or ', el('label', {}, 'at ', until), ' ', btn), err, result);
+      el('label', {}, 'Expires in ', minutes, ' minutes'), ' or ', el('label', {}, 'at ', until), ' ',
+      el('label', {}, 'Must be used within ', useWithin, ' minutes'), ' ', btn), err, result);
   }
   section.append(el('h3', {}, 'Accounts'), list);
   box.append(section);

@@ -16,6 +16,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"porthole/agent/accounts"
 	"porthole/agent/elevation"
 	"porthole/agent/elevsock"
 	"porthole/agent/identity"
@@ -43,6 +44,13 @@ type Config struct {
 	// changes the system's sudoers, so only the service (and tests in a
 	// throwaway namespace) turn it on.
 	Elevation *ElevationConfig
+	// Accounts configures break glass (temporary local administrators):
+	// Root, Clock and Timer; StateDir, OnEvent and Logger are filled in by
+	// New.
+	Accounts accounts.Config
+	// AccountPrefix starts generated break-glass usernames (default
+	// accounts.DefaultPrefix).
+	AccountPrefix string
 }
 
 // ElevationConfig configures temporary admin codes.
@@ -67,6 +75,7 @@ type Agent struct {
 	elev    *elevation.Manager // nil when elevation is off
 	elevSrv *elevsock.Server
 	desk    *elevationDesk
+	bg      *breakGlass
 }
 
 // Enroll registers this endpoint with the broker and stores the identity.
@@ -143,6 +152,7 @@ func New(cfg Config) (*Agent, error) {
 		sc.Logger = cfg.Logger
 	}
 	a.support = support.New(sc)
+	a.bg = newBreakGlass(cfg.Accounts, cfg.AccountPrefix, cfg.StateDir, events, func(m wire.Message) error { return a.lnk.Send(m) }, cfg.Logger)
 	a.lnk = link.New(link.Config{
 		BrokerURL: id.BrokerURL, DeviceID: id.DeviceID, Key: id.Key, Version: Version,
 		TLS:       client.Transport.(*http.Transport).TLSClientConfig,
@@ -173,6 +183,9 @@ func (a *Agent) Run(ctx context.Context) error {
 		a.events.Pump(pumpCtx, a.lnk)
 	}()
 	defer func() { stopPump(); <-pumped }()
+	bgCtx, stopBG := context.WithCancel(ctx)
+	defer func() { stopBG(); a.bg.wait() }()
+	a.bg.start(bgCtx)
 	if a.elev == nil {
 		return a.lnk.Run(ctx)
 	}
@@ -190,7 +203,7 @@ func (a *Agent) Run(ctx context.Context) error {
 func (a *Agent) Events() *outbox.Outbox { return a.events }
 
 func (a *Agent) handle(ctx context.Context, m wire.Message) {
-	if a.support.Handle(ctx, m) || a.events.Handle(m) || a.handleElevation(ctx, m) {
+	if a.support.Handle(ctx, m) || a.events.Handle(m) || a.bg.handle(ctx, m) || a.handleElevation(ctx, m) {
 		return
 	}
 	a.cfg.Logger.Warn("unhandled broker message", "type", m.Type())

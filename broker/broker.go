@@ -30,6 +30,7 @@ import (
 	"porthole/broker/audit"
 	"porthole/broker/auditstream"
 	"porthole/broker/auth"
+	"porthole/broker/breakglass"
 	"porthole/broker/elevation"
 	"porthole/broker/httpapi"
 	"porthole/broker/live"
@@ -113,6 +114,8 @@ type Server struct {
 	// elevation issues temporary admin codes and stores what agents
 	// report about elevations.
 	elevation *elevation.Service
+	// bg is break glass (temporary local administrators).
+	bg *breakglass.Service
 }
 
 // New validates cfg, opens the store (migrating it) and binds the listener,
@@ -205,6 +208,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		OnMessage: s.agentMessage, OnOffline: s.sess.AgentOffline,
 		OnOnline: func(id string) { s.elevation.PushPolicy(context.Background(), id) }})
 	s.agents = hub
+	s.bg = breakglass.New(breakglass.Config{Store: st, Audit: s.audit, Agents: agentLink{&hub}, Settings: set, Clock: cfg.Clock,
+		Logger: cfg.Logger, NewID: auth.NewID})
+	s.events.Register("breakglass", s.bg.Hook)
 	s.settings = set
 	s.elevation = elevation.New(elevation.Config{Store: st, Audit: s.audit, Settings: set, Agents: agentLink{&hub},
 		Clock: cfg.Clock, Logger: cfg.Logger})
@@ -241,7 +247,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 // agentMessage routes an authenticated agent's message to the feature that
 // owns its type; session signaling is the rest.
 func (s *Server) agentMessage(deviceID string, m wire.Message) {
-	for _, h := range []func(string, wire.Message) bool{s.events.Handle} {
+	for _, h := range []func(string, wire.Message) bool{s.events.Handle, s.bg.HandleAgent} {
 		if h(deviceID, m) {
 			return
 		}
@@ -367,6 +373,7 @@ func (s *Server) Run(ctx context.Context) error {
 	defer cancelLinks()
 	api := httpapi.New(httpapi.Config{Store: s.store, Auth: s.auth, Audit: s.audit, Agents: s.agents, Live: s.live,
 		Sessions: s.sess, Settings: s.settings, MFA: s.mfa, Recordings: s.recs, Archive: s.archive, Elevation: s.elevation,
+		BreakGlass: s.bg,
 		Portal: webclient.Handler(), Clock: s.cfg.Clock, Logger: s.cfg.Logger, SecureCookies: s.cfg.TLS != TLSOff, Context: linkCtx})
 	srv := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(s.cfg.Logger.Handler(), slog.LevelWarn)}
 	ln := s.ln

@@ -78,7 +78,14 @@ func startBrokerWith(t *testing.T, dir string, clk clock.Clock, adjust func(*bro
 	if adjust != nil {
 		adjust(&cfg)
 	}
-	srv, err := broker.New(ctx, cfg)
+	var srv *broker.Server
+	var err error
+	// A restart on a fixed address: the old listener has just closed, so
+	// retry briefly.
+	waitFor(t, "listen on "+cfg.Listen, 10*time.Second, func() bool {
+		srv, err = broker.New(ctx, cfg)
+		return err == nil || !strings.Contains(err.Error(), "address already in use")
+	})
 	if err != nil {
 		cancel()
 		t.Fatal(err)

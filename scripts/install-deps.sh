@@ -9,7 +9,8 @@ pkgs=(
   libvpx-dev libx11-dev libxtst-dev libxext-dev
   xvfb xdotool x11-utils x11-apps zenity
   chromium ffmpeg
-  ca-certificates sudo passwd util-linux
+  ca-certificates sudo
+  passwd login util-linux bsdutils libpam-modules-bin
 )
 
 missing=()

@@ -83,6 +83,12 @@ type Config struct {
 	PollInterval time.Duration
 	// MaxLifetime bounds ExpiresAt - now; default DefaultMaxLifetime.
 	MaxLifetime time.Duration
+	// Root, if set, makes the Linux implementation manage the account
+	// database of that directory (its etc/passwd, etc/group, etc/shadow,
+	// home and var/log: useradd --prefix) instead of the machine's own.
+	// Tests and the end-to-end agent use a throwaway root so they never
+	// touch this machine's accounts. Empty or "/" is the real system.
+	Root string
 }
 
 // Spec asks for one account.
@@ -248,7 +254,7 @@ func New(cfg Config) (*Manager, error) {
 		return nil, fmt.Errorf("%w: state dir: %w", ErrConfig, err)
 	}
 	log := cfg.Logger.With("component", "accounts")
-	sys, err := newSystem(log)
+	sys, err := newSystem(log, cfg.Root)
 	if err != nil {
 		return nil, err
 	}

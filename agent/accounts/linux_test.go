@@ -3,7 +3,6 @@
 package accounts
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/rand"
@@ -13,7 +12,6 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"os/user"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -24,62 +22,34 @@ import (
 
 	"go.uber.org/goleak"
 
+	"porthole/agent/accounts/accountstest"
 	"porthole/internal/clock/clocktest"
 )
 
-// testPrefix marks every account these tests create; TestMain removes any
-// left over by a crashed run, before and after.
+// testPrefix marks every account these tests create.
 const testPrefix = "ph-test-"
 
-func TestMain(m *testing.M) {
-	if os.Geteuid() == 0 {
-		sweepTestUsers()
-	}
-	goleak.VerifyTestMain(m, goleak.Cleanup(func(code int) {
-		if os.Geteuid() == 0 {
-			sweepTestUsers()
-		}
-		os.Exit(code)
-	}))
-}
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-// sweepTestUsers deletes every ph-test- user with tools independent of the
-// code under test.
-func sweepTestUsers() {
-	f, err := os.Open("/etc/passwd")
-	if err != nil {
-		return
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		name, _, _ := strings.Cut(sc.Text(), ":")
-		if strings.HasPrefix(name, testPrefix) {
-			_ = exec.Command("pkill", "-KILL", "-u", name).Run()
-			time.Sleep(50 * time.Millisecond)
-			_ = exec.Command("userdel", "-f", "-r", name).Run()
-			fmt.Fprintf(os.Stderr, "accounts test: removed leftover user %s\n", name)
-		}
-	}
-}
-
-// needRoot skips tests that create real accounts when not root. CI runs
-// them as root.
+// needRoot skips tests that run the shadow tools (they write the
+// throwaway root's files as root and chroot). CI runs them as root.
 func needRoot(t *testing.T) {
 	t.Helper()
 	if os.Geteuid() != 0 {
-		t.Skip("creating real local accounts needs root; run `go test` as root (CI does)")
+		t.Skip("creating accounts, even in a throwaway root, needs root; run `go test` as root (CI does)")
 	}
-	for _, tool := range []string{"getent", "id", "runuser", "unix_chkpwd", "useradd", "pkill"} {
+	for _, tool := range []string{"getent", "id", "unshare", "unix_chkpwd", "useradd"} {
 		if _, err := exec.LookPath(tool); err != nil {
-			t.Fatalf("%s not installed (Debian: passwd, procps, util-linux, libpam-modules-bin, libc-bin, coreutils)", tool)
+			t.Fatalf("%s not installed (Debian: passwd, util-linux, libpam-modules-bin, libc-bin, coreutils)", tool)
 		}
 	}
 }
 
-// harness is a real Manager on a fake clock with its events.
+// harness is a real Manager on a throwaway root and a fake clock, with its
+// events.
 type harness struct {
 	m     *Manager
+	root  accountstest.Root
 	clk   *clocktest.TimerClock
 	dir   string
 	evs   *eventLog
@@ -87,11 +57,12 @@ type harness struct {
 	start time.Time
 }
 
-func newHarness(t *testing.T, dir string, now time.Time) *harness {
+func newHarness(t *testing.T, root accountstest.Root, dir string, now time.Time) *harness {
 	t.Helper()
-	h := &harness{clk: clocktest.NewTimerClock(now), dir: dir, evs: &eventLog{}, evCh: make(chan Event, 64), start: now}
+	h := &harness{root: root, clk: clocktest.NewTimerClock(now), dir: dir, evs: &eventLog{}, evCh: make(chan Event, 64), start: now}
 	m, err := New(Config{
 		StateDir: dir,
+		Root:     root.Dir,
 		Clock:    h.clk,
 		Timer:    h.clk,
 		OnEvent: func(e Event) {
@@ -106,7 +77,7 @@ func newHarness(t *testing.T, dir string, now time.Time) *harness {
 	return h
 }
 
-// create makes a real test account and makes sure it goes away.
+// create makes a test account.
 func (h *harness) create(t *testing.T, spec Spec) Account {
 	t.Helper()
 	spec.Prefix = testPrefix
@@ -117,76 +88,7 @@ func (h *harness) create(t *testing.T, spec Spec) Account {
 	if err != nil {
 		t.Fatalf("Create: %v", err)
 	}
-	t.Cleanup(func() { removeUser(a.Username) })
 	return a
-}
-
-// removeUser deletes a user with tools independent of the code under test.
-func removeUser(name string) {
-	if _, err := user.Lookup(name); err != nil {
-		return
-	}
-	_ = exec.Command("pkill", "-KILL", "-u", name).Run()
-	time.Sleep(50 * time.Millisecond)
-	_ = exec.Command("userdel", "-f", "-r", name).Run()
-}
-
-// userExists asks getent (NSS), not os/user, so the check is independent.
-func userExists(t *testing.T, name string) bool {
-	t.Helper()
-	err := exec.Command("getent", "passwd", name).Run()
-	switch exitCode(err) {
-	case 0:
-		return true
-	case 2:
-		return false
-	}
-	t.Fatalf("getent passwd %s: %v", name, err)
-	return false
-}
-
-// checkPassword asks PAM's helper unix_chkpwd (what pam_unix itself runs
-// to verify a password against /etc/shadow with libcrypt, whatever the
-// hash method) whether password is the user's. Exit 0 means it matches.
-func checkPassword(t *testing.T, name, password string) bool {
-	t.Helper()
-	cmd := exec.Command("unix_chkpwd", name, "nonull")
-	cmd.Stdin = strings.NewReader(password + "\x00")
-	out, err := cmd.CombinedOutput()
-	switch exitCode(err) {
-	case 0:
-		return true
-	case 7: // PAM_AUTH_ERR
-		return false
-	}
-	t.Fatalf("unix_chkpwd %s: %v: %s", name, err, out)
-	return false
-}
-
-// startAs starts sleep as the user with runuser and returns a channel that
-// gets its exit.
-func startAs(t *testing.T, name string) (*exec.Cmd, <-chan error) {
-	t.Helper()
-	cmd := exec.Command("runuser", "-u", name, "--", "sleep", "300")
-	return startCmd(t, cmd)
-}
-
-func startCmd(t *testing.T, cmd *exec.Cmd) (*exec.Cmd, <-chan error) {
-	t.Helper()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	finished := make(chan struct{})
-	go func() {
-		done <- cmd.Wait()
-		close(finished)
-	}()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-finished
-	})
-	return cmd, done
 }
 
 func waitFor(t *testing.T, what string, cond func() bool) {
@@ -221,20 +123,21 @@ func mustStatus(t *testing.T, h *harness, name string, want Status) {
 
 func TestRealCreateAndRevoke(t *testing.T) {
 	needRoot(t)
-	h := newHarness(t, t.TempDir(), time.Now())
+	root := accountstest.NewRoot(t)
+	h := newHarness(t, root, t.TempDir(), time.Now())
 	acct := h.create(t, Spec{ExpiresAt: h.start.Add(2 * time.Hour), Requester: "alice", GrantID: "grant-1"})
 
 	// The account: in passwd with bash and a home it owns.
-	out, err := exec.Command("getent", "passwd", acct.Username).Output()
-	if err != nil {
-		t.Fatalf("getent passwd %s: %v", acct.Username, err)
-	}
-	f := strings.Split(strings.TrimSpace(string(out)), ":")
+	f := root.Passwd(t, acct.Username)
 	if len(f) != 7 || f[6] != "/bin/bash" || f[5] != "/home/"+acct.Username {
-		t.Fatalf("passwd entry %q, want shell /bin/bash and home /home/%s", out, acct.Username)
+		t.Fatalf("passwd entry %q, want shell /bin/bash and home /home/%s", f, acct.Username)
 	}
 	uid, _ := strconv.Atoi(f[2])
-	fi, err := os.Stat(f[5])
+	if uid < root.UIDMin {
+		t.Fatalf("uid %d outside the throwaway root's range", uid)
+	}
+	home := root.Home(acct.Username)
+	fi, err := os.Stat(home)
 	if err != nil {
 		t.Fatalf("home directory: %v", err)
 	}
@@ -242,26 +145,22 @@ func TestRealCreateAndRevoke(t *testing.T) {
 		t.Fatalf("home owned by uid %d, want %d", st.Uid, uid)
 	}
 	// An administrator.
-	groups, err := exec.Command("id", "-nG", acct.Username).Output()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !slices.Contains(strings.Fields(string(groups)), "sudo") {
+	if groups := root.Groups(t, acct.Username); !slices.Contains(groups, "sudo") {
 		t.Fatalf("id -nG %s = %q, want sudo among them", acct.Username, groups)
 	}
 	// The password works, and is not just any password.
-	if !checkPassword(t, acct.Username, acct.Password) {
+	if !root.CheckPassword(t, acct.Username, acct.Password) {
 		t.Fatal("unix_chkpwd rejects the generated password")
 	}
-	if checkPassword(t, acct.Username, acct.Password+"x") {
+	if root.CheckPassword(t, acct.Username, acct.Password+"x") {
 		t.Fatal("unix_chkpwd accepts a wrong password; the check proves nothing")
 	}
 	// The OS-level backstop expiry: the day after ExpiresAt.
-	sh, err := exec.Command("getent", "shadow", acct.Username).Output()
-	if err != nil {
-		t.Fatal(err)
+	sh, code := root.InRoot(t, "", "getent", "shadow", acct.Username)
+	if code != 0 {
+		t.Fatalf("getent shadow: exit %d: %s", code, sh)
 	}
-	sf := strings.Split(strings.TrimSpace(string(sh)), ":")
+	sf := strings.Split(strings.TrimSpace(sh), ":")
 	wantDay := acct.ExpiresAt.UTC().Truncate(24*time.Hour).Unix()/86400 + 1
 	if len(sf) < 8 || sf[7] != strconv.FormatInt(wantDay, 10) {
 		t.Fatalf("shadow expire field %q, want %d", sf, wantDay)
@@ -282,9 +181,8 @@ func TestRealCreateAndRevoke(t *testing.T) {
 	// Someone uses it: a process as the user, and a root process in its
 	// login (what `sudo -s` leaves: uid 0, loginuid kept by the audit
 	// subsystem).
-	userCmd, userDone := startAs(t, acct.Username)
-	_ = userCmd
-	rootCmd, rootDone := startCmd(t, exec.Command("sh", "-c", fmt.Sprintf("echo %d > /proc/self/loginuid && exec sleep 301", uid)))
+	_, userDone := root.StartAs(t, acct.Username)
+	rootCmd, rootDone := accountstest.Start(t, exec.Command("sh", "-c", fmt.Sprintf("echo %d > /proc/self/loginuid && exec sleep 301", uid)))
 	waitFor(t, "the root process to take the loginuid", func() bool {
 		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/loginuid", rootCmd.Process.Pid))
 		return strings.TrimSpace(string(b)) == strconv.Itoa(uid)
@@ -304,14 +202,14 @@ func TestRealCreateAndRevoke(t *testing.T) {
 	if ws, ok := rootCmd.ProcessState.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
 		t.Fatalf("root process ended with %v, want SIGKILL", rootErr)
 	}
-	if userExists(t, acct.Username) {
+	if root.UserExists(t, acct.Username) {
 		t.Fatal("user still in passwd after Revoke")
 	}
-	if _, err := os.Stat(f[5]); !errors.Is(err, os.ErrNotExist) {
+	if _, err := os.Stat(home); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("home directory still there after Revoke: %v", err)
 	}
-	if err := exec.Command("getent", "group", acct.Username).Run(); exitCode(err) != 2 {
-		t.Fatalf("user's group still there after Revoke: %v", err)
+	if out, code := root.InRoot(t, "", "getent", "group", acct.Username); code != 2 {
+		t.Fatalf("user's group still there after Revoke: exit %d %s", code, out)
 	}
 	mustStatus(t, h, acct.Username, StatusRemoved)
 	if err := h.m.Revoke(context.Background(), acct.Username); err != nil {
@@ -334,9 +232,10 @@ func TestRealCreateAndRevoke(t *testing.T) {
 
 func TestRealRevokeToleratesUserDeletedBehindItsBack(t *testing.T) {
 	needRoot(t)
-	h := newHarness(t, t.TempDir(), time.Now())
+	root := accountstest.NewRoot(t)
+	h := newHarness(t, root, t.TempDir(), time.Now())
 	acct := h.create(t, Spec{ExpiresAt: h.start.Add(time.Hour)})
-	if out, err := exec.Command("userdel", "-r", acct.Username).CombinedOutput(); err != nil {
+	if out, err := exec.Command("userdel", "--prefix", root.Dir, "-r", acct.Username).CombinedOutput(); err != nil {
 		t.Fatalf("userdel: %v: %s", err, out)
 	}
 	mustStatus(t, h, acct.Username, StatusRemoved)
@@ -359,7 +258,6 @@ func TestRealCrashBetweenIntentAndCreate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { removeUser(name) })
 	j := journal{path: filepath.Join(dir, JournalFile)}
 	if err := j.save([]*entry{
 		{Username: name, GrantID: "g", State: stateIntent, CreatedAt: now, ExpiresAt: now.Add(time.Hour)},
@@ -367,19 +265,20 @@ func TestRealCrashBetweenIntentAndCreate(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if out, err := exec.Command("useradd", "-m", "-G", "sudo", name).CombinedOutput(); err != nil {
+	root := accountstest.NewRoot(t)
+	if out, err := exec.Command("useradd", "--prefix", root.Dir, "-m", "-G", "sudo", name).CombinedOutput(); err != nil {
 		t.Fatalf("useradd: %v: %s", err, out)
 	}
 	// Agent restart: a new Manager on the same state dir, well before expiry.
-	h := newHarness(t, dir, now)
+	h := newHarness(t, root, dir, now)
 	mustStatus(t, h, name, StatusExpired) // half-created: due for removal
 	if err := h.m.Reconcile(context.Background(), now); err != nil {
 		t.Fatalf("Reconcile: %v", err)
 	}
-	if userExists(t, name) {
+	if root.UserExists(t, name) {
 		t.Fatal("half-created user survives Reconcile")
 	}
-	if _, err := os.Stat("/home/" + name); !errors.Is(err, os.ErrNotExist) {
+	if _, err := os.Stat(root.Home(name)); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("half-created user's home survives: %v", err)
 	}
 	mustStatus(t, h, name, StatusRemoved)
@@ -393,23 +292,24 @@ func TestRealExpiryAcrossRestart(t *testing.T) {
 	needRoot(t)
 	dir := t.TempDir()
 	start := time.Now()
-	first := newHarness(t, dir, start)
+	root := accountstest.NewRoot(t)
+	first := newHarness(t, root, dir, start)
 	acct := first.create(t, Spec{ExpiresAt: start.Add(time.Hour)})
 	first = nil // the agent dies; only the journal remains
 	_ = first
 
-	h := newHarness(t, dir, start.Add(59*time.Minute))
+	h := newHarness(t, root, dir, start.Add(59*time.Minute))
 	if err := h.m.Reconcile(context.Background(), h.clk.Now()); err != nil {
 		t.Fatal(err)
 	}
-	if !userExists(t, acct.Username) {
+	if !h.root.UserExists(t, acct.Username) {
 		t.Fatal("account removed before its expiry")
 	}
 	h.clk.Advance(time.Minute)
 	if err := h.m.Reconcile(context.Background(), h.clk.Now()); err != nil {
 		t.Fatal(err)
 	}
-	if userExists(t, acct.Username) {
+	if h.root.UserExists(t, acct.Username) {
 		t.Fatal("account survives its expiry across a restart")
 	}
 	if got, want := h.evs.kinds(), []EventKind{EventExpired}; !slices.Equal(got, want) {
@@ -419,14 +319,15 @@ func TestRealExpiryAcrossRestart(t *testing.T) {
 
 func TestRealUseWithin(t *testing.T) {
 	needRoot(t)
-	h := newHarness(t, t.TempDir(), time.Now())
+	root := accountstest.NewRoot(t)
+	h := newHarness(t, root, t.TempDir(), time.Now())
 	spec := Spec{ExpiresAt: h.start.Add(time.Hour), UseWithin: 10 * time.Minute}
 	unused := h.create(t, spec)
 	used := h.create(t, spec)
 	if want := h.start.Add(10 * time.Minute); !unused.UseBy.Equal(want) {
 		t.Fatalf("UseBy = %v, want %v", unused.UseBy, want)
 	}
-	_, done := startAs(t, used.Username)
+	_, done := root.StartAs(t, used.Username)
 	waitFor(t, "status active", func() bool {
 		st, _ := h.m.Status(context.Background(), used.Username)
 		return st == StatusActive
@@ -435,17 +336,17 @@ func TestRealUseWithin(t *testing.T) {
 	if err := h.m.Reconcile(context.Background(), h.clk.Now()); err != nil {
 		t.Fatal(err)
 	}
-	if !userExists(t, unused.Username) {
+	if !h.root.UserExists(t, unused.Username) {
 		t.Fatal("unused account removed before its use-within deadline")
 	}
 	h.clk.Advance(time.Second)
 	if err := h.m.Reconcile(context.Background(), h.clk.Now()); err != nil {
 		t.Fatal(err)
 	}
-	if userExists(t, unused.Username) {
+	if h.root.UserExists(t, unused.Username) {
 		t.Fatal("unused account survives its use-within deadline")
 	}
-	if !userExists(t, used.Username) {
+	if !h.root.UserExists(t, used.Username) {
 		t.Fatal("used account removed at the use-within deadline")
 	}
 	// It logs off (process ends): used, not active, kept until expiry.
@@ -461,7 +362,7 @@ func TestRealUseWithin(t *testing.T) {
 	if err := h.m.Reconcile(context.Background(), h.clk.Now()); err != nil {
 		t.Fatal(err)
 	}
-	if userExists(t, used.Username) {
+	if h.root.UserExists(t, used.Username) {
 		t.Fatal("used account survives its expiry")
 	}
 	want := []EventKind{EventCreated, EventCreated, EventUsed, EventUnused, EventExpired}
@@ -472,11 +373,7 @@ func TestRealUseWithin(t *testing.T) {
 
 func mustProcsOf(t *testing.T, h *harness, name string) []int {
 	t.Helper()
-	u, err := user.Lookup(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	uid, _ := strconv.Atoi(u.Uid)
+	uid, _ := strconv.Atoi(h.root.Passwd(t, name)[2])
 	pids, err := h.m.sys.(*linuxSystem).procsOf(uid)
 	if err != nil {
 		t.Fatal(err)
@@ -498,7 +395,7 @@ func nextEvent(t *testing.T, h *harness) Event {
 
 func TestRealRunRemovesOnTimeOffline(t *testing.T) {
 	needRoot(t)
-	h := newHarness(t, t.TempDir(), time.Now())
+	h := newHarness(t, accountstest.NewRoot(t), t.TempDir(), time.Now())
 	ctx, cancel := context.WithCancel(context.Background())
 	runDone := make(chan error, 1)
 	go func() { runDone <- h.m.Run(ctx) }()
@@ -524,7 +421,7 @@ func TestRealRunRemovesOnTimeOffline(t *testing.T) {
 	if err := h.clk.BlockUntil(ctx, 1); err != nil {
 		t.Fatal(err)
 	}
-	if !userExists(t, acct.Username) {
+	if !h.root.UserExists(t, acct.Username) {
 		t.Fatal("Run removed the account early")
 	}
 	h.clk.Advance(time.Second)
@@ -532,7 +429,7 @@ func TestRealRunRemovesOnTimeOffline(t *testing.T) {
 	if e.Kind != EventExpired || e.Username != acct.Username {
 		t.Fatalf("event %+v, want expired for %s", e, acct.Username)
 	}
-	if userExists(t, acct.Username) {
+	if h.root.UserExists(t, acct.Username) {
 		t.Fatal("account still exists after Run reported its expiry")
 	}
 }
@@ -595,11 +492,13 @@ func TestRealLoginMarksUsed(t *testing.T) {
 			t.Fatalf("%s not installed (Debian: bsdutils, login)", tool)
 		}
 	}
-	h := newHarness(t, t.TempDir(), time.Now())
+	h := newHarness(t, accountstest.NewRoot(t), t.TempDir(), time.Now())
 	acct := h.create(t, Spec{ExpiresAt: h.start.Add(time.Hour), UseWithin: time.Minute})
+	// In the root's mount namespace, login finds the account, its home and
+	// the root's login records.
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "script", "-qec", "login -f "+acct.Username, "/dev/null")
+	cmd := h.root.Command(ctx, "script", "-qec", "login -f "+acct.Username, "/dev/null")
 	cmd.Stdin = strings.NewReader("id -un; exit\n")
 	out, err := cmd.CombinedOutput()
 	if err != nil || !strings.Contains(string(out), acct.Username) {
@@ -612,7 +511,7 @@ func TestRealLoginMarksUsed(t *testing.T) {
 	if err := h.m.Reconcile(context.Background(), h.clk.Now()); err != nil {
 		t.Fatal(err)
 	}
-	if !userExists(t, acct.Username) {
+	if !h.root.UserExists(t, acct.Username) {
 		t.Fatal("an account that was used was removed at its use-within deadline")
 	}
 	if got, want := h.evs.kinds(), []EventKind{EventCreated, EventUsed}; !slices.Equal(got, want) {

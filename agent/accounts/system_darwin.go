@@ -27,7 +27,10 @@ type darwinSystem struct {
 	tools map[string]string
 }
 
-func newSystem(log *slog.Logger) (system, error) {
+func newSystem(log *slog.Logger, root string) (system, error) {
+	if root != "" {
+		return nil, fmt.Errorf("%w: Root is supported on Linux only", ErrConfig)
+	}
 	s := &darwinSystem{log: log, tools: map[string]string{}}
 	for _, t := range darwinTools {
 		p, err := exec.LookPath(t)

@@ -60,15 +60,26 @@ var linuxTools = []string{"useradd", "usermod", "userdel", "chpasswd"}
 
 // linuxSystem manages accounts with the shadow tools and /proc.
 type linuxSystem struct {
-	log         *slog.Logger
+	log *slog.Logger
+	// root, if not empty, is the directory whose etc/passwd, etc/group,
+	// etc/shadow, home and var/log are managed instead of the machine's
+	// own (Config.Root). Processes are still found in /proc by uid.
+	root        string
 	tools       map[string]string // name → path
 	lastlogPath string
 	wtmpPath    string
 	procDir     string
 }
 
-func newSystem(log *slog.Logger) (system, error) {
-	s := &linuxSystem{log: log, tools: map[string]string{}, lastlogPath: lastlogPath, wtmpPath: wtmpPath, procDir: "/proc"}
+func newSystem(log *slog.Logger, root string) (system, error) {
+	if root == "/" {
+		root = ""
+	}
+	if root != "" && !filepath.IsAbs(root) {
+		return nil, fmt.Errorf("%w: Root %q must be an absolute path", ErrConfig, root)
+	}
+	s := &linuxSystem{log: log, root: root, tools: map[string]string{},
+		lastlogPath: filepath.Join("/", root, lastlogPath), wtmpPath: filepath.Join("/", root, wtmpPath), procDir: "/proc"}
 	for _, t := range linuxTools {
 		p, err := exec.LookPath(t)
 		if err != nil {
@@ -82,6 +93,16 @@ func newSystem(log *slog.Logger) (system, error) {
 // run runs tool with args, stdin fed from stdin (never logged, never in
 // argv). The returned error carries the exit status and stderr.
 func (s *linuxSystem) run(ctx context.Context, stdin string, tool string, args ...string) error {
+	if s.root != "" {
+		// useradd, usermod and userdel edit the files under --prefix;
+		// chpasswd has no --prefix in shadow 4.13, so it chroots (-R) and
+		// hashes itself (-c: PAM modules cannot load inside the bare root).
+		pre := []string{"--prefix", s.root}
+		if tool == "chpasswd" {
+			pre = []string{"--root", s.root, "--crypt-method", "YESCRYPT"}
+		}
+		args = append(pre, args...)
+	}
 	cmd := exec.CommandContext(ctx, s.tools[tool], args...)
 	cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL=C"}
 	if stdin != "" {
@@ -124,6 +145,13 @@ func exitCode(err error) int {
 }
 
 func (s *linuxSystem) exists(_ context.Context, name string) (bool, error) {
+	if s.root != "" {
+		_, _, found, err := s.lookupUser(name)
+		if err != nil || found {
+			return found, err
+		}
+		return s.groupExists(name)
+	}
 	if _, err := user.Lookup(name); err == nil {
 		return true, nil
 	} else if !errors.As(err, new(user.UnknownUserError)) {
@@ -140,7 +168,9 @@ func (s *linuxSystem) exists(_ context.Context, name string) (bool, error) {
 // adminGroup is "sudo" (Debian, Ubuntu) or "wheel" (Fedora, Arch…).
 func (s *linuxSystem) adminGroup(context.Context) (string, error) {
 	for _, g := range []string{"sudo", "wheel"} {
-		if _, err := user.LookupGroup(g); err == nil {
+		if ok, err := s.groupExists(g); err != nil {
+			return "", err
+		} else if ok {
 			return g, nil
 		}
 	}
@@ -164,24 +194,21 @@ func (s *linuxSystem) create(ctx context.Context, name, password, group string, 
 }
 
 func (s *linuxSystem) remove(ctx context.Context, name string) error {
-	u, err := user.Lookup(name)
-	if errors.As(err, new(user.UnknownUserError)) {
+	uid, home, found, err := s.lookupUser(name)
+	if err != nil {
+		return err
+	}
+	if !found {
 		return nil // already gone
-	}
-	if err != nil {
-		return fmt.Errorf("%w: look up user %s: %w", ErrSystem, name, err)
-	}
-	uid, err := strconv.Atoi(u.Uid)
-	if err != nil {
-		return fmt.Errorf("%w: uid %q of %s", ErrSystem, u.Uid, name)
 	}
 	// Stop new logins first: lock the password and expire the account.
 	if err := s.run(ctx, "", "usermod", "-L", "-e", "1", name); err != nil {
 		s.log.Warn("lock account", "user", name, "err", err)
 	}
 	// End logind sessions (kills their whole cgroup, including processes
-	// that changed uid through sudo). Only with systemd running.
-	if _, err := os.Stat("/run/systemd/system"); err == nil {
+	// that changed uid through sudo). Only with systemd running, and never
+	// for an account of another root: logind knows the machine's users.
+	if _, err := os.Stat("/run/systemd/system"); err == nil && s.root == "" {
 		if p, err := exec.LookPath("loginctl"); err == nil {
 			if out, err := exec.CommandContext(ctx, p, "terminate-user", name).CombinedOutput(); err != nil {
 				s.log.Info("loginctl terminate-user", "user", name, "err", err, "output", strings.TrimSpace(string(out)))
@@ -201,14 +228,79 @@ func (s *linuxSystem) remove(ctx context.Context, name string) error {
 	}
 	// userdel -r may leave the home (exit 12, or a home not under the
 	// default path); remove it if it is still this user's.
-	if fi, err := os.Lstat(u.HomeDir); err == nil && fi.IsDir() && u.HomeDir != "/" && filepath.Base(u.HomeDir) == name {
+	home = filepath.Join("/", s.root, home)
+	if fi, err := os.Lstat(home); err == nil && fi.IsDir() && home != "/" && filepath.Base(home) == name {
 		if st, ok := fi.Sys().(*syscall.Stat_t); ok && int(st.Uid) == uid {
-			if err := os.RemoveAll(u.HomeDir); err != nil {
-				return fmt.Errorf("%w: remove home %s: %w", ErrSystem, u.HomeDir, err)
+			if err := os.RemoveAll(home); err != nil {
+				return fmt.Errorf("%w: remove home %s: %w", ErrSystem, home, err)
 			}
 		}
 	}
 	return nil
+}
+
+// lookupUser finds name's uid and home (as recorded, not under root):
+// through NSS for the machine's own accounts, from root/etc/passwd for
+// another root.
+func (s *linuxSystem) lookupUser(name string) (uid int, home string, found bool, err error) {
+	if s.root == "" {
+		u, err := user.Lookup(name)
+		if errors.As(err, new(user.UnknownUserError)) {
+			return 0, "", false, nil
+		}
+		if err != nil {
+			return 0, "", false, fmt.Errorf("%w: look up user %s: %w", ErrSystem, name, err)
+		}
+		uid, err := strconv.Atoi(u.Uid)
+		if err != nil {
+			return 0, "", false, fmt.Errorf("%w: uid %q of %s", ErrSystem, u.Uid, name)
+		}
+		return uid, u.HomeDir, true, nil
+	}
+	f, ok, err := s.dbEntry("passwd", name)
+	if err != nil || !ok {
+		return 0, "", false, err
+	}
+	if len(f) < 7 {
+		return 0, "", false, fmt.Errorf("%w: bad passwd entry for %s", ErrSystem, name)
+	}
+	uid, err = strconv.Atoi(f[2])
+	if err != nil {
+		return 0, "", false, fmt.Errorf("%w: uid %q of %s", ErrSystem, f[2], name)
+	}
+	return uid, f[5], true, nil
+}
+
+// groupExists reports whether group name exists.
+func (s *linuxSystem) groupExists(name string) (bool, error) {
+	if s.root == "" {
+		_, err := user.LookupGroup(name)
+		if errors.As(err, new(user.UnknownGroupError)) {
+			return false, nil
+		}
+		if err != nil {
+			return false, fmt.Errorf("%w: look up group %s: %w", ErrSystem, name, err)
+		}
+		return true, nil
+	}
+	_, ok, err := s.dbEntry("group", name)
+	return ok, err
+}
+
+// dbEntry returns the colon-separated fields of name's line in
+// root/etc/<db> (passwd or group).
+func (s *linuxSystem) dbEntry(db, name string) ([]string, bool, error) {
+	b, err := os.ReadFile(filepath.Join(s.root, "etc", db))
+	if err != nil {
+		return nil, false, fmt.Errorf("%w: %w", ErrSystem, err)
+	}
+	for line := range strings.Lines(string(b)) {
+		f := strings.Split(strings.TrimRight(line, "\n"), ":")
+		if f[0] == name {
+			return f, true, nil
+		}
+	}
+	return nil, false, nil
 }
 
 // killAll SIGKILLs, until none is left, every process that runs as uid (real,
@@ -330,13 +422,12 @@ func (s *linuxSystem) readProc(pid int, uid string) (*proc, error) {
 // sshd; useradd clears the record of a new uid) or wtmp a USER_PROCESS
 // record for its name (written by login, sshd and display managers).
 func (s *linuxSystem) usage(_ context.Context, name string) (active, loggedIn bool, err error) {
-	u, err := user.Lookup(name)
+	uid, _, found, err := s.lookupUser(name)
 	if err != nil {
-		return false, false, fmt.Errorf("%w: look up user %s: %w", ErrSystem, name, err)
+		return false, false, err
 	}
-	uid, err := strconv.Atoi(u.Uid)
-	if err != nil {
-		return false, false, fmt.Errorf("%w: uid %q of %s", ErrSystem, u.Uid, name)
+	if !found {
+		return false, false, fmt.Errorf("%w: no user %s", ErrSystem, name)
 	}
 	pids, err := s.procsOf(uid)
 	if err != nil {

@@ -24,7 +24,10 @@ type windowsSystem struct {
 	ps  string
 }
 
-func newSystem(log *slog.Logger) (system, error) {
+func newSystem(log *slog.Logger, root string) (system, error) {
+	if root != "" {
+		return nil, fmt.Errorf("%w: Root is supported on Linux only", ErrConfig)
+	}
 	ps, err := exec.LookPath("powershell.exe")
 	if err != nil {
 		return nil, fmt.Errorf("%w: powershell.exe", ErrMissingTool)

@@ -38,13 +38,17 @@ const (
 	// DecideElevationRequest approves (delivering a code) or denies end
 	// users' elevation requests.
 	DecideElevationRequest Permission = "elevation.decide"
+	// BreakGlass creates and revokes temporary local administrator accounts
+	// on devices. Admins and technicians hold it: a technician servicing an
+	// endpoint is who hands an account to a field engineer or vendor.
+	BreakGlass Permission = "breakglass.manage"
 )
 
 var grants = map[Role]map[Permission]bool{
 	Admin: {ViewDevices: true, ManageDevices: true, Enroll: true, ManageUsers: true, ConnectDevice: true, ViewAudit: true,
 		TerminateSession: true, ManageSettings: true, ViewRecordings: true, IssueElevationCode: true, ViewElevations: true,
-		DecideElevationRequest: true},
-	Technician: {ViewDevices: true, ConnectDevice: true, IssueElevationCode: true, DecideElevationRequest: true},
+		DecideElevationRequest: true, BreakGlass: true},
+	Technician: {ViewDevices: true, ConnectDevice: true, IssueElevationCode: true, DecideElevationRequest: true, BreakGlass: true},
 	Auditor:    {ViewDevices: true, ViewAudit: true, TerminateSession: true, ViewRecordings: true, ViewElevations: true},
 	Approver:   {ViewDevices: true, DecideElevationRequest: true},
 }

@@ -21,6 +21,7 @@ import (
 	"porthole/broker/archive"
 	"porthole/broker/audit"
 	"porthole/broker/auth"
+	"porthole/broker/breakglass"
 	"porthole/broker/elevation"
 	"porthole/broker/live"
 	"porthole/broker/mfa"
@@ -59,6 +60,8 @@ type Config struct {
 	// Recordings and Archive serve and verify session recordings.
 	Recordings *recording.Store
 	Archive    *archive.Archive
+	// BreakGlass creates and revokes temporary local administrators.
+	BreakGlass *breakglass.Service
 }
 
 // API serves HTTP.
@@ -125,6 +128,7 @@ func (a *API) routes() {
 	m.HandleFunc("GET /api/settings", a.authed(auth.ViewDevices, a.getSettings))
 	m.HandleFunc("PUT /api/settings/{key}", a.authed(auth.ManageSettings, a.putSetting))
 	a.elevationRoutes(m) // elevation.go
+	a.breakglassRoutes(m) // breakglass.go
 	m.HandleFunc("POST /api/agent/enroll", a.enroll)
 	m.HandleFunc("GET /api/agent/ws", a.agentLink)
 	if a.cfg.Portal != nil {

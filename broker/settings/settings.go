@@ -28,6 +28,10 @@ const (
 	RecordingEnabled       = "recording.enabled"        // bool, default true: record relayed sessions
 	RecordingRequired      = "recording.required"       // bool, default false: end a session whose recording cannot start or fails
 	RecordingRetentionDays = "recording.retention_days" // days, 1..3650, default 90 (global): then recordings are deleted
+	// Break glass: the longest lifetime of a temporary administrator, and
+	// how soon it must be used before it is removed unused (0 = no window).
+	BreakGlassMaxMinutes       = "breakglass.max_minutes"        // minutes, 1..4320, default 60
+	BreakGlassUseWithinMinutes = "breakglass.use_within_minutes" // minutes, 0..4320, default 15
 )
 
 // Errors, matched with errors.Is.
@@ -85,6 +89,10 @@ var specs = map[string]spec{
 	RecordingEnabled:       {"true", boolean, "Session recordings: record the video and events of every remote support session"},
 	RecordingRequired:      {"false", boolean, "Require recording: end a session whose recording cannot start or stops (disk full)"},
 	RecordingRetentionDays: {"90", intRange(1, 3650), "Days recordings are kept before the broker deletes them (global scope)"},
+	BreakGlassMaxMinutes: {"60", intRange(1, 4320),
+		"Longest lifetime, in minutes, of a break-glass administrator account; longer expiries are refused"},
+	BreakGlassUseWithinMinutes: {"15", intRange(0, 4320),
+		"Minutes within which a break-glass account must be used, or it is removed unused (0 = no window)"},
 }
 
 // backend is the persistence the settings need.

@@ -16,6 +16,7 @@ import (
 	"os"
 
 	"porthole/agent"
+	"porthole/agent/accounts"
 	"porthole/agent/capture"
 	"porthole/agent/consent"
 	"porthole/agent/elevation"
@@ -29,6 +30,7 @@ import (
 const usage = `usage:
   porthole-agent enroll --broker URL --token TOKEN [--ca-cert FILE] [--state-dir DIR]
   porthole-agent run [--state-dir DIR] [--elevation=false] [--elevation-socket PATH]
+                     [--breakglass-prefix P] [--accounts-root DIR]
   porthole-agent elevate [--code CODE] [--status] [--socket PATH]
   porthole-agent request-admin --reason TEXT [--socket PATH]`
 
@@ -80,6 +82,9 @@ func run(ctx context.Context, args []string) error {
 	elevSock := fs.String("elevation-socket", elevsock.DefaultPath, "unix socket for porthole-agent elevate")
 	sudoersDir := fs.String("sudoers-dir", "/etc/sudoers.d", "where temporary sudoers drop-ins go")
 	secretPattern := fs.String("secret-pattern", elevation.DefaultSecretPattern, "regexp of secrets redacted from recorded command lines")
+	bgPrefix := fs.String("breakglass-prefix", accounts.DefaultPrefix, "how generated break-glass usernames start")
+	bgRoot := fs.String("accounts-root", "", "manage the accounts of this directory (etc/passwd… under it) instead of the machine's: for tests and demos only")
+	clockFile := fs.String("test-clock-offset-file", "", "tests only (needs "+testClockEnv+"=1): break-glass deadlines use the real time plus the duration in this file")
 	if err := cli.Parse(fs, args, ""); err != nil {
 		return err
 	}
@@ -105,7 +110,14 @@ func run(ctx context.Context, args []string) error {
 	default:
 		return fmt.Errorf("--prompt %q: want zenity or terminal", *prompt)
 	}
-	cfg := agent.Config{StateDir: *state, Logger: log, Displays: displays, Support: sc}
+	acfg := accounts.Config{Root: *bgRoot}
+	if clk, err := testClock(*clockFile); err != nil {
+		return err
+	} else if clk != nil {
+		acfg.Clock = clk
+	}
+	cfg := agent.Config{StateDir: *state, Logger: log, Displays: displays, Support: sc,
+		Accounts: acfg, AccountPrefix: *bgPrefix}
 	if *elev && os.Geteuid() != 0 {
 		// Granting admin rights needs root: the service runs as root.
 		log.Warn("not running as root: temporary admin codes are off")

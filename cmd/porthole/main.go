@@ -42,6 +42,11 @@ commands:
   code issue --device ID [--user U] [--for 30m] [--json]
                                                       issue a temporary admin code (shown once)
   elevations list --device ID [--json]                elevation sessions and what ran elevated
+  breakglass create --device ID (--for 1h | --until T) [--json]
+                                                      a temporary local administrator on the device;
+                                                      prints its username and password once
+  breakglass list --device ID [--json]                the device's break-glass accounts and their status
+  breakglass revoke GRANT_ID                          log the account off and delete it now
 
 Exit codes: 0 ok, 1 error, 2 usage, 3 not logged in or token expired, 4 permission denied.`
 
@@ -108,6 +113,8 @@ func run(ctx context.Context, args []string, in io.Reader, out io.Writer) error 
 			return &exitError{2, errors.New("usage: porthole elevations list --device ID")}
 		}
 		return cmdElevationsList(ctx, args[2:], out)
+	case "breakglass":
+		return cmdBreakGlass(ctx, args[1:], out)
 	case "-h", "--help", "help":
 		fmt.Fprintln(out, usage)
 		return nil

@@ -24,6 +24,12 @@ func FuzzDecode(f *testing.F) {
 		`{"v":1,"type":"agent_events_ack","body":{"ids":["e1","e2"]}}`,
 		`{"v":1,"type":"elevation_policy","body":{"self_approve_groups":["helpdesk-self"],"max_minutes":60}}`,
 		`{"v":1,"type":"elevation_code","body":{"request_id":"r1","user":"ann","code":"ABCD-EFGH-JKMN"}}`,
+		`{"v":1,"type":"breakglass_create","body":{"grant_id":"g1","requester":"alice","expires_at":"2026-01-01T11:00:00Z","use_within_seconds":900}}`,
+		`{"v":1,"type":"breakglass_created","body":{"grant_id":"g1","username":"ph-ab12cd34","password":"Xy7#abcdEFGH2345jkmn!@^_","created_at":"2026-01-01T10:00:00Z","expires_at":"2026-01-01T11:00:00Z","use_by":"2026-01-01T10:15:00Z"}}`,
+		`{"v":1,"type":"breakglass_created","body":{"grant_id":"g1","username":"Root","password":"p","created_at":"2026-01-01T10:00:00Z","expires_at":"2026-01-01T11:00:00Z"}}`,
+		`{"v":1,"type":"breakglass_revoke","body":{"grant_id":"g1","username":"ph-ab12cd34"}}`,
+		`{"v":1,"type":"breakglass_revoked","body":{"grant_id":"g1","username":"ph-ab12cd34"}}`,
+		`{"v":1,"type":"breakglass_failed","body":{"grant_id":"g1","op":"create","error":"no administrator group"}}`,
 		`{"v":2}`, `[]`, `null`, ``,
 	} {
 		f.Add([]byte(s))

@@ -4,6 +4,7 @@ import { banner } from '../app.js';
 import { el, clear, ago, table } from '../dom.js';
 import { startSession } from './session.js';
 import { elevationPanel } from './elevation.js';
+import { breakGlassPanel } from './breakglass.js';
 
 const canConnect = (me) => me.role === 'admin' || me.role === 'technician';
 
@@ -64,7 +65,10 @@ export async function devicesPage(main, ctx) {
 export async function devicePage(main, ctx) {
   const id = ctx.args[0];
   const body = el('div');
-  main.append(el('p', {}, el('a', { href: '#/devices' }, '← Inventory')), body);
+  // The Break Glass panel lives outside body: a device going on- or
+  // offline re-renders body, and must not wipe credentials shown once.
+  const bgBox = el('div');
+  main.append(el('p', {}, el('a', { href: '#/devices' }, '← Inventory')), body, bgBox);
   let d;
   let elevation; // built once: it holds a code shown once
   const render = () => {
@@ -105,7 +109,8 @@ export async function devicePage(main, ctx) {
   d = await api('GET', `/api/devices/${id}`);
   elevation = elevationPanel(d, ctx.me);
   render();
-  const stop = events((ev) => {
+  const stopBG = d.revoked ? () => {} : breakGlassPanel(bgBox, id, ctx.me);
+  const stopEvents = events((ev) => {
     if (ev.type !== 'device' || ev.id !== id) return;
     const changed = d.online !== ev.data.online;
     d.online = ev.data.online;
@@ -114,5 +119,5 @@ export async function devicePage(main, ctx) {
     if (changed) render();
     else { const seen = document.getElementById('device-seen'); if (seen) seen.textContent = ago(d.last_seen); }
   }, async () => { d = await api('GET', `/api/devices/${id}`); render(); });
-  return stop;
+  return () => { stopEvents(); stopBG(); };
 }

@@ -19,13 +19,12 @@ import (
 	"porthole/agent/elevation"
 	"porthole/agent/elevation/elevationtest"
 	"porthole/internal/clock/clocktest"
+	"porthole/internal/sandbox"
 )
 
-// Environment of a test re-run inside a throwaway mount namespace.
-const (
-	elevationNSEnv = "PORTHOLE_E2E_ELEVATION_NS"
-	agentBinEnv    = "PORTHOLE_E2E_AGENT_BIN"
-)
+// agentBinEnv hands a test re-run inside a throwaway mount namespace the
+// agent binary already built.
+const agentBinEnv = "PORTHOLE_E2E_AGENT_BIN"
 
 // TestElevationCodes is the acceptance test of temporary admin codes: a
 // code issued by the broker and typed by a test user at the agent grants
@@ -276,49 +275,12 @@ func TestElevationRequests(t *testing.T) {
 
 // inThrowawayNamespace reports whether the test runs in its throwaway
 // mount namespace (with /etc replaced by a copy). If not, it re-runs the
-// test there, reports its outcome, and returns false.
+// test there (with the agent binary already built), reports its outcome,
+// and returns false.
 func inThrowawayNamespace(t *testing.T) bool {
 	t.Helper()
 	elevationtest.NeedRoot(t)
-	if os.Getenv(elevationNSEnv) == "" {
-		reRunInNamespace(t)
-		return false
-	}
-	throwawayEtc(t)
-	return true
-}
-
-// reRunInNamespace runs this test again in a private mount namespace and
-// reports its outcome.
-func reRunInNamespace(t *testing.T) {
-	t.Helper()
-	if _, err := exec.LookPath("unshare"); err != nil {
-		t.Fatal("unshare not installed (Debian package util-linux)")
-	}
-	args := []string{"--mount", "--propagation", "private", os.Args[0], "-test.run", "^" + t.Name() + "$", "-test.count", "1", "-test.v"}
-	cmd := exec.Command("unshare", args...)
-	cmd.Env = append(os.Environ(), elevationNSEnv+"=1", agentBinEnv+"="+agentBin)
-	out, err := cmd.CombinedOutput()
-	if err != nil || !bytes.Contains(out, []byte("--- PASS: "+t.Name())) {
-		t.Fatalf("in a throwaway namespace: %v\n%s", err, out)
-	}
-	if testing.Verbose() {
-		t.Logf("in a throwaway namespace:\n%s", out)
-	}
-}
-
-// throwawayEtc bind-mounts a copy of /etc over /etc (this process is in a
-// private mount namespace), so useradd and sudoers drop-ins change the copy.
-func throwawayEtc(t *testing.T) {
-	t.Helper()
-	dir := t.TempDir()
-	if out, err := exec.Command("cp", "-a", "/etc", dir).CombinedOutput(); err != nil {
-		t.Fatalf("copy /etc: %v %s", err, out)
-	}
-	if err := syscall.Mount(filepath.Join(dir, "etc"), "/etc", "", syscall.MS_BIND, ""); err != nil {
-		t.Fatalf("bind mount the /etc copy: %v", err)
-	}
-	t.Cleanup(func() { _ = syscall.Unmount("/etc", syscall.MNT_DETACH) })
+	return sandbox.Test(t, agentBinEnv+"="+agentBin)
 }
 
 // publicDir is a directory every user can reach (for the socket and the

@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,6 +20,7 @@ import (
 	"porthole/agent/elevation/elevationtest"
 	"porthole/internal/clock/clocktest"
 	"porthole/internal/elevcode"
+	"porthole/internal/sandbox"
 )
 
 const sudoersDir = "/etc/sudoers.d"
@@ -34,8 +36,20 @@ func TestMain(m *testing.M) {
 			os.Remove(f)
 		}
 	}
-	sweep()
-	goleak.VerifyTestMain(m, goleak.Cleanup(func(code int) { sweep(); os.Exit(code) }))
+	// Users and drop-ins are made in a throwaway /etc: this machine's real
+	// accounts and sudoers are never touched.
+	os.Exit(sandbox.Main(func() int {
+		sweep()
+		code := m.Run()
+		sweep()
+		if code == 0 {
+			if err := goleak.Find(); err != nil {
+				fmt.Fprintln(os.Stderr, "goleak:", err)
+				return 1
+			}
+		}
+		return code
+	}))
 }
 
 var (

@@ -32,6 +32,7 @@ import (
 	"porthole/broker/live"
 	"porthole/broker/mfa"
 	"porthole/broker/mfa/mfasql"
+	"porthole/broker/requests"
 	"porthole/broker/secretbox"
 	"porthole/broker/sessions"
 	"porthole/broker/settings"
@@ -92,6 +93,8 @@ type Server struct {
 	rtc      io.Closer
 	ln       net.Listener
 	stream   *auditstream.Streamer
+	reqs     *requests.Manager
+	push     *settings.Pusher
 }
 
 // New validates cfg, opens the store (migrating it) and binds the listener,
@@ -172,10 +175,14 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	var hub *agents.Hub
 	s.sess = sessions.New(sessions.Config{Agents: agentLink{&hub}, Store: st, Audit: s.audit, Settings: set, API: api,
 		Clock: cfg.Clock, Logger: cfg.Logger, NewTicker: cfg.NewTicker})
+	s.reqs = requests.New(requests.Config{Store: st, Audit: s.audit, Settings: set, Agents: agentLink{&hub}, Sessions: s.sess,
+		Live: s.live, NewID: auth.NewID, Clock: cfg.Clock, Logger: cfg.Logger, NewTicker: cfg.NewTicker})
 	hub = agents.New(agents.Config{Devices: st, Audit: s.audit, Live: s.live, Clock: cfg.Clock,
 		Logger: cfg.Logger.With("component", "agents"), Heartbeat: cfg.Heartbeat,
-		OnMessage: s.sess.HandleAgent, OnOffline: s.sess.AgentOffline})
+		OnMessage: s.agentMessage, OnOffline: s.sess.AgentOffline,
+		OnOnline: func(id string) { s.push.Device(context.Background(), id) }})
 	s.agents = hub
+	s.push = settings.NewPusher(set, hub, cfg.Logger)
 	s.settings = set
 	// TOTP secrets are sealed with a key kept outside the database
 	// (PORTHOLE_SECRET_KEY, else data-dir/secret.key, created once).
@@ -201,6 +208,15 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	s.ln = ln
 	return s, nil
+}
+
+// agentMessage routes an agent's message to the requests queue or the
+// session manager.
+func (s *Server) agentMessage(deviceID string, m wire.Message) {
+	if s.reqs.HandleAgent(deviceID, m) {
+		return
+	}
+	s.sess.HandleAgent(deviceID, m)
 }
 
 // agentLink lets the session manager reach the hub, which is built after it
@@ -299,7 +315,7 @@ func (s *Server) Run(ctx context.Context) error {
 	linkCtx, cancelLinks := context.WithCancel(context.Background())
 	defer cancelLinks()
 	api := httpapi.New(httpapi.Config{Store: s.store, Auth: s.auth, Audit: s.audit, Agents: s.agents, Live: s.live,
-		Sessions: s.sess, Settings: s.settings, MFA: s.mfa,
+		Sessions: s.sess, Settings: s.settings, MFA: s.mfa, Requests: s.reqs, SettingsPush: s.push,
 		Portal: webclient.Handler(), Clock: s.cfg.Clock, Logger: s.cfg.Logger, SecureCookies: s.cfg.TLS != TLSOff, Context: linkCtx})
 	srv := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(s.cfg.Logger.Handler(), slog.LevelWarn)}
 	ln := s.ln
@@ -317,6 +333,7 @@ func (s *Server) Run(ctx context.Context) error {
 	streamDone := make(chan error, 1)
 	go func() { streamDone <- s.stream.Run(streamCtx) }()
 	defer func() { stopStream(); <-streamDone }()
+	g.Go(func() error { return s.reqs.Run(gctx) })
 	g.Go(func() error {
 		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 			return fmt.Errorf("broker: serve: %w", err)

@@ -52,6 +52,9 @@ type Config struct {
 	OnMessage func(deviceID string, m wire.Message)
 	// OnOffline is called after a device's link ends.
 	OnOffline func(deviceID string)
+	// OnOnline is called once a device's link is up (after the welcome),
+	// e.g. to send it its settings.
+	OnOnline func(deviceID string)
 }
 
 // Hub tracks connected agents.
@@ -100,6 +103,17 @@ func (h *Hub) Online(id string) bool {
 	defer h.mu.Unlock()
 	_, ok := h.conns[id]
 	return ok
+}
+
+// Connected lists the devices with a live link.
+func (h *Hub) Connected() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := make([]string, 0, len(h.conns))
+	for id := range h.conns {
+		out = append(out, id)
+	}
+	return out
 }
 
 // Send delivers m to a connected device.
@@ -194,6 +208,9 @@ func (h *Hub) Serve(ctx context.Context, ws *websocket.Conn, remoteIP string) er
 	}
 	log.Info("agent online", "agent_version", hello.AgentVersion)
 	h.publish(dev.ID, true)
+	if h.cfg.OnOnline != nil {
+		h.cfg.OnOnline(dev.ID)
+	}
 
 	// Close the socket when ctx ends so the blocking read returns.
 	stop := context.AfterFunc(ctx, func() {

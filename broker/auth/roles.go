@@ -28,15 +28,20 @@ const (
 	ViewAudit     Permission = "audit.view"
 	// TerminateSession ends anyone's live session (the requester may always end its own).
 	TerminateSession Permission = "sessions.terminate"
-	ManageSettings   Permission = "settings.manage"
+	ManageSettings   Permission = "settings.manage" // settings and device groups
+	// ViewRequests sees the requests queue; DecideRequests approves and
+	// denies (a support request also needs ConnectDevice: the approver
+	// becomes the session's viewer).
+	ViewRequests   Permission = "requests.view"
+	DecideRequests Permission = "requests.decide"
 )
 
 var grants = map[Role]map[Permission]bool{
 	Admin: {ViewDevices: true, ManageDevices: true, Enroll: true, ManageUsers: true, ConnectDevice: true, ViewAudit: true,
-		TerminateSession: true, ManageSettings: true},
-	Technician: {ViewDevices: true, ConnectDevice: true},
+		TerminateSession: true, ManageSettings: true, ViewRequests: true, DecideRequests: true},
+	Technician: {ViewDevices: true, ConnectDevice: true, ViewRequests: true, DecideRequests: true},
 	Auditor:    {ViewDevices: true, ViewAudit: true, TerminateSession: true},
-	Approver:   {ViewDevices: true},
+	Approver:   {ViewDevices: true, ViewRequests: true, DecideRequests: true},
 }
 
 // Can reports whether r holds p. Unknown roles hold nothing.

@@ -22,6 +22,7 @@ import (
 	"porthole/broker/auth"
 	"porthole/broker/live"
 	"porthole/broker/mfa"
+	"porthole/broker/requests"
 	"porthole/broker/sessions"
 	"porthole/broker/settings"
 	"porthole/broker/store"
@@ -42,6 +43,9 @@ type Config struct {
 	Sessions *sessions.Manager
 	Settings *settings.Settings
 	MFA      *MFA         // second factor and brute-force limiters (limiters defaulted when nil)
+	Requests *requests.Manager
+	// SettingsPush sends changed settings to the connected agents they cover.
+	SettingsPush *settings.Pusher
 	Portal   http.Handler // the embedded web client
 	Clock    clock.Clock
 	Logger   *slog.Logger
@@ -113,6 +117,7 @@ func (a *API) routes() {
 	m.HandleFunc("GET /api/sessions/{id}/signal", a.authed(auth.ConnectDevice, a.signal))
 	m.HandleFunc("GET /api/settings", a.authed(auth.ViewDevices, a.getSettings))
 	m.HandleFunc("PUT /api/settings/{key}", a.authed(auth.ManageSettings, a.putSetting))
+	a.requestRoutes(m) // groups, requests queue, settings registry and clearing (requests.go)
 	m.HandleFunc("POST /api/agent/enroll", a.enroll)
 	m.HandleFunc("GET /api/agent/ws", a.agentLink)
 	if a.cfg.Portal != nil {
@@ -247,6 +252,12 @@ func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.Is(err, sessions.ErrNotAllowed):
 		status, msg = http.StatusForbidden, err.Error()
 	case errors.Is(err, settings.ErrUnknownKey), errors.Is(err, settings.ErrBadValue), errors.Is(err, settings.ErrBadScope):
+		status, msg = http.StatusBadRequest, err.Error()
+	case errors.Is(err, requests.ErrNotAllowed), errors.Is(err, requests.ErrUnsupported):
+		status, msg = http.StatusForbidden, err.Error()
+	case errors.Is(err, requests.ErrPending), errors.Is(err, store.ErrNotPending):
+		status, msg = http.StatusConflict, err.Error()
+	case errors.Is(err, requests.ErrComment):
 		status, msg = http.StatusBadRequest, err.Error()
 	case errors.Is(err, wire.ErrTooLarge):
 		status, msg = http.StatusRequestEntityTooLarge, "request body too large"

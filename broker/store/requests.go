@@ -2,7 +2,7 @@ package store
 
 import (
 	"context"
-	"fmt"
+	"errors"
 	"time"
 )
 
@@ -90,7 +90,7 @@ func (s *Store) Requests(ctx context.Context, status string, limit int) ([]Reque
 }
 
 // ErrNotPending means the request was already decided or expired.
-var ErrNotPending = fmt.Errorf("request is no longer pending: %w", ErrConflict)
+var ErrNotPending = errors.New("request is no longer pending")
 
 // DecideRequest moves a pending request to status, once: a request already
 // decided (by someone else, or by expiry) is ErrNotPending.
@@ -126,4 +126,3 @@ func (s *Store) DueRequests(ctx context.Context, now time.Time) ([]Request, erro
 	}
 	return out, rows.Err()
 }
-

@@ -19,6 +19,12 @@ func FuzzDecode(f *testing.F) {
 		`{"v":1,"type":"hello","body":{}}`,
 		`{"v":1,"type":"session_expiry","body":{"session_id":"s1","expires_at":"2026-01-01T10:03:00Z","remaining_seconds":120,"warning":true}}`,
 		`{"v":1,"type":"session_expiry","body":{"session_id":"s1","expires_at":"2026-01-01T10:03:00+02:00","remaining_seconds":-1}}`,
+		`{"v":1,"type":"support_request","body":{"request_id":"r1","name":"Ann","email":"ann@example.com","phone":"+44 20 7946 0000","reason":"printer"}}`,
+		`{"v":1,"type":"support_request","body":{"request_id":"r1","name":"Ann","email":"","phone":"","reason":"x"}}`,
+		`{"v":1,"type":"support_request_result","body":{"request_id":"r1","status":"denied","message":"not now","by":"admin"}}`,
+		`{"v":1,"type":"support_request_result","body":{"request_id":"r1","status":"maybe"}}`,
+		`{"v":1,"type":"settings","body":{"values":{"remote_support.allow":"true","remote_support.desktop_icon":"false"}}}`,
+		`{"v":1,"type":"settings","body":{"values":{"":"x"}}}`,
 		`{"v":2}`, `[]`, `null`, ``,
 	} {
 		f.Add([]byte(s))
@@ -61,5 +67,21 @@ func FuzzDecodeEnroll(f *testing.F) {
 		}
 		var l LoginRequest
 		_ = DecodeJSON(bytes.NewReader(data), 1<<16, &l)
+	})
+}
+
+// FuzzDecodeRequestBodies fuzzes the API bodies of groups and the requests queue.
+func FuzzDecodeRequestBodies(f *testing.F) {
+	f.Add([]byte(`{"name":"servers"}`))
+	f.Add([]byte(`{"group_id":"g1"}`))
+	f.Add([]byte(`{"group_id":""}`))
+	f.Add([]byte(`{"comment":"call me"}`))
+	f.Add([]byte(`{"comment":"a\u0000b"}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		for _, v := range []interface{ Validate() error }{&GroupRequest{}, &DeviceGroupRequest{}, &DecisionRequest{}} {
+			if err := DecodeJSON(bytes.NewReader(data), 1<<16, v); err == nil && v.Validate() != nil {
+				t.Fatalf("accepted an invalid %T", v)
+			}
+		}
 	})
 }

@@ -42,13 +42,13 @@ type Config struct {
 	Live     *live.Hub
 	Sessions *sessions.Manager
 	Settings *settings.Settings
-	MFA      *MFA         // second factor and brute-force limiters (limiters defaulted when nil)
+	MFA      *MFA // second factor and brute-force limiters (limiters defaulted when nil)
 	Requests *requests.Manager
 	// SettingsPush sends changed settings to the connected agents they cover.
 	SettingsPush *settings.Pusher
-	Portal   http.Handler // the embedded web client
-	Clock    clock.Clock
-	Logger   *slog.Logger
+	Portal       http.Handler // the embedded web client
+	Clock        clock.Clock
+	Logger       *slog.Logger
 	// SecureCookies marks cookies Secure (set when serving TLS).
 	SecureCookies bool
 	// Context ends long-lived websockets at shutdown.

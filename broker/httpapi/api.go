@@ -42,19 +42,20 @@ type Config struct {
 	Live     *live.Hub
 	Sessions *sessions.Manager
 	Settings *settings.Settings
-	MFA      *MFA // second factor and brute-force limiters (limiters defaulted when nil)
-	Requests *requests.Manager
-	// SettingsPush sends changed settings to the connected agents they cover.
-	SettingsPush *settings.Pusher
-	Portal       http.Handler // the embedded web client
-	Clock        clock.Clock
-	Logger       *slog.Logger
+	MFA      *MFA         // second factor and brute-force limiters (limiters defaulted when nil)
+	Portal   http.Handler // the embedded web client
+	Clock    clock.Clock
+	Logger   *slog.Logger
 	// SecureCookies marks cookies Secure (set when serving TLS).
 	SecureCookies bool
 	// Context ends long-lived websockets at shutdown.
 	Context context.Context
 	// APITokenTTL is the lifetime of CLI tokens (default 30 days).
 	APITokenTTL time.Duration
+	// Requests is the approvals queue.
+	Requests *requests.Manager
+	// SettingsPush sends changed settings to the connected agents they cover.
+	SettingsPush *settings.Pusher
 }
 
 // API serves HTTP.

@@ -9,14 +9,17 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"net/url"
 	"os"
+	"sync"
 
 	"porthole/agent/identity"
 	"porthole/agent/inventory"
 	"porthole/agent/link"
+	"porthole/agent/request"
 	"porthole/agent/support"
 	"porthole/internal/rtcnet"
 	"porthole/internal/wire"
@@ -34,6 +37,9 @@ type Config struct {
 	// Support configures remote-support sessions (display, consent prompt,
 	// input). Its API and Send fields are filled in by New.
 	Support support.Config
+	// Request configures end-user support requests (local socket, form,
+	// desktop launcher). Its Send field is filled in by New.
+	Request request.Config
 }
 
 // Agent is a configured endpoint agent.
@@ -42,7 +48,11 @@ type Agent struct {
 	id      identity.Identity
 	lnk     *link.Link
 	support *support.Manager
+	req     *request.Service
 	rtc     io.Closer
+
+	mu       sync.Mutex
+	settings map[string]string // the latest values the broker sent; guarded by mu
 }
 
 // Enroll registers this endpoint with the broker and stores the identity.
@@ -107,6 +117,12 @@ func New(cfg Config) (*Agent, error) {
 		sc.Logger = cfg.Logger
 	}
 	a.support = support.New(sc)
+	rc := cfg.Request
+	rc.Send = func(m wire.Message) error { return a.lnk.Send(m) }
+	if rc.Logger == nil {
+		rc.Logger = cfg.Logger
+	}
+	a.req = request.New(rc)
 	a.lnk = link.New(link.Config{
 		BrokerURL: id.BrokerURL, DeviceID: id.DeviceID, Key: id.Key, Version: Version,
 		TLS:       client.Transport.(*http.Transport).TLSClientConfig,
@@ -129,11 +145,38 @@ func (a *Agent) Run(ctx context.Context) error {
 	a.cfg.Logger.Info("agent starting", "device_id", a.id.DeviceID, "broker", a.id.BrokerURL, "version", Version)
 	defer a.rtc.Close()
 	defer a.support.Close()
+	rctx, stopReq := context.WithCancel(ctx)
+	reqDone := make(chan error, 1)
+	go func() { reqDone <- a.req.Run(rctx) }()
+	defer func() {
+		stopReq()
+		if err := <-reqDone; err != nil {
+			a.cfg.Logger.Warn("support request socket", "err", err)
+		}
+	}()
 	return a.lnk.Run(ctx)
 }
 
+// Settings returns the effective settings the broker last sent (nil before
+// the first), keyed by setting name.
+func (a *Agent) Settings() map[string]string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return maps.Clone(a.settings)
+}
+
 func (a *Agent) handle(ctx context.Context, m wire.Message) {
-	if a.support.Handle(ctx, m) {
+	if a.support.Handle(ctx, m) || a.req.Handle(m) {
+		return
+	}
+	if st, ok := m.(*wire.Settings); ok {
+		a.mu.Lock()
+		a.settings = maps.Clone(st.Values)
+		a.mu.Unlock()
+		a.cfg.Logger.Info("settings from the broker", "count", len(st.Values))
+		if err := a.req.ApplySettings(st.Values); err != nil {
+			a.cfg.Logger.Warn("apply settings", "err", err)
+		}
 		return
 	}
 	a.cfg.Logger.Warn("unhandled broker message", "type", m.Type())

@@ -2,6 +2,7 @@
 //
 //	porthole-agent enroll --broker URL --token TOKEN [--state-dir DIR]
 //	porthole-agent run [--state-dir DIR]
+//	porthole-agent request-support [--name N --email E --phone P --reason R]
 //
 // Flags can also be set as PORTHOLE_<FLAG> environment variables.
 package main
@@ -12,11 +13,13 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"path/filepath"
 
 	"porthole/agent"
 	"porthole/agent/capture"
 	"porthole/agent/consent"
 	"porthole/agent/input"
+	"porthole/agent/request"
 	"porthole/agent/support"
 	"porthole/internal/cli"
 	"porthole/internal/wire"
@@ -24,12 +27,13 @@ import (
 
 const usage = `usage:
   porthole-agent enroll --broker URL --token TOKEN [--ca-cert FILE] [--state-dir DIR]
-  porthole-agent run [--state-dir DIR]`
+  porthole-agent run [--state-dir DIR] [--socket PATH] [--desktop-dir DIR]
+  porthole-agent request-support [--socket PATH] [--name N] [--email E] [--phone P] [--reason R]`
 
 const defaultStateDir = "/var/lib/porthole-agent"
 
 func main() {
-	cli.Main("porthole-agent", usage, map[string]cli.Command{"enroll": enroll, "run": run})
+	cli.Main("porthole-agent", usage, map[string]cli.Command{"enroll": enroll, "run": run, "request-support": requestSupport})
 }
 
 func common(fs *flag.FlagSet) (*string, *string, *string) {
@@ -70,8 +74,13 @@ func run(ctx context.Context, args []string) error {
 	fps := fs.Int("fps", 30, "maximum frames per second")
 	bitrate := fs.Int("bitrate", 2500, "video bitrate cap in kbit/s")
 	threads := fs.Int("encoder-threads", 1, "libvpx encoder threads")
+	socket := fs.String("socket", "", "unix socket for 'porthole-agent request-support' (default STATE-DIR/request.sock)")
+	desktopDir := fs.String("desktop-dir", defaultDesktopDir(), "where the \"Request support\" launcher goes when the desktop icon setting is on")
 	if err := cli.Parse(fs, args, ""); err != nil {
 		return err
+	}
+	if *socket == "" {
+		*socket = filepath.Join(*state, "request.sock")
 	}
 	log, err := cli.Logger(*level, *format)
 	if err != nil {
@@ -81,6 +90,11 @@ func run(ctx context.Context, args []string) error {
 		NewInjector: func(d []wire.Display, viewOnly bool) (support.Injector, error) {
 			return input.NewRobot(input.Config{Display: *display, Displays: d, ViewOnly: viewOnly, Logger: log})
 		}}
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	rc := request.Config{Socket: *socket, DesktopDir: *desktopDir, Command: []string{self, "request-support", "--socket", *socket}, Logger: log}
 	switch *prompt {
 	case "zenity":
 		z, err := consent.NewZenity(consent.ZenityConfig{Display: *display, XAuthority: *xauth, Log: log})
@@ -88,6 +102,7 @@ func run(ctx context.Context, args []string) error {
 			return fmt.Errorf("consent prompt: %w", err)
 		}
 		sc.Asker, sc.Indicator = z, z
+		rc.Form, rc.Notify = z, z
 	case "terminal":
 		t := consent.NewTerminal(os.Stdin, os.Stdout)
 		defer t.Close()
@@ -95,9 +110,57 @@ func run(ctx context.Context, args []string) error {
 	default:
 		return fmt.Errorf("--prompt %q: want zenity or terminal", *prompt)
 	}
-	a, err := agent.New(agent.Config{StateDir: *state, Logger: log, Displays: displays, Support: sc})
+	a, err := agent.New(agent.Config{StateDir: *state, Logger: log, Displays: displays, Support: sc, Request: rc})
 	if err != nil {
 		return err
 	}
 	return a.Run(ctx)
+}
+
+// defaultDesktopDir is the agent user's XDG applications directory.
+func defaultDesktopDir() string {
+	if d := os.Getenv("XDG_DATA_HOME"); d != "" {
+		return filepath.Join(d, "applications")
+	}
+	if h, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(h, ".local", "share", "applications")
+	}
+	return ""
+}
+
+// requestSupport asks IT for remote support through the running agent.
+// Without details the agent shows its desktop form.
+func requestSupport(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("request-support", flag.ContinueOnError)
+	state := fs.String("state-dir", defaultStateDir, "the agent's state directory (for the default socket)")
+	socket := fs.String("socket", "", "the running agent's request socket (default STATE-DIR/request.sock)")
+	var l request.Local
+	fs.StringVar(&l.Name, "name", "", "your name")
+	fs.StringVar(&l.Email, "email", "", "your email address")
+	fs.StringVar(&l.Phone, "phone", "", "your phone number")
+	fs.StringVar(&l.Reason, "reason", "", "what you need help with")
+	if err := cli.Parse(fs, args, ""); err != nil {
+		return err
+	}
+	if *socket == "" {
+		*socket = filepath.Join(*state, "request.sock")
+	}
+	if err := l.Validate(); err != nil {
+		return err
+	}
+	final, err := request.Ask(ctx, *socket, l, func(r request.Reply) {
+		if r.Status != "error" {
+			fmt.Println(r.Message)
+		}
+	})
+	if err != nil {
+		return err
+	}
+	switch final.Status {
+	case "approved":
+		return nil
+	case "error":
+		return errors.New(final.Message)
+	}
+	return fmt.Errorf("support request %s", final.Status)
 }

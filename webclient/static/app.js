@@ -7,6 +7,9 @@ import { usersPage } from './pages/users.js';
 import { auditPage, sessionDetailsPage } from './pages/audit.js';
 import { sessionPage } from './pages/session.js';
 import { accountPage, installStepUp } from './pages/account.js';
+import { requestsPage } from './pages/requests.js';
+import { settingsPage } from './pages/settings.js';
+import { installNotifications, stopNotifications } from './notify.js';
 import { el, clear } from './dom.js';
 
 const state = { me: null, cleanup: null };
@@ -21,6 +24,8 @@ const routes = [
   { re: /^#\/audit\/sessions\/([A-Za-z0-9_-]+)$/, page: sessionDetailsPage, role: ['admin', 'auditor'] },
   { re: /^#\/sessions\/([A-Za-z0-9_-]+)$/, page: sessionPage, role: ['admin', 'technician'] },
   { re: /^#\/account$/, page: accountPage },
+  { re: /^#\/requests$/, page: requestsPage, role: ['admin', 'technician', 'approver'] },
+  { re: /^#\/settings$/, page: settingsPage, role: ['admin'] },
 ];
 
 export function banner(msg, kind = 'error') {
@@ -36,8 +41,11 @@ function renderNav() {
   const links = [['#/devices', 'Inventory']];
   if (state.me.role === 'admin') links.push(['#/tokens', 'Enrollment'], ['#/users', 'Users']);
   if (state.me.role === 'admin' || state.me.role === 'auditor') links.push(['#/audit', 'Audit log']);
+  if (['admin', 'technician', 'approver'].includes(state.me.role)) links.push(['#/requests', 'Requests']);
+  if (state.me.role === 'admin') links.push(['#/settings', 'Settings']);
   links.push(['#/account', 'Account']);
-  for (const [href, text] of links) nav.append(el('a', { href }, text));
+  for (const [href, text] of links) nav.append(el('a', { href, id: `nav-${href.slice(2)}` }, text));
+  installNotifications(state.me);
   document.getElementById('whoami').textContent = `${state.me.username} (${state.me.role})`;
   document.getElementById('topbar').hidden = false;
 }
@@ -83,6 +91,7 @@ export async function route() {
 
 document.getElementById('logout').addEventListener('click', async () => {
   try { await api('POST', '/api/logout'); } catch { /* already out */ }
+  stopNotifications();
   state.me = null;
   document.getElementById('topbar').hidden = true;
   location.hash = '#/login';

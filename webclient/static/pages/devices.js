@@ -3,6 +3,7 @@ import { api, events } from '../api.js';
 import { banner } from '../app.js';
 import { el, clear, ago, table } from '../dom.js';
 import { startSession } from './session.js';
+import { deviceSettingsPanel } from './settings.js';
 
 const canConnect = (me) => me.role === 'admin' || me.role === 'technician';
 
@@ -89,6 +90,7 @@ export async function devicePage(main, ctx) {
         el('p', {}, d.online ? 'The end user is asked to allow the connection.' : 'The device is offline.'),
         el('label', { class: 'check' }, viewOnly, ' View only'), btn, err));
     }
+    body.append(deviceSettingsPanel(id, ctx.me));
     if (ctx.me.role === 'admin' && !d.revoked) {
       body.append(el('section', { class: 'panel' }, el('h2', {}, 'Device'),
         el('button', { class: 'danger', onclick: async () => {

@@ -57,6 +57,13 @@ func PressDone(t testing.TB, display string) {
 	press(t, display, consent.IndicatorTitle, "Return")
 }
 
+// Dismiss presses Enter (the default button, OK) on the window titled
+// title, such as a support request's outcome, and waits for it to go away.
+func Dismiss(t testing.TB, display, title string) {
+	t.Helper()
+	press(t, display, title, "Return")
+}
+
 // WaitWindow waits until a visible window titled exactly title is on display
 // and returns its id.
 func WaitWindow(t testing.TB, display, title string) string {

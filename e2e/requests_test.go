@@ -90,6 +90,16 @@ func waitRequestRow(t *testing.T, ctx context.Context, reason string) string {
 	return id
 }
 
+// setAndClick sets the value of the element with id and clicks button, in
+// one evaluation (the pages re-render, so cached nodes go stale).
+func setAndClick(t *testing.T, ctx context.Context, id, value, button string) {
+	t.Helper()
+	if got := evalString(t, ctx, `(() => { const e = document.getElementById(`+jsString(id)+`); const b = document.querySelector(`+jsString(button)+`);
+		if (!e || !b) return 'missing'; e.value = `+jsString(value)+`; b.click(); return 'ok'; })()`); got != "ok" {
+		t.Fatalf("set %s and click %s: %s", id, button, got)
+	}
+}
+
 func jsString(s string) string { return "'" + strings.ReplaceAll(strings.ReplaceAll(s, `\`, `\\`), `'`, `\'`) + "'" }
 
 // TestSupportRequestApproveThenDeny: the end user asks for support with
@@ -186,20 +196,25 @@ func TestGroupDisallowsRemoteSupport(t *testing.T) {
 		return len(groups) == 1
 	})
 	scope := "group:" + groups[0].ID
+	defer func() {
+		if t.Failed() {
+			var recs []map[string]any
+			admin.do("GET", "/api/audit?limit=1000&action=settings.changed", nil, &recs)
+			t.Logf("settings audit: %v; group error %q", recs, evalString(t, ctx, `document.getElementById("group-error").textContent`))
+			t.Logf("scope %q want %q; source %q", evalString(t, ctx, `Array.from(document.getElementById("settings-scope").options).map(o => o.value + "=" + o.selected).join(",")`), scope,
+				evalString(t, ctx, `document.querySelector('td[data-source="remote_support.allow"]')?.textContent || ''`))
+		}
+	}()
 	waitFor(t, "group scope selected", 10*time.Second, func() bool {
-		return evalString(t, ctx, `document.getElementById('settings-scope').value`) == scope &&
+		return evalString(t, ctx, `document.getElementById('settings-table')?.dataset.scope || ''`) == scope &&
 			evalString(t, ctx, `document.querySelector('td[data-source="remote_support.allow"]')?.textContent || ''`) == "inherited (default)"
 	})
 	// A value out of range is refused with the allowed range.
-	browsertest.Step(ctx, t, 10*time.Second,
-		chromedp.SetValue(css(`#setting-remote_support\.consent_timeout`), "3"),
-		chromedp.Click(css(`button[data-save="remote_support.consent_timeout"]`)))
+	setAndClick(t, ctx, "setting-remote_support.consent_timeout", "3", `button[data-save="remote_support.consent_timeout"]`)
 	if msg := evalString(t, ctx, `document.querySelector('span[data-error="remote_support.consent_timeout"]').textContent`); msg != "want a whole number 5..600" {
 		t.Fatalf("validation message %q", msg)
 	}
-	browsertest.Step(ctx, t, 10*time.Second,
-		chromedp.SetValue(css(`#setting-remote_support\.allow`), "false"),
-		chromedp.Click(css(`button[data-save="remote_support.allow"]`)))
+	setAndClick(t, ctx, "setting-remote_support.allow", "false", `button[data-save="remote_support.allow"]`)
 	waitFor(t, "group value saved", 10*time.Second, func() bool {
 		return evalString(t, ctx, `document.querySelector('td[data-source="remote_support.allow"]')?.textContent || ''`) == "set here"
 	})
@@ -207,9 +222,8 @@ func TestGroupDisallowsRemoteSupport(t *testing.T) {
 	// The device page moves it into the group and shows where the value comes from.
 	browsertest.Step(ctx, t, 10*time.Second,
 		chromedp.Navigate(e.URL+"/#/devices/"+ep.deviceID),
-		chromedp.WaitVisible(css(`#device-group`)),
-		chromedp.SetValue(css(`#device-group`), groups[0].ID),
-		chromedp.Click(css(`#device-group-save`)))
+		chromedp.WaitVisible(css(`#device-group`)))
+	setAndClick(t, ctx, "device-group", groups[0].ID, `#device-group-save`)
 	waitFor(t, "effective value from the group", 10*time.Second, func() bool {
 		return evalString(t, ctx, `(() => { const r = document.querySelector('tr[data-effective="remote_support.allow"]');
 			return r ? r.querySelector('.value').textContent + ' from ' + r.querySelector('.source').textContent : ''; })()`) == "false from group Kiosks"

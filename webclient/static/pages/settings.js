@@ -49,13 +49,14 @@ export async function settingsPage(main) {
   const fillScopes = (selected) => {
     clear(scope);
     scope.append(el('option', { value: 'global' }, 'Global (every device)'),
-      groups.map((g) => el('option', { value: `group:${g.id}` }, `Group: ${g.name} (${g.devices} device${g.devices === 1 ? '' : 's'})`)));
+      ...groups.map((g) => el('option', { value: `group:${g.id}` }, `Group: ${g.name} (${g.devices} device${g.devices === 1 ? '' : 's'})`)));
     scope.value = selected;
   };
-  const render = (values) => {
+  // render shows the values of scope sc; the table carries its scope, so
+  // nothing saved from it can land in another scope.
+  const render = (values, sc) => {
     clear(body);
-    const sc = scope.value;
-    body.append(table(['Setting', 'Value', 'From', ''], keys.map((k) => {
+    const t = table(['Setting', 'Value', 'From', ''], keys.map((k) => {
       const v = values.find((x) => x.key === k.key) || { value: k.default, source: 'default' };
       const own = v.source === sc;
       const editor = input(k, v.value);
@@ -80,9 +81,18 @@ export async function settingsPage(main) {
         el('td', {}, editor),
         el('td', { class: 'source', 'data-source': k.key }, own ? 'set here' : `inherited (${sourceText(v.source, groups)})`),
         el('td', {}, save, clearBtn, err));
-    })));
+    }));
+    t.id = 'settings-table';
+    t.dataset.scope = sc;
+    body.append(t);
   };
-  const load = async () => render(await api('GET', `/api/settings?scope=${encodeURIComponent(scope.value)}`));
+  const load = async () => {
+    const sc = scope.value;
+    clear(body);
+    body.append(el('p', { class: 'muted' }, 'Loading…'));
+    const values = await api('GET', `/api/settings?scope=${encodeURIComponent(sc)}`);
+    if (scope.value === sc) render(values, sc);
+  };
   groupForm.addEventListener('submit', async (ev) => {
     ev.preventDefault();
     groupErr.textContent = '';

@@ -156,6 +156,11 @@ func TestSupportRequestApproveThenDeny(t *testing.T) {
 	// Deny, with a comment the end user reads.
 	cli = requestSupport(t, ep, append(contact, "--reason", "Printer jams")...)
 	browsertest.Step(ctx, t, 10*time.Second, chromedp.Navigate(e.URL+"/#/requests"))
+	defer func() {
+		if t.Failed() {
+			t.Logf("request-support output:\n%s\npage: %s", cli.out.String(), evalString(t, ctx, `location.hash + ' ' + document.getElementById('main').innerText`))
+		}
+	}()
 	id = waitRequestRow(t, ctx, "Printer jams")
 	browsertest.Step(ctx, t, 10*time.Second,
 		chromedp.SendKeys(css(`input[data-comment="`+id+`"]`), "Please call the help desk"),

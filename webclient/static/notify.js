@@ -47,7 +47,7 @@ export function installNotifications(me) {
     if (ev.type !== 'request') return;
     if (ev.data && ev.data.status === 'pending') toast(`New ${ev.data.kind} request from ${ev.data.hostname || 'a device'}`);
     refresh();
-  }, refresh);
+  }, refresh, refresh);
 }
 
 // stopNotifications ends the listener (at logout).

@@ -76,7 +76,7 @@ export async function requestsPage(main, ctx) {
   await load();
   const stop = events((ev) => {
     if (ev.type === 'request' || (ev.type === 'device' && list.some((r) => r.device_id === ev.id && r.online !== ev.data.online))) load();
-  }, load);
+  }, load, load);
   const tick = setInterval(() => {
     for (const r of list) {
       const cell = body.querySelector(`td[data-age="${r.id}"]`);

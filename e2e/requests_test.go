@@ -100,7 +100,9 @@ func setAndClick(t *testing.T, ctx context.Context, id, value, button string) {
 	}
 }
 
-func jsString(s string) string { return "'" + strings.ReplaceAll(strings.ReplaceAll(s, `\`, `\\`), `'`, `\'`) + "'" }
+func jsString(s string) string {
+	return "'" + strings.ReplaceAll(strings.ReplaceAll(s, `\`, `\\`), `'`, `\'`) + "'"
+}
 
 // TestSupportRequestApproveThenDeny: the end user asks for support with
 // contact details and a reason; the request appears in the portal's queue

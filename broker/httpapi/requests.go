@@ -200,8 +200,17 @@ func (a *API) approveRequest(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
+	req, err := a.cfg.Store.Request(r.Context(), r.PathValue("id"))
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
 	// Approving support makes the approver the session's viewer.
-	if !principal(r).Can(auth.ConnectDevice) {
+	if p := principal(r); req.Kind == requests.KindSupport && !p.Can(auth.ConnectDevice) {
+		if aerr := a.record(r, "access.denied", req.ID, map[string]any{"method": r.Method, "path": r.URL.Path,
+			"role": string(p.Role), "permission": string(auth.ConnectDevice)}); aerr != nil {
+			a.log.Error("audit access denied", "err", aerr)
+		}
 		a.fail(w, r, errForbidden)
 		return
 	}

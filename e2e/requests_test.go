@@ -107,8 +107,9 @@ func jsString(s string) string {
 // TestSupportRequestApproveThenDeny: the end user asks for support with
 // contact details and a reason; the request appears in the portal's queue
 // without a reload; Approve → the end user's consent dialog → Yes → frames
-// in the approver's viewer. A second request is denied with a comment and
-// the end user sees the denial on the desktop. Both are audited.
+// in the approver's viewer. A second request, filled in on the agent's
+// desktop form, is denied with a comment and the end user sees the denial
+// on the desktop. Both are audited.
 func TestSupportRequestApproveThenDeny(t *testing.T) {
 	e := startBroker(t, nil)
 	admin := e.login(t, "admin", e.Password)
@@ -155,8 +156,11 @@ func TestSupportRequestApproveThenDeny(t *testing.T) {
 		}
 	}
 
-	// Deny, with a comment the end user reads.
-	cli = requestSupport(t, ep, append(contact, "--reason", "Printer jams")...)
+	// The second request comes through the agent's desktop form (what the
+	// desktop icon runs: no details on the command line); it is denied with
+	// a comment the end user reads.
+	cli = requestSupport(t, ep)
+	consenttest.FillForm(t, ep.x.Display, []string{"Ann Example", "ann@example.com", "+1 555 0100", "Printer jams"}, true)
 	browsertest.Step(ctx, t, 10*time.Second, chromedp.Navigate(e.URL+"/#/requests"))
 	defer func() {
 		if t.Failed() {

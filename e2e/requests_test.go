@@ -338,3 +338,50 @@ func TestGroupSettingReachesAgent(t *testing.T) {
 		}
 	}
 }
+
+// TestApproveNeedsStepUp: approving a support request starts a session, so
+// the MFA step-up rule for sessions applies to it too, and the request
+// stays pending.
+func TestApproveNeedsStepUp(t *testing.T) {
+	e := startBroker(t, nil)
+	admin := e.login(t, "admin", e.Password)
+	sock := filepath.Join(t.TempDir(), "r.sock")
+	cfg := agent.Config{StateDir: filepath.Join(t.TempDir(), "agent"), Displays: oneDisplay, Logger: testLogger(t),
+		Request: request.Config{Socket: sock}}
+	if _, err := agent.Enroll(context.Background(), cfg, e.URL, admin.enrollToken(1, time.Hour), ""); err != nil {
+		t.Fatal(err)
+	}
+	ra := startAgent(t, cfg)
+	waitFor(t, "agent online", 10*time.Second, func() bool { return admin.device(ra.DeviceID()).Online })
+	if st, body := admin.do("PUT", "/api/settings/mfa.require_support", map[string]string{"scope": "global", "value": "true"}, nil); st != 200 {
+		t.Fatalf("require MFA: %d %s", st, body)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	queued := make(chan struct{})
+	go func() {
+		_, _ = request.Ask(ctx, sock, request.Local{Name: "Ann", Email: "ann@example.com", Reason: "help"}, func(r request.Reply) {
+			if r.Status == "queued" {
+				close(queued)
+			}
+		})
+	}()
+	select {
+	case <-queued:
+	case <-time.After(10 * time.Second):
+		t.Fatal("request not queued")
+	}
+	var list []struct{ ID string }
+	admin.do("GET", "/api/requests?status=pending", nil, &list)
+	if len(list) != 1 {
+		t.Fatalf("pending: %+v", list)
+	}
+	st, body := admin.do("POST", "/api/requests/"+list[0].ID+"/approve", map[string]string{}, nil)
+	if st != 403 || !strings.Contains(body, `"step_up":"enroll"`) {
+		t.Fatalf("approve without MFA: %d %s", st, body)
+	}
+	admin.do("GET", "/api/requests?status=pending", nil, &list)
+	if len(list) != 1 {
+		t.Fatalf("request no longer pending after a refused approval: %+v", list)
+	}
+}

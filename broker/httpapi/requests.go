@@ -214,6 +214,10 @@ func (a *API) approveRequest(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, errForbidden)
 		return
 	}
+	// The approver starts a support session: the same MFA step-up applies.
+	if req.Kind == requests.KindSupport && !a.stepUpOK(w, r, req.DeviceID) {
+		return
+	}
 	sid, err := a.cfg.Requests.Approve(r.Context(), r.PathValue("id"), d)
 	if err != nil {
 		a.fail(w, r, err)

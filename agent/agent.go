@@ -9,10 +9,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"net/url"
 	"os"
+	"sync"
 
 	"golang.org/x/sync/errgroup"
 
@@ -23,6 +25,7 @@ import (
 	"porthole/agent/inventory"
 	"porthole/agent/link"
 	"porthole/agent/outbox"
+	"porthole/agent/request"
 	"porthole/agent/support"
 	"porthole/internal/rtcnet"
 	"porthole/internal/wire"
@@ -40,6 +43,9 @@ type Config struct {
 	// Support configures remote-support sessions (display, consent prompt,
 	// input). Its API and Send fields are filled in by New.
 	Support support.Config
+	// Request configures end-user support requests (local socket, form,
+	// desktop launcher). Its Send field is filled in by New.
+	Request request.Config
 	// Elevation enables temporary admin codes when set (nil: off). It
 	// changes the system's sudoers, so only the service (and tests in a
 	// throwaway namespace) turn it on.
@@ -70,12 +76,16 @@ type Agent struct {
 	id      identity.Identity
 	lnk     *link.Link
 	support *support.Manager
+	req     *request.Service
 	rtc     io.Closer
 	events  *outbox.Outbox
 	elev    *elevation.Manager // nil when elevation is off
 	elevSrv *elevsock.Server
 	desk    *elevationDesk
 	bg      *breakGlass
+
+	mu       sync.Mutex
+	settings map[string]string // the latest values the broker sent; guarded by mu
 }
 
 // Enroll registers this endpoint with the broker and stores the identity.
@@ -153,6 +163,13 @@ func New(cfg Config) (*Agent, error) {
 	}
 	a.support = support.New(sc)
 	a.bg = newBreakGlass(cfg.Accounts, cfg.AccountPrefix, cfg.StateDir, events, func(m wire.Message) error { return a.lnk.Send(m) }, cfg.Logger)
+
+	rc := cfg.Request
+	rc.Send = func(m wire.Message) error { return a.lnk.Send(m) }
+	if rc.Logger == nil {
+		rc.Logger = cfg.Logger
+	}
+	a.req = request.New(rc)
 	a.lnk = link.New(link.Config{
 		BrokerURL: id.BrokerURL, DeviceID: id.DeviceID, Key: id.Key, Version: Version,
 		TLS:       client.Transport.(*http.Transport).TLSClientConfig,
@@ -186,6 +203,15 @@ func (a *Agent) Run(ctx context.Context) error {
 	bgCtx, stopBG := context.WithCancel(ctx)
 	defer func() { stopBG(); a.bg.wait() }()
 	a.bg.start(bgCtx)
+	rctx, stopReq := context.WithCancel(ctx)
+	reqDone := make(chan error, 1)
+	go func() { reqDone <- a.req.Run(rctx) }()
+	defer func() {
+		stopReq()
+		if err := <-reqDone; err != nil {
+			a.cfg.Logger.Warn("support request socket", "err", err)
+		}
+	}()
 	if a.elev == nil {
 		return a.lnk.Run(ctx)
 	}
@@ -202,8 +228,26 @@ func (a *Agent) Run(ctx context.Context) error {
 // (break glass, elevation) reach the broker's audit log.
 func (a *Agent) Events() *outbox.Outbox { return a.events }
 
+// Settings returns the effective settings the broker last sent (nil before
+// the first), keyed by setting name.
+func (a *Agent) Settings() map[string]string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return maps.Clone(a.settings)
+}
+
 func (a *Agent) handle(ctx context.Context, m wire.Message) {
-	if a.support.Handle(ctx, m) || a.events.Handle(m) || a.bg.handle(ctx, m) || a.handleElevation(ctx, m) {
+	if a.support.Handle(ctx, m) || a.events.Handle(m) || a.bg.handle(ctx, m) || a.handleElevation(ctx, m) || a.req.Handle(m) {
+		return
+	}
+	if st, ok := m.(*wire.Settings); ok {
+		a.mu.Lock()
+		a.settings = maps.Clone(st.Values)
+		a.mu.Unlock()
+		a.cfg.Logger.Info("settings from the broker", "count", len(st.Values))
+		if err := a.req.ApplySettings(st.Values); err != nil {
+			a.cfg.Logger.Warn("apply settings", "err", err)
+		}
 		return
 	}
 	a.cfg.Logger.Warn("unhandled broker message", "type", m.Type())

@@ -37,6 +37,7 @@ import (
 	"porthole/broker/mfa"
 	"porthole/broker/mfa/mfasql"
 	"porthole/broker/recording"
+	"porthole/broker/requests"
 	"porthole/broker/secretbox"
 	"porthole/broker/sessions"
 	"porthole/broker/settings"
@@ -116,6 +117,8 @@ type Server struct {
 	elevation *elevation.Service
 	// bg is break glass (temporary local administrators).
 	bg *breakglass.Service
+	reqs     *requests.Manager
+	push     *settings.Pusher
 }
 
 // New validates cfg, opens the store (migrating it) and binds the listener,
@@ -203,11 +206,17 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		Clock: cfg.Clock, Logger: cfg.Logger, NewTicker: cfg.NewTicker, Recordings: s.recs,
 		RecordingMaxBytes: cfg.RecordingMaxBytes})
 	s.events = agentevents.New(s.audit, agentLink{&hub}, cfg.Logger)
+	s.reqs = requests.New(requests.Config{Store: st, Audit: s.audit, Settings: set, Agents: agentLink{&hub}, Sessions: s.sess,
+		Live: s.live, NewID: auth.NewID, Clock: cfg.Clock, Logger: cfg.Logger, NewTicker: cfg.NewTicker})
 	hub = agents.New(agents.Config{Devices: st, Audit: s.audit, Live: s.live, Clock: cfg.Clock,
 		Logger: cfg.Logger.With("component", "agents"), Heartbeat: cfg.Heartbeat,
 		OnMessage: s.agentMessage, OnOffline: s.sess.AgentOffline,
-		OnOnline: func(id string) { s.elevation.PushPolicy(context.Background(), id) }})
+		OnOnline: func(id string) {
+			s.push.Device(context.Background(), id)
+			s.elevation.PushPolicy(context.Background(), id)
+		}})
 	s.agents = hub
+	s.push = settings.NewPusher(set, hub, cfg.Logger)
 	s.bg = breakglass.New(breakglass.Config{Store: st, Audit: s.audit, Agents: agentLink{&hub}, Settings: set, Clock: cfg.Clock,
 		Logger: cfg.Logger, NewID: auth.NewID})
 	s.events.Register("breakglass", s.bg.Hook)
@@ -247,7 +256,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 // agentMessage routes an authenticated agent's message to the feature that
 // owns its type; session signaling is the rest.
 func (s *Server) agentMessage(deviceID string, m wire.Message) {
-	for _, h := range []func(string, wire.Message) bool{s.events.Handle, s.bg.HandleAgent} {
+	for _, h := range []func(string, wire.Message) bool{s.events.Handle, s.bg.HandleAgent, s.reqs.HandleAgent} {
 		if h(deviceID, m) {
 			return
 		}
@@ -373,7 +382,7 @@ func (s *Server) Run(ctx context.Context) error {
 	defer cancelLinks()
 	api := httpapi.New(httpapi.Config{Store: s.store, Auth: s.auth, Audit: s.audit, Agents: s.agents, Live: s.live,
 		Sessions: s.sess, Settings: s.settings, MFA: s.mfa, Recordings: s.recs, Archive: s.archive, Elevation: s.elevation,
-		BreakGlass: s.bg,
+		BreakGlass: s.bg, Requests: s.reqs, SettingsPush: s.push,
 		Portal: webclient.Handler(), Clock: s.cfg.Clock, Logger: s.cfg.Logger, SecureCookies: s.cfg.TLS != TLSOff, Context: linkCtx})
 	srv := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(s.cfg.Logger.Handler(), slog.LevelWarn)}
 	ln := s.ln
@@ -391,6 +400,7 @@ func (s *Server) Run(ctx context.Context) error {
 	streamDone := make(chan error, 1)
 	go func() { streamDone <- s.stream.Run(streamCtx) }()
 	defer func() { stopStream(); <-streamDone }()
+	g.Go(func() error { return s.reqs.Run(gctx) })
 	g.Go(func() error {
 		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 			return fmt.Errorf("broker: serve: %w", err)

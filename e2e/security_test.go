@@ -144,6 +144,7 @@ func TestRoutesByRole(t *testing.T) {
 	connect := []string{"admin", "technician"}
 	audits := []string{"admin", "auditor"}
 	adminOnly := []string{"admin"}
+	requesters := []string{"admin", "technician", "approver"}
 	noCode := map[string]string{"code": ""}
 	type route struct {
 		method, pattern, path string
@@ -188,6 +189,15 @@ func TestRoutesByRole(t *testing.T) {
 		{"GET", "/api/elevation-requests", "", nil, []string{"admin", "technician", "approver"}},
 		{"POST", "/api/elevation-requests/{id}/approve", "/api/elevation-requests/none/approve", map[string]any{"minutes": 5}, []string{"admin", "technician", "approver"}},
 		{"POST", "/api/elevation-requests/{id}/deny", "/api/elevation-requests/none/deny", map[string]any{}, []string{"admin", "technician", "approver"}},
+		{"GET", "/api/settings/keys", "", nil, all},
+		{"DELETE", "/api/settings/{key}", "/api/settings/remote_support.view_only", nil, adminOnly},
+		{"GET", "/api/groups", "", nil, all},
+		{"POST", "/api/groups", "", map[string]any{"name": "lab"}, adminOnly},
+		{"GET", "/api/devices/{id}/group", "/api/devices/none/group", nil, all},
+		{"PUT", "/api/devices/{id}/group", "/api/devices/none/group", map[string]any{"group_id": ""}, adminOnly},
+		{"GET", "/api/requests", "", nil, requesters},
+		{"POST", "/api/requests/{id}/approve", "/api/requests/none/approve", nil, requesters},
+		{"POST", "/api/requests/{id}/deny", "/api/requests/none/deny", nil, requesters},
 		{"GET", "/api/mfa", "", nil, allPending},
 		{"POST", "/api/mfa/enroll", "", nil, allPending},
 		{"GET", "/api/mfa/enroll/qr.png", "", nil, allPending},

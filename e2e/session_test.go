@@ -29,6 +29,7 @@ type endpoint struct {
 	cmd      *exec.Cmd
 	exited   chan error
 	logPath  string
+	stateDir string
 }
 
 func startEndpoint(t *testing.T, e *env, admin *client) *endpoint {
@@ -56,7 +57,7 @@ func startAgentOn(t *testing.T, e *env, admin *client, x *xvfb.Server) *endpoint
 		t.Fatalf("enroll output: %q", out)
 	}
 	id = strings.TrimSuffix(id, ".")
-	ep := &endpoint{x: x, deviceID: id, exited: make(chan error, 1), logPath: filepath.Join(t.TempDir(), "agent.log")}
+	ep := &endpoint{x: x, deviceID: id, exited: make(chan error, 1), logPath: filepath.Join(t.TempDir(), "agent.log"), stateDir: state}
 	logf, err := os.Create(ep.logPath)
 	if err != nil {
 		t.Fatal(err)

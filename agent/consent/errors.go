@@ -19,4 +19,6 @@ var (
 	// ErrBusy means the terminal is already waiting for an answer or showing
 	// a session; one terminal serves one question or session at a time.
 	ErrBusy = errors.New("consent: terminal busy")
+	// ErrCancelled means the end user cancelled a form (or let it time out).
+	ErrCancelled = errors.New("consent: cancelled by the end user")
 )

@@ -240,3 +240,63 @@ func (b *boundedBuffer) Bytes() []byte {
 	defer b.mu.Unlock()
 	return bytes.Clone(b.buf.Bytes())
 }
+
+// Titles of the support-request dialogs.
+const (
+	FormTitle    = "Porthole: request support"
+	OutcomeTitle = "Porthole: support request"
+)
+
+// formSeparator splits zenity's --forms answer; a unit separator cannot be
+// typed into a GTK entry.
+const formSeparator = "\x1f"
+
+// Form asks the end user to fill in fields (one entry each) under text,
+// and returns the answers in order. Cancel or closing the window is
+// ErrCancelled; no answer within timeout is ErrCancelled too.
+func (z *Zenity) Form(ctx context.Context, text string, fields []string, timeout time.Duration) ([]string, error) {
+	secs := int(math.Ceil(timeout.Seconds()))
+	dctx, cancel := context.WithTimeout(ctx, time.Duration(secs)*time.Second+backstop)
+	defer cancel()
+	args := []string{"--forms", "--title", FormTitle, "--text", text, "--separator", formSeparator, "--timeout", strconv.Itoa(secs)}
+	for _, f := range fields {
+		args = append(args, "--add-entry", f)
+	}
+	cmd, stderr := z.command(dctx, args...)
+	var out boundedBuffer
+	out.max = 8192
+	cmd.Stdout = &out
+	err := cmd.Run()
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+	switch code := exitCode(err); {
+	case code == zenityOK:
+	case code == zenityCancel && noDisplay(stderr.Bytes()):
+		return nil, fmt.Errorf("request form: %w: %s", ErrNoDisplay, firstLine(stderr.Bytes()))
+	case code == zenityCancel, code == zenityTimeout, dctx.Err() != nil:
+		return nil, ErrCancelled
+	default:
+		return nil, fmt.Errorf("request form: %w: %w: %s", ErrDialog, err, firstLine(stderr.Bytes()))
+	}
+	vals := strings.Split(strings.TrimRight(string(out.Bytes()), "\n"), formSeparator)
+	if len(vals) != len(fields) {
+		return nil, fmt.Errorf("request form: %w: %d answers for %d fields", ErrDialog, len(vals), len(fields))
+	}
+	return vals, nil
+}
+
+// Info shows a message with an OK button and returns when the end user
+// closes it, timeout passes or ctx ends.
+func (z *Zenity) Info(ctx context.Context, text string, timeout time.Duration) error {
+	secs := int(math.Ceil(timeout.Seconds()))
+	dctx, cancel := context.WithTimeout(ctx, time.Duration(secs)*time.Second+backstop)
+	defer cancel()
+	cmd, stderr := z.command(dctx, "--info", "--title", OutcomeTitle, "--text", text, "--no-markup", "--no-wrap",
+		"--timeout", strconv.Itoa(secs))
+	err := cmd.Run()
+	if code := exitCode(err); code != zenityOK && code != zenityTimeout && ctx.Err() == nil {
+		return fmt.Errorf("message dialog: %w: %w: %s", ErrDialog, err, firstLine(stderr.Bytes()))
+	}
+	return nil
+}

@@ -52,8 +52,8 @@ type Config struct {
 	OnMessage func(deviceID string, m wire.Message)
 	// OnOffline is called after a device's link ends.
 	OnOffline func(deviceID string)
-	// OnOnline is called once a device's link is up (before its messages
-	// are read), e.g. to send it its policy.
+	// OnOnline is called once a device's link is up (after the welcome),
+	// e.g. to send it its settings.
 	OnOnline func(deviceID string)
 }
 
@@ -103,6 +103,17 @@ func (h *Hub) Online(id string) bool {
 	defer h.mu.Unlock()
 	_, ok := h.conns[id]
 	return ok
+}
+
+// Connected lists the devices with a live link.
+func (h *Hub) Connected() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := make([]string, 0, len(h.conns))
+	for id := range h.conns {
+		out = append(out, id)
+	}
+	return out
 }
 
 // Send delivers m to a connected device.

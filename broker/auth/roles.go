@@ -28,7 +28,7 @@ const (
 	ViewAudit     Permission = "audit.view"
 	// TerminateSession ends anyone's live session (the requester may always end its own).
 	TerminateSession Permission = "sessions.terminate"
-	ManageSettings   Permission = "settings.manage"
+	ManageSettings   Permission = "settings.manage" // settings and device groups
 	// ViewRecordings lists, replays and verifies session recordings.
 	ViewRecordings Permission = "recordings.view"
 	// IssueElevationCode issues temporary admin codes for a device.
@@ -42,15 +42,21 @@ const (
 	// on devices. Admins and technicians hold it: a technician servicing an
 	// endpoint is who hands an account to a field engineer or vendor.
 	BreakGlass Permission = "breakglass.manage"
+	// ViewRequests sees the requests queue; DecideRequests approves and
+	// denies (a support request also needs ConnectDevice: the approver
+	// becomes the session's viewer).
+	ViewRequests   Permission = "requests.view"
+	DecideRequests Permission = "requests.decide"
 )
 
 var grants = map[Role]map[Permission]bool{
 	Admin: {ViewDevices: true, ManageDevices: true, Enroll: true, ManageUsers: true, ConnectDevice: true, ViewAudit: true,
 		TerminateSession: true, ManageSettings: true, ViewRecordings: true, IssueElevationCode: true, ViewElevations: true,
-		DecideElevationRequest: true, BreakGlass: true},
-	Technician: {ViewDevices: true, ConnectDevice: true, IssueElevationCode: true, DecideElevationRequest: true, BreakGlass: true},
-	Auditor:    {ViewDevices: true, ViewAudit: true, TerminateSession: true, ViewRecordings: true, ViewElevations: true},
-	Approver:   {ViewDevices: true, DecideElevationRequest: true},
+		DecideElevationRequest: true, BreakGlass: true, ViewRequests: true, DecideRequests: true},
+	Technician: {ViewDevices: true, ConnectDevice: true, IssueElevationCode: true, DecideElevationRequest: true, BreakGlass: true,
+		ViewRequests: true, DecideRequests: true},
+	Auditor:  {ViewDevices: true, ViewAudit: true, TerminateSession: true, ViewRecordings: true, ViewElevations: true},
+	Approver: {ViewDevices: true, DecideElevationRequest: true, ViewRequests: true, DecideRequests: true},
 }
 
 // Can reports whether r holds p. Unknown roles hold nothing.

@@ -26,6 +26,7 @@ import (
 	"porthole/broker/live"
 	"porthole/broker/mfa"
 	"porthole/broker/recording"
+	"porthole/broker/requests"
 	"porthole/broker/sessions"
 	"porthole/broker/settings"
 	"porthole/broker/store"
@@ -62,6 +63,10 @@ type Config struct {
 	Archive    *archive.Archive
 	// BreakGlass creates and revokes temporary local administrators.
 	BreakGlass *breakglass.Service
+	// Requests is the approvals queue.
+	Requests *requests.Manager
+	// SettingsPush sends changed settings to the connected agents they cover.
+	SettingsPush *settings.Pusher
 }
 
 // API serves HTTP.
@@ -129,6 +134,7 @@ func (a *API) routes() {
 	m.HandleFunc("PUT /api/settings/{key}", a.authed(auth.ManageSettings, a.putSetting))
 	a.elevationRoutes(m) // elevation.go
 	a.breakglassRoutes(m) // breakglass.go
+	a.requestRoutes(m) // groups, requests queue, settings registry and clearing (requests.go)
 	m.HandleFunc("POST /api/agent/enroll", a.enroll)
 	m.HandleFunc("GET /api/agent/ws", a.agentLink)
 	if a.cfg.Portal != nil {
@@ -266,6 +272,12 @@ func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.Is(err, sessions.ErrNotAllowed):
 		status, msg = http.StatusForbidden, err.Error()
 	case errors.Is(err, settings.ErrUnknownKey), errors.Is(err, settings.ErrBadValue), errors.Is(err, settings.ErrBadScope):
+		status, msg = http.StatusBadRequest, err.Error()
+	case errors.Is(err, requests.ErrNotAllowed), errors.Is(err, requests.ErrUnsupported):
+		status, msg = http.StatusForbidden, err.Error()
+	case errors.Is(err, requests.ErrPending), errors.Is(err, store.ErrNotPending):
+		status, msg = http.StatusConflict, err.Error()
+	case errors.Is(err, requests.ErrComment):
 		status, msg = http.StatusBadRequest, err.Error()
 	case errors.Is(err, wire.ErrTooLarge):
 		status, msg = http.StatusRequestEntityTooLarge, "request body too large"

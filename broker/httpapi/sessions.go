@@ -236,7 +236,12 @@ func (a *API) signal(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) getSettings(w http.ResponseWriter, r *http.Request) {
-	vals, err := a.cfg.Settings.All(r.Context(), r.URL.Query().Get("device"))
+	scope, err := a.settingsScope(r, r.URL.Query().Get("scope"))
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	vals, err := a.cfg.Settings.AllIn(r.Context(), scope)
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -253,6 +258,10 @@ func (a *API) putSetting(w http.ResponseWriter, r *http.Request) {
 	key := r.PathValue("key")
 	if req.Scope == "" {
 		req.Scope = settings.Global
+	}
+	if _, err := a.settingsScope(r, req.Scope); err != nil {
+		a.fail(w, r, err)
+		return
 	}
 	if err := settings.Validate(req.Scope, key, req.Value); err != nil {
 		a.fail(w, r, err)
@@ -272,5 +281,6 @@ func (a *API) putSetting(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a.settingChanged(r.Context(), req.Scope, key) // elevation.go
+	a.settingsChanged(r, req.Scope)
 	writeJSON(w, http.StatusOK, map[string]string{"key": key, "scope": req.Scope, "value": req.Value})
 }

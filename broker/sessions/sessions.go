@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -206,12 +207,13 @@ func (m *Manager) Start(ctx context.Context, req Request) (*Session, error) {
 	if dev.Revoked {
 		return nil, ErrRevoked
 	}
-	allowed, err := m.cfg.Settings.Bool(ctx, dev.ID, settings.AllowRemoteSupport)
+	allowed, err := m.cfg.Settings.Effective(ctx, dev.ID, settings.AllowRemoteSupport)
 	if err != nil {
 		return nil, err
 	}
-	if !allowed {
-		return nil, ErrNotAllowed
+	if allowed.Value != "true" {
+		// Say which scope switched it off, so the portal user knows where to look.
+		return nil, fmt.Errorf("%w: Allow Remote Support is off (%s setting)", ErrNotAllowed, scopeName(allowed.Source))
 	}
 	if !m.cfg.Agents.Online(dev.ID) {
 		return nil, ErrOffline
@@ -284,6 +286,12 @@ func (m *Manager) Start(ctx context.Context, req Request) (*Session, error) {
 		}
 	})
 	return s, nil
+}
+
+// scopeName names a settings source for people: "global", "group", "device".
+func scopeName(source string) string {
+	kind, _, _ := strings.Cut(source, ":")
+	return kind
 }
 
 // goAfter runs f after d unless the session ends first.

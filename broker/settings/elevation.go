@@ -18,7 +18,7 @@ const (
 
 func init() {
 	specs[ElevationMaxMinutes] = spec{"60", intRange(5, 640), "Longest elevation a temporary admin code may grant, in minutes"}
-	specs[ElevationSelfApproveGroups] = spec{"", groupList,
+	specs[ElevationSelfApproveGroups] = spec{"", text(groupList),
 		"Local groups whose members may elevate themselves after giving a reason (comma-separated; empty = nobody)"}
 }
 

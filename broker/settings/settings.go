@@ -1,13 +1,16 @@
 // Package settings holds the broker's typed settings and resolves their
-// effective value for a device: the device's own value, else the global
-// one, else the built-in default. Unknown keys and invalid values are
-// refused, so a typo never silently changes behaviour.
+// effective value for a device: the device's own value, else its group's,
+// else the global one, else the built-in default. Unknown keys and invalid
+// values are refused, so a typo never silently changes behaviour. The key
+// registry (Keys) carries each key's label, type, default and bounds, so
+// the portal renders its settings page from it.
 package settings
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -32,6 +35,8 @@ const (
 	// how soon it must be used before it is removed unused (0 = no window).
 	BreakGlassMaxMinutes       = "breakglass.max_minutes"        // minutes, 1..4320, default 60
 	BreakGlassUseWithinMinutes = "breakglass.use_within_minutes" // minutes, 0..4320, default 15
+	DesktopIcon        = "remote_support.desktop_icon"    // bool, default false: a "Request support" launcher on endpoints
+	RequestExpiry      = "requests.expiry_minutes"        // minutes, 1..1440, default 30: a pending request expires
 )
 
 // Errors, matched with errors.Is.
@@ -43,37 +48,50 @@ var (
 
 type spec struct {
 	def   string
-	check func(string) error
+	check checker
 	doc   string
 }
 
-func boolean(v string) error {
-	if v != "true" && v != "false" {
-		return fmt.Errorf("%w: want true or false", ErrBadValue)
+// checker validates a value and says, for the portal, what kind of input
+// the value takes.
+type checker struct {
+	typ      string // "bool", "enum", "int" or "text"
+	options  []string
+	min, max int
+	text     func(string) error // for "text"
+}
+
+func (c checker) check(v string) error {
+	switch c.typ {
+	case "bool":
+		if v != "true" && v != "false" {
+			return fmt.Errorf("%w: want true or false", ErrBadValue)
+		}
+	case "enum":
+		if !slices.Contains(c.options, v) {
+			return fmt.Errorf("%w: want one of %s", ErrBadValue, strings.Join(c.options, ", "))
+		}
+	case "int":
+		n, err := strconv.Atoi(v)
+		if err != nil || n < c.min || n > c.max {
+			return fmt.Errorf("%w: want a whole number %d..%d", ErrBadValue, c.min, c.max)
+		}
+	case "text":
+		return c.text(v)
+	default:
+		return fmt.Errorf("%w: unknown type %q", ErrBadValue, c.typ)
 	}
 	return nil
 }
 
-func oneOf(opts ...string) func(string) error {
-	return func(v string) error {
-		for _, o := range opts {
-			if v == o {
-				return nil
-			}
-		}
-		return fmt.Errorf("%w: want one of %s", ErrBadValue, strings.Join(opts, ", "))
-	}
-}
+var boolean = checker{typ: "bool"}
 
-func intRange(lo, hi int) func(string) error {
-	return func(v string) error {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < lo || n > hi {
-			return fmt.Errorf("%w: want a whole number %d..%d", ErrBadValue, lo, hi)
-		}
-		return nil
-	}
-}
+func oneOf(opts ...string) checker { return checker{typ: "enum", options: opts} }
+
+func intRange(lo, hi int) checker { return checker{typ: "int", min: lo, max: hi} }
+
+// text accepts free text that check validates.
+func text(check func(string) error) checker { return checker{typ: "text", text: check} }
 
 var specs = map[string]spec{
 	AllowRemoteSupport: {"true", boolean, "Allow Remote Support on the device"},
@@ -93,12 +111,82 @@ var specs = map[string]spec{
 		"Longest lifetime, in minutes, of a break-glass administrator account; longer expiries are refused"},
 	BreakGlassUseWithinMinutes: {"15", intRange(0, 4320),
 		"Minutes within which a break-glass account must be used, or it is removed unused (0 = no window)"},
+	DesktopIcon:        {"false", boolean, "Put a \"Request support\" icon on the endpoint's desktop"},
+	RequestExpiry:      {"30", intRange(1, 1440), "Minutes a pending request waits for a decision before it expires (the end user is told)"},
+}
+
+// labels are the portal's names for keys; a key without one shows its name.
+// Keys of features built elsewhere may be labelled here before they exist.
+var labels = map[string]string{
+	AllowRemoteSupport:         "Allow Remote Support",
+	Consent:                    "End-user consent",
+	ConsentTimeout:             "Consent timeout (seconds)",
+	ViewOnlyDefault:            "View-only for the portal user",
+	ExpiryMinutes:              "Session expiry (minutes)",
+	AllowExtend:                "Allow extending sessions",
+	MFARequirePortal:           "Require MFA for the portal",
+	MFARequireSupport:          "Require MFA for sessions",
+	MFAStepUpMinutes:           "MFA step-up window (minutes)",
+	DesktopIcon:                "Desktop icon on endpoints",
+	RequestExpiry:              "Request expiry (minutes)",
+	"recording.enabled":        "Session recordings",
+	"recording.required":       "Require recording",
+	"recording.retention_days": "Recording retention (days)",
+	BreakGlassMaxMinutes:       "Break-glass max duration (minutes)",
+	BreakGlassUseWithinMinutes: "Break-glass use-within window (minutes)",
+	"elevation.max_minutes":          "Elevation period (minutes)",
+	"elevation.self_approve_groups":  "Elevation self-approval groups",
+}
+
+// Key describes one setting for the portal: how to show and edit it.
+type Key struct {
+	Key     string   `json:"key"`
+	Label   string   `json:"label"`
+	Type    string   `json:"type"` // bool, enum or int
+	Doc     string   `json:"doc"`
+	Default string   `json:"default"`
+	Options []string `json:"options,omitempty"`
+	Min     *int     `json:"min,omitempty"`
+	Max     *int     `json:"max,omitempty"`
+}
+
+// Keys is the registry of every setting, sorted by key.
+func Keys() []Key {
+	out := make([]Key, 0, len(specs))
+	for _, k := range sortedKeys() {
+		out = append(out, describe(k))
+	}
+	return out
+}
+
+func describe(k string) Key {
+	sp := specs[k]
+	d := Key{Key: k, Label: labels[k], Type: sp.check.typ, Doc: sp.doc, Default: sp.def, Options: sp.check.options}
+	if d.Label == "" {
+		d.Label = k
+	}
+	if sp.check.typ == "int" {
+		lo, hi := sp.check.min, sp.check.max
+		d.Min, d.Max = &lo, &hi
+	}
+	return d
+}
+
+func sortedKeys() []string {
+	keys := make([]string, 0, len(specs))
+	for k := range specs {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }
 
 // backend is the persistence the settings need.
 type backend interface {
 	Setting(ctx context.Context, scope, key string) (string, bool, error)
 	SetSetting(ctx context.Context, scope, key, value string) error
+	DeleteSetting(ctx context.Context, scope, key string) error
+	DeviceGroup(ctx context.Context, deviceID string) (string, error)
 }
 
 // Settings reads and writes settings.
@@ -113,23 +201,50 @@ const Global = "global"
 // DeviceScope is the scope of one device.
 func DeviceScope(id string) string { return "device:" + id }
 
+// GroupScope is the scope of a device group; it overrides Global.
+func GroupScope(id string) string { return "group:" + id }
+
 // Value is an effective setting and where it came from.
 type Value struct {
 	Key    string `json:"key"`
 	Value  string `json:"value"`
-	Source string `json:"source"` // "default", "global" or "device:ID"
+	Source string `json:"source"` // "default", "global", "group:ID" or "device:ID"
 	Doc    string `json:"doc"`
 }
 
-// Effective returns the value for a device ("" for the global value).
+// Effective returns the value for a device ("" for the global value):
+// the device's own, else its group's, else the global one, else the default.
 func (s *Settings) Effective(ctx context.Context, deviceID, key string) (Value, error) {
+	scopes := []string{Global}
+	if deviceID != "" {
+		g, err := s.st.DeviceGroup(ctx, deviceID)
+		if err != nil {
+			return Value{}, fmt.Errorf("setting %s: device group: %w", key, err)
+		}
+		scopes = []string{DeviceScope(deviceID), Global}
+		if g != "" {
+			scopes = []string{DeviceScope(deviceID), GroupScope(g), Global}
+		}
+	}
+	return s.resolve(ctx, scopes, key)
+}
+
+// EffectiveIn returns the value that applies in scope: for a group, the
+// group's own value, else the global one, else the default.
+func (s *Settings) EffectiveIn(ctx context.Context, scope, key string) (Value, error) {
+	if id, ok := strings.CutPrefix(scope, "device:"); ok {
+		return s.Effective(ctx, id, key)
+	}
+	if strings.HasPrefix(scope, "group:") {
+		return s.resolve(ctx, []string{scope, Global}, key)
+	}
+	return s.resolve(ctx, []string{Global}, key)
+}
+
+func (s *Settings) resolve(ctx context.Context, scopes []string, key string) (Value, error) {
 	sp, ok := specs[key]
 	if !ok {
 		return Value{}, fmt.Errorf("%w %q", ErrUnknownKey, key)
-	}
-	scopes := []string{Global}
-	if deviceID != "" {
-		scopes = []string{DeviceScope(deviceID), Global}
 	}
 	for _, sc := range scopes {
 		v, ok, err := s.st.Setting(ctx, sc, key)
@@ -160,14 +275,23 @@ func (s *Settings) Int(ctx context.Context, deviceID, key string) (int, error) {
 
 // All returns every setting's effective value for a device (or global).
 func (s *Settings) All(ctx context.Context, deviceID string) ([]Value, error) {
-	keys := make([]string, 0, len(specs))
-	for k := range specs {
-		keys = append(keys, k)
+	return s.AllIn(ctx, DeviceScopeOrGlobal(deviceID))
+}
+
+// DeviceScopeOrGlobal is the device's scope, or Global for "".
+func DeviceScopeOrGlobal(deviceID string) string {
+	if deviceID == "" {
+		return Global
 	}
-	sort.Strings(keys)
+	return DeviceScope(deviceID)
+}
+
+// AllIn returns every setting's effective value in scope.
+func (s *Settings) AllIn(ctx context.Context, scope string) ([]Value, error) {
+	keys := sortedKeys()
 	out := make([]Value, 0, len(keys))
 	for _, k := range keys {
-		v, err := s.Effective(ctx, deviceID, k)
+		v, err := s.EffectiveIn(ctx, scope, k)
 		if err != nil {
 			return nil, err
 		}
@@ -182,14 +306,27 @@ func Validate(scope, key, value string) error {
 	if !ok {
 		return fmt.Errorf("%w %q", ErrUnknownKey, key)
 	}
-	if scope != Global && (!strings.HasPrefix(scope, "device:") || len(scope) <= len("device:")) {
-		return fmt.Errorf("%w %q: want global or device:ID", ErrBadScope, scope)
+	if err := ValidateScope(scope); err != nil {
+		return err
 	}
-	return sp.check(value)
+	return sp.check.check(value)
 }
 
-// Set validates and writes a value, returning the previous effective value
-// in that scope ("" if unset) for the audit record.
+// ValidateScope accepts global, group:ID and device:ID.
+func ValidateScope(scope string) error {
+	if scope == Global {
+		return nil
+	}
+	for _, p := range []string{"device:", "group:"} {
+		if id, ok := strings.CutPrefix(scope, p); ok && id != "" {
+			return nil
+		}
+	}
+	return fmt.Errorf("%w %q: want global, group:ID or device:ID", ErrBadScope, scope)
+}
+
+// Set validates and writes a value, returning the previous value in that
+// scope ("" if unset) for the audit record.
 func (s *Settings) Set(ctx context.Context, scope, key, value string) (old string, err error) {
 	if err := Validate(scope, key, value); err != nil {
 		return "", err
@@ -199,4 +336,20 @@ func (s *Settings) Set(ctx context.Context, scope, key, value string) (old strin
 		return "", err
 	}
 	return old, s.st.SetSetting(ctx, scope, key, value)
+}
+
+// Clear removes a scope's own value (group or device) so the next scope's
+// applies again; it returns the removed value.
+func (s *Settings) Clear(ctx context.Context, scope, key string) (old string, err error) {
+	if _, ok := specs[key]; !ok {
+		return "", fmt.Errorf("%w %q", ErrUnknownKey, key)
+	}
+	if err := ValidateScope(scope); err != nil || scope == Global {
+		return "", fmt.Errorf("%w %q: only a group or device value can be cleared", ErrBadScope, scope)
+	}
+	old, _, err = s.st.Setting(ctx, scope, key)
+	if err != nil {
+		return "", err
+	}
+	return old, s.st.DeleteSetting(ctx, scope, key)
 }

@@ -151,12 +151,9 @@ type ElevationRequest struct {
 	Minutes     int
 }
 
-// Request states.
-const (
-	RequestOpen     = "open"
-	RequestApproved = "approved"
-	RequestDenied   = "denied"
-)
+// RequestOpen is an elevation request not yet decided (decided ones use
+// the queue's RequestApproved and RequestDenied).
+const RequestOpen = "open"
 
 // AddElevationRequest stores a request once per (device, event).
 func (s *Store) AddElevationRequest(ctx context.Context, r ElevationRequest) error {
@@ -165,9 +162,9 @@ func (s *Store) AddElevationRequest(ctx context.Context, r ElevationRequest) err
 	return err
 }
 
-const requestCols = `id, device_id, event_id, agent_ref, username, note, requested_at, state, decided_by, decided_at, minutes`
+const elevationRequestCols = `id, device_id, event_id, agent_ref, username, note, requested_at, state, decided_by, decided_at, minutes`
 
-func scanRequest(row interface{ Scan(...any) error }) (ElevationRequest, error) {
+func scanElevationRequest(row interface{ Scan(...any) error }) (ElevationRequest, error) {
 	var r ElevationRequest
 	var at, dec int64
 	err := row.Scan(&r.ID, &r.DeviceID, &r.EventID, &r.AgentRef, &r.User, &r.Note, &at, &r.State, &r.DecidedBy, &dec, &r.Minutes)
@@ -177,7 +174,7 @@ func scanRequest(row interface{ Scan(...any) error }) (ElevationRequest, error) 
 
 // ElevationRequest returns one request.
 func (s *Store) ElevationRequest(ctx context.Context, id string) (ElevationRequest, error) {
-	r, err := scanRequest(s.db.QueryRowContext(ctx, `SELECT `+requestCols+` FROM elevation_requests WHERE id = ?`, id))
+	r, err := scanElevationRequest(s.db.QueryRowContext(ctx, `SELECT `+elevationRequestCols+` FROM elevation_requests WHERE id = ?`, id))
 	return r, notFound(err, "elevation request")
 }
 
@@ -187,7 +184,7 @@ func (s *Store) ElevationRequests(ctx context.Context, limit int) ([]ElevationRe
 	if limit <= 0 || limit > 1000 {
 		limit = 200
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT `+requestCols+` FROM elevation_requests
+	rows, err := s.db.QueryContext(ctx, `SELECT `+elevationRequestCols+` FROM elevation_requests
 		ORDER BY state != 'open', requested_at DESC LIMIT ?`, limit)
 	if err != nil {
 		return nil, err
@@ -195,7 +192,7 @@ func (s *Store) ElevationRequests(ctx context.Context, limit int) ([]ElevationRe
 	defer rows.Close()
 	var out []ElevationRequest
 	for rows.Next() {
-		r, err := scanRequest(rows)
+		r, err := scanElevationRequest(rows)
 		if err != nil {
 			return nil, err
 		}

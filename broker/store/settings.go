@@ -21,3 +21,9 @@ func (s *Store) SetSetting(ctx context.Context, scope, key, value string) error 
 		ON CONFLICT(scope, key) DO UPDATE SET value = excluded.value`, scope, key, value)
 	return err
 }
+
+// DeleteSetting removes one setting from a scope (no error if it was unset).
+func (s *Store) DeleteSetting(ctx context.Context, scope, key string) error {
+	_, err := s.db.ExecContext(ctx, `DELETE FROM settings WHERE scope = ? AND key = ?`, scope, key)
+	return err
+}

@@ -4,6 +4,7 @@
 //	porthole-agent run [--state-dir DIR]
 //	porthole-agent elevate [--code CODE] [--status]   (as the end user)
 //	porthole-agent request-admin --reason TEXT        (as the end user)
+//	porthole-agent request-support [--name N --email E --phone P --reason R]
 //
 // Flags can also be set as PORTHOLE_<FLAG> environment variables.
 package main
@@ -14,6 +15,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"path/filepath"
 
 	"porthole/agent"
 	"porthole/agent/accounts"
@@ -22,6 +24,7 @@ import (
 	"porthole/agent/elevation"
 	"porthole/agent/elevsock"
 	"porthole/agent/input"
+	"porthole/agent/request"
 	"porthole/agent/support"
 	"porthole/internal/cli"
 	"porthole/internal/wire"
@@ -29,15 +32,18 @@ import (
 
 const usage = `usage:
   porthole-agent enroll --broker URL --token TOKEN [--ca-cert FILE] [--state-dir DIR]
-  porthole-agent run [--state-dir DIR] [--elevation=false] [--elevation-socket PATH]
+  porthole-agent run [--state-dir DIR] [--socket PATH] [--desktop-dir DIR]
+                     [--elevation=false] [--elevation-socket PATH]
                      [--breakglass-prefix P] [--accounts-root DIR]
+  porthole-agent request-support [--socket PATH] [--name N] [--email E] [--phone P] [--reason R]
   porthole-agent elevate [--code CODE] [--status] [--socket PATH]
   porthole-agent request-admin --reason TEXT [--socket PATH]`
 
 const defaultStateDir = "/var/lib/porthole-agent"
 
 func main() {
-	cli.Main("porthole-agent", usage, map[string]cli.Command{"enroll": enroll, "run": run, "elevate": elevate, "request-admin": requestAdmin})
+	cli.Main("porthole-agent", usage, map[string]cli.Command{"enroll": enroll, "run": run, "elevate": elevate,
+		"request-admin": requestAdmin, "request-support": requestSupport})
 }
 
 func common(fs *flag.FlagSet) (*string, *string, *string) {
@@ -85,8 +91,13 @@ func run(ctx context.Context, args []string) error {
 	bgPrefix := fs.String("breakglass-prefix", accounts.DefaultPrefix, "how generated break-glass usernames start")
 	bgRoot := fs.String("accounts-root", "", "manage the accounts of this directory (etc/passwd… under it) instead of the machine's: for tests and demos only")
 	clockFile := fs.String("test-clock-offset-file", "", "tests only (needs "+testClockEnv+"=1): break-glass deadlines use the real time plus the duration in this file")
+	socket := fs.String("socket", "", "unix socket for 'porthole-agent request-support' (default STATE-DIR/request.sock)")
+	desktopDir := fs.String("desktop-dir", defaultDesktopDir(), "where the \"Request support\" launcher goes when the desktop icon setting is on")
 	if err := cli.Parse(fs, args, ""); err != nil {
 		return err
+	}
+	if *socket == "" {
+		*socket = filepath.Join(*state, "request.sock")
 	}
 	log, err := cli.Logger(*level, *format)
 	if err != nil {
@@ -96,6 +107,11 @@ func run(ctx context.Context, args []string) error {
 		NewInjector: func(d []wire.Display, viewOnly bool) (support.Injector, error) {
 			return input.NewRobot(input.Config{Display: *display, Displays: d, ViewOnly: viewOnly, Logger: log})
 		}}
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	rc := request.Config{Socket: *socket, DesktopDir: *desktopDir, Command: []string{self, "request-support", "--socket", *socket}, Logger: log}
 	switch *prompt {
 	case "zenity":
 		z, err := consent.NewZenity(consent.ZenityConfig{Display: *display, XAuthority: *xauth, Log: log})
@@ -103,6 +119,7 @@ func run(ctx context.Context, args []string) error {
 			return fmt.Errorf("consent prompt: %w", err)
 		}
 		sc.Asker, sc.Indicator = z, z
+		rc.Form, rc.Notify = z, z
 	case "terminal":
 		t := consent.NewTerminal(os.Stdin, os.Stdout)
 		defer t.Close()
@@ -116,7 +133,7 @@ func run(ctx context.Context, args []string) error {
 	} else if clk != nil {
 		acfg.Clock = clk
 	}
-	cfg := agent.Config{StateDir: *state, Logger: log, Displays: displays, Support: sc,
+	cfg := agent.Config{StateDir: *state, Logger: log, Displays: displays, Support: sc, Request: rc,
 		Accounts: acfg, AccountPrefix: *bgPrefix}
 	if *elev && os.Geteuid() != 0 {
 		// Granting admin rights needs root: the service runs as root.
@@ -132,4 +149,52 @@ func run(ctx context.Context, args []string) error {
 		return err
 	}
 	return a.Run(ctx)
+}
+
+// defaultDesktopDir is the agent user's XDG applications directory.
+func defaultDesktopDir() string {
+	if d := os.Getenv("XDG_DATA_HOME"); d != "" {
+		return filepath.Join(d, "applications")
+	}
+	if h, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(h, ".local", "share", "applications")
+	}
+	return ""
+}
+
+// requestSupport asks IT for remote support through the running agent.
+// Without details the agent shows its desktop form.
+func requestSupport(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("request-support", flag.ContinueOnError)
+	state := fs.String("state-dir", defaultStateDir, "the agent's state directory (for the default socket)")
+	socket := fs.String("socket", "", "the running agent's request socket (default STATE-DIR/request.sock)")
+	var l request.Local
+	fs.StringVar(&l.Name, "name", "", "your name")
+	fs.StringVar(&l.Email, "email", "", "your email address")
+	fs.StringVar(&l.Phone, "phone", "", "your phone number")
+	fs.StringVar(&l.Reason, "reason", "", "what you need help with")
+	if err := cli.Parse(fs, args, ""); err != nil {
+		return err
+	}
+	if *socket == "" {
+		*socket = filepath.Join(*state, "request.sock")
+	}
+	if err := l.Validate(); err != nil {
+		return err
+	}
+	final, err := request.Ask(ctx, *socket, l, func(r request.Reply) {
+		if r.Status != "error" {
+			fmt.Println(r.Message)
+		}
+	})
+	if err != nil {
+		return err
+	}
+	switch final.Status {
+	case "approved":
+		return nil
+	case "error":
+		return errors.New(final.Message)
+	}
+	return fmt.Errorf("support request %s", final.Status)
 }

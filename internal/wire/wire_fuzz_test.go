@@ -30,6 +30,12 @@ func FuzzDecode(f *testing.F) {
 		`{"v":1,"type":"breakglass_revoke","body":{"grant_id":"g1","username":"ph-ab12cd34"}}`,
 		`{"v":1,"type":"breakglass_revoked","body":{"grant_id":"g1","username":"ph-ab12cd34"}}`,
 		`{"v":1,"type":"breakglass_failed","body":{"grant_id":"g1","op":"create","error":"no administrator group"}}`,
+		`{"v":1,"type":"support_request","body":{"request_id":"r1","name":"Ann","email":"ann@example.com","phone":"+44 20 7946 0000","reason":"printer"}}`,
+		`{"v":1,"type":"support_request","body":{"request_id":"r1","name":"Ann","email":"","phone":"","reason":"x"}}`,
+		`{"v":1,"type":"support_request_result","body":{"request_id":"r1","status":"denied","message":"not now","by":"admin"}}`,
+		`{"v":1,"type":"support_request_result","body":{"request_id":"r1","status":"maybe"}}`,
+		`{"v":1,"type":"settings","body":{"values":{"remote_support.allow":"true","remote_support.desktop_icon":"false"}}}`,
+		`{"v":1,"type":"settings","body":{"values":{"":"x"}}}`,
 		`{"v":2}`, `[]`, `null`, ``,
 	} {
 		f.Add([]byte(s))
@@ -99,6 +105,22 @@ func FuzzDecodeElevationEvent(f *testing.F) {
 		var r ElevationCodeRequest
 		if err := DecodeJSON(bytes.NewReader(data), 1<<16, &r); err == nil && r.Validate() != nil {
 			t.Fatal("accepted an invalid code request")
+		}
+	})
+}
+
+// FuzzDecodeRequestBodies fuzzes the API bodies of groups and the requests queue.
+func FuzzDecodeRequestBodies(f *testing.F) {
+	f.Add([]byte(`{"name":"servers"}`))
+	f.Add([]byte(`{"group_id":"g1"}`))
+	f.Add([]byte(`{"group_id":""}`))
+	f.Add([]byte(`{"comment":"call me"}`))
+	f.Add([]byte(`{"comment":"a\u0000b"}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		for _, v := range []interface{ Validate() error }{&GroupRequest{}, &DeviceGroupRequest{}, &DecisionRequest{}} {
+			if err := DecodeJSON(bytes.NewReader(data), 1<<16, v); err == nil && v.Validate() != nil {
+				t.Fatalf("accepted an invalid %T", v)
+			}
 		}
 	})
 }

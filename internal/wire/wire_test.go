@@ -23,6 +23,9 @@ func TestRoundTrip(t *testing.T) {
 		&SessionExpiry{SessionID: "s1", ExpiresAt: time.Date(2026, 1, 1, 10, 3, 0, 0, time.UTC), RemainingSeconds: 120, Warning: true},
 		&ElevationPolicy{SelfApproveGroups: []string{"helpdesk-self", "DOMAIN\\admins"}, MaxMinutes: 60},
 		&ElevationRequestCode{RequestID: "r1", User: "ann", Code: "ABCD-EFGH-JKMN"},
+		&SupportRequest{RequestID: "r1", Name: "Ann Lee", Email: "ann@example.com", Phone: "+1 (555) 010-0000", Reason: "VPN fails"},
+		&SupportRequestResult{RequestID: "r1", Status: RequestDenied, Message: "call the desk", By: "admin"},
+		&Settings{Values: map[string]string{"remote_support.allow": "false"}},
 	}
 	for _, m := range msgs {
 		t.Run(m.Type(), func(t *testing.T) {
@@ -48,6 +51,12 @@ func TestDecodeRejects(t *testing.T) {
 		want error
 	}{
 		{"not json", `hello`, ErrMalformed},
+		{"request without contact", `{"v":1,"type":"support_request","body":{"request_id":"r1","name":"Ann","email":"","phone":"","reason":"x"}}`, ErrInvalid},
+		{"request without reason", `{"v":1,"type":"support_request","body":{"request_id":"r1","name":"Ann","email":"a@b.c","phone":"","reason":" "}}`, ErrInvalid},
+		{"request bad email", `{"v":1,"type":"support_request","body":{"request_id":"r1","name":"Ann","email":"Ann <a@b.c>","phone":"","reason":"x"}}`, ErrInvalid},
+		{"request bad phone", `{"v":1,"type":"support_request","body":{"request_id":"r1","name":"Ann","email":"","phone":"call me","reason":"x"}}`, ErrInvalid},
+		{"result unknown status", `{"v":1,"type":"support_request_result","body":{"request_id":"r1","status":"maybe"}}`, ErrInvalid},
+		{"settings empty key", `{"v":1,"type":"settings","body":{"values":{"":"x"}}}`, ErrInvalid},
 		{"trailing data", `{"v":1,"type":"heartbeat"} {}`, ErrMalformed},
 		{"unknown envelope field", `{"v":1,"type":"heartbeat","x":1}`, ErrMalformed},
 		{"wrong version", `{"v":2,"type":"heartbeat"}`, ErrVersion},

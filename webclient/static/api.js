@@ -33,13 +33,19 @@ export async function api(method, path, body) {
 
 // events opens the live websocket and calls onEvent for each update. It
 // reconnects with backoff and calls onReconnect so pages can reload state
-// they might have missed.
-export function events(onEvent, onReconnect) {
+// they might have missed. onOpen, if given, is called when the first
+// connection is up, for pages that must not miss what happened between
+// their first load and the subscription.
+export function events(onEvent, onReconnect, onOpen) {
   let ws, closed = false, delay = 500;
   const open = () => {
     const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
     ws = new WebSocket(`${proto}//${location.host}/api/events`);
-    ws.onopen = () => { if (delay > 500) onReconnect(); delay = 500; };
+    ws.onopen = () => {
+      if (delay > 500) onReconnect();
+      else if (onOpen) { onOpen(); onOpen = null; }
+      delay = 500;
+    };
     ws.onmessage = (m) => { try { onEvent(JSON.parse(m.data)); } catch { /* ignore */ } };
     ws.onclose = () => {
       if (closed) return;

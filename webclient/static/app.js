@@ -8,6 +8,9 @@ import { auditPage, sessionDetailsPage } from './pages/audit.js';
 import { sessionPage } from './pages/session.js';
 import { accountPage, installStepUp } from './pages/account.js';
 import { recordingsPage, recordingPage } from './pages/recordings.js';
+import { requestsPage } from './pages/requests.js';
+import { settingsPage } from './pages/settings.js';
+import { installNotifications, stopNotifications } from './notify.js';
 import { el, clear } from './dom.js';
 
 const state = { me: null, cleanup: null };
@@ -24,6 +27,8 @@ const routes = [
   { re: /^#\/account$/, page: accountPage },
   { re: /^#\/recordings$/, page: recordingsPage, role: ['admin', 'auditor'] },
   { re: /^#\/recordings\/([A-Za-z0-9_-]+)$/, page: recordingPage, role: ['admin', 'auditor'] },
+  { re: /^#\/requests$/, page: requestsPage, role: ['admin', 'technician', 'approver'] },
+  { re: /^#\/settings$/, page: settingsPage, role: ['admin'] },
 ];
 
 export function banner(msg, kind = 'error') {
@@ -40,8 +45,11 @@ function renderNav() {
   if (state.me.role === 'admin') links.push(['#/tokens', 'Enrollment'], ['#/users', 'Users']);
   if (state.me.role === 'admin' || state.me.role === 'auditor') links.push(['#/audit', 'Audit log']);
   if (state.me.role === 'admin' || state.me.role === 'auditor') links.push(['#/recordings', 'Recordings']);
+  if (['admin', 'technician', 'approver'].includes(state.me.role)) links.push(['#/requests', 'Requests']);
+  if (state.me.role === 'admin') links.push(['#/settings', 'Settings']);
   links.push(['#/account', 'Account']);
-  for (const [href, text] of links) nav.append(el('a', { href }, text));
+  for (const [href, text] of links) nav.append(el('a', { href, id: `nav-${href.slice(2)}` }, text));
+  installNotifications(state.me);
   document.getElementById('whoami').textContent = `${state.me.username} (${state.me.role})`;
   document.getElementById('topbar').hidden = false;
 }
@@ -87,6 +95,7 @@ export async function route() {
 
 document.getElementById('logout').addEventListener('click', async () => {
   try { await api('POST', '/api/logout'); } catch { /* already out */ }
+  stopNotifications();
   state.me = null;
   document.getElementById('topbar').hidden = true;
   location.hash = '#/login';

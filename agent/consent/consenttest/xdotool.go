@@ -57,6 +57,46 @@ func PressDone(t testing.TB, display string) {
 	press(t, display, consent.IndicatorTitle, "Return")
 }
 
+// Dismiss presses Enter (the default button, OK) on the window titled
+// title, such as a support request's outcome, and waits for it to go away.
+func Dismiss(t testing.TB, display, title string) {
+	t.Helper()
+	press(t, display, title, "Return")
+}
+
+// FillForm types values into the request form's entries on display, in
+// order, and presses OK (submit; values must fill every entry) or Escape
+// (cancel); it waits for the form to go away. Enter in an entry does not
+// submit a zenity form: after the last entry, Tab reaches Cancel and a
+// second Tab reaches OK.
+func FillForm(t testing.TB, display string, values []string, submit bool) {
+	t.Helper()
+	id := WaitWindow(t, display, consent.FormTitle)
+	if _, err := xdotool(display, "windowfocus", "--sync", id); err != nil {
+		t.Fatalf("consenttest: focus the form on %s: %v", display, err)
+	}
+	for i, v := range values {
+		if v != "" {
+			if _, err := xdotool(display, "type", "--delay", "10", v); err != nil {
+				t.Fatalf("consenttest: type into the form: %v", err)
+			}
+		}
+		if i < len(values)-1 {
+			if _, err := xdotool(display, "key", "Tab"); err != nil {
+				t.Fatalf("consenttest: Tab: %v", err)
+			}
+		}
+	}
+	keys := []string{"key", "Escape"}
+	if submit {
+		keys = []string{"key", "Tab", "Tab", "Return"}
+	}
+	if _, err := xdotool(display, keys...); err != nil {
+		t.Fatalf("consenttest: leave the form: %v", err)
+	}
+	WaitGone(t, display, consent.FormTitle)
+}
+
 // WaitWindow waits until a visible window titled exactly title is on display
 // and returns its id.
 func WaitWindow(t testing.TB, display, title string) string {

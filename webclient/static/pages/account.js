@@ -117,7 +117,8 @@ export function askStepUp(reason) {
   });
 }
 
-// installStepUp makes every "start a support session" request that the
+// installStepUp makes every "start a support session" request (Support,
+// Screenshare, approving a support request) that the
 // broker refuses for want of a fresh code ask for one and try again, so the
 // inventory and the device page need no code of their own. The broker
 // enforces the rule; this only saves the user a second click.
@@ -126,7 +127,8 @@ export function installStepUp() {
   window.fetch = async (input, init = {}) => {
     const res = await original(input, init);
     const url = new URL(typeof input === 'string' ? input : input.url, location.href);
-    if (res.status !== 403 || (init.method || 'GET') !== 'POST' || url.pathname !== '/api/sessions') return res;
+    const startsSession = url.pathname === '/api/sessions' || /^\/api\/requests\/[A-Za-z0-9_-]+\/approve$/.test(url.pathname);
+    if (res.status !== 403 || (init.method || 'GET') !== 'POST' || !startsSession) return res;
     let data;
     try { data = await res.clone().json(); } catch { return res; }
     if (!data || data.step_up !== 'code') return res;

@@ -5,6 +5,7 @@ import { el, clear, ago, table } from '../dom.js';
 import { startSession } from './session.js';
 import { elevationPanel } from './elevation.js';
 import { breakGlassPanel } from './breakglass.js';
+import { deviceSettingsPanel } from './settings.js';
 
 const canConnect = (me) => me.role === 'admin' || me.role === 'technician';
 
@@ -96,6 +97,7 @@ export async function devicePage(main, ctx) {
         el('label', { class: 'check' }, viewOnly, ' View only'), btn, err));
     }
     if (elevation) body.append(elevation);
+    body.append(deviceSettingsPanel(id, ctx.me));
     if (ctx.me.role === 'admin' && !d.revoked) {
       body.append(el('section', { class: 'panel' }, el('h2', {}, 'Device'),
         el('button', { class: 'danger', onclick: async () => {

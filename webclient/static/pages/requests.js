@@ -1,0 +1,87 @@
+// pages/requests.js: the approvals queue. Pending remote-support (and,
+// later, elevation and access) requests update live over the events
+// websocket; Approve on a support request opens the viewer for the
+// approver while the end user is asked to allow the connection.
+import { api, events } from '../api.js';
+import { el, clear, table } from '../dom.js';
+
+const canConnect = (me) => me.role === 'admin' || me.role === 'technician';
+
+// age formats seconds as a short duration.
+export function age(s) {
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m`;
+  return `${Math.floor(s / 3600)}h ${Math.floor((s % 3600) / 60)}m`;
+}
+
+function contact(r) {
+  return el('div', { class: 'contact' }, el('strong', {}, r.contact_name),
+    r.contact_email ? el('div', {}, el('a', { href: `mailto:${r.contact_email}` }, r.contact_email)) : null,
+    r.contact_phone ? el('div', {}, r.contact_phone) : null);
+}
+
+export async function requestsPage(main, ctx) {
+  const status = el('select', { id: 'requests-status' },
+    [['pending', 'Pending'], ['', 'All']].map(([v, t]) => el('option', { value: v }, t)));
+  const notice = el('p', { id: 'requests-notice', role: 'status', class: 'error' });
+  const body = el('div', { id: 'requests' });
+  main.append(el('h1', {}, 'Requests'), el('label', {}, 'Show ', status), notice, body);
+  let list = [];
+  let loadedAt = Date.now();
+  const ageOf = (r) => r.age_seconds + Math.floor((Date.now() - loadedAt) / 1000);
+  const render = () => {
+    clear(body);
+    if (list.length === 0) {
+      body.append(el('p', { class: 'empty', id: 'requests-empty' }, 'No requests.'));
+      return;
+    }
+    body.append(table(['Kind', 'Device', 'User', 'Contact', 'Reason', 'Age', 'Status', ''], list.map((r) => {
+      const comment = el('input', { 'data-comment': r.id, placeholder: 'Comment (optional)', maxlength: '500' });
+      const pending = r.status === 'pending';
+      const approve = el('button', { 'data-approve': r.id, disabled: !pending || (r.kind === 'support' && (!canConnect(ctx.me) || !r.online)),
+        title: r.kind === 'support' && !r.online ? 'The device is offline' : '', onclick: () => decide(r, 'approve', comment.value) }, 'Approve');
+      const deny = el('button', { class: 'danger', 'data-deny': r.id, disabled: !pending, onclick: () => decide(r, 'deny', comment.value) }, 'Deny');
+      return el('tr', { 'data-request': r.id, class: `kind-${r.kind}` },
+        el('td', {}, r.kind),
+        el('td', {}, el('a', { href: `#/devices/${r.device_id}` }, r.hostname || r.device_id)),
+        el('td', {}, r.user),
+        el('td', {}, contact(r)),
+        el('td', { class: 'reason' }, r.reason),
+        el('td', { class: 'age', 'data-age': r.id }, age(ageOf(r))),
+        el('td', {}, r.status, r.decided_by ? ` by ${r.decided_by}` : '', r.comment ? ` — ${r.comment}` : ''),
+        el('td', { class: 'actions' }, pending ? [comment, approve, deny] : ''));
+    })));
+  };
+  const load = async () => {
+    list = await api('GET', `/api/requests?status=${encodeURIComponent(status.value)}`);
+    loadedAt = Date.now();
+    render();
+  };
+  const decide = async (r, what, comment) => {
+    notice.textContent = '';
+    for (const b of body.querySelectorAll(`[data-approve="${r.id}"], [data-deny="${r.id}"]`)) b.disabled = true;
+    try {
+      const res = await api('POST', `/api/requests/${r.id}/${what}`, comment ? { comment } : {});
+      if (what === 'approve' && res.session_id) {
+        location.hash = `#/sessions/${res.session_id}`;
+        return;
+      }
+      await load();
+    } catch (e) {
+      notice.textContent = e.message;
+      await load();
+    }
+  };
+  status.addEventListener('change', load);
+  await load();
+  const stop = events((ev) => {
+    if (ev.type === 'request' || (ev.type === 'device' && list.some((r) => r.device_id === ev.id && r.online !== ev.data.online))) load();
+  }, load, load);
+  const tick = setInterval(() => {
+    for (const r of list) {
+      const cell = body.querySelector(`td[data-age="${r.id}"]`);
+      if (cell) cell.textContent = age(ageOf(r));
+    }
+  }, 5000);
+  return () => { stop(); clearInterval(tick); };
+}

@@ -116,9 +116,9 @@ type Server struct {
 	// report about elevations.
 	elevation *elevation.Service
 	// bg is break glass (temporary local administrators).
-	bg *breakglass.Service
-	reqs     *requests.Manager
-	push     *settings.Pusher
+	bg   *breakglass.Service
+	reqs *requests.Manager
+	push *settings.Pusher
 }
 
 // New validates cfg, opens the store (migrating it) and binds the listener,

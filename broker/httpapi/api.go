@@ -132,9 +132,9 @@ func (a *API) routes() {
 	m.HandleFunc("GET /api/sessions/{id}/signal", a.authed(auth.ConnectDevice, a.signal))
 	m.HandleFunc("GET /api/settings", a.authed(auth.ViewDevices, a.getSettings))
 	m.HandleFunc("PUT /api/settings/{key}", a.authed(auth.ManageSettings, a.putSetting))
-	a.elevationRoutes(m) // elevation.go
+	a.elevationRoutes(m)  // elevation.go
 	a.breakglassRoutes(m) // breakglass.go
-	a.requestRoutes(m) // groups, requests queue, settings registry and clearing (requests.go)
+	a.requestRoutes(m)    // groups, requests queue, settings registry and clearing (requests.go)
 	m.HandleFunc("POST /api/agent/enroll", a.enroll)
 	m.HandleFunc("GET /api/agent/ws", a.agentLink)
 	if a.cfg.Portal != nil {

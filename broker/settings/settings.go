@@ -35,8 +35,8 @@ const (
 	// how soon it must be used before it is removed unused (0 = no window).
 	BreakGlassMaxMinutes       = "breakglass.max_minutes"        // minutes, 1..4320, default 60
 	BreakGlassUseWithinMinutes = "breakglass.use_within_minutes" // minutes, 0..4320, default 15
-	DesktopIcon        = "remote_support.desktop_icon"    // bool, default false: a "Request support" launcher on endpoints
-	RequestExpiry      = "requests.expiry_minutes"        // minutes, 1..1440, default 30: a pending request expires
+	DesktopIcon                = "remote_support.desktop_icon"   // bool, default false: a "Request support" launcher on endpoints
+	RequestExpiry              = "requests.expiry_minutes"       // minutes, 1..1440, default 30: a pending request expires
 )
 
 // Errors, matched with errors.Is.
@@ -111,31 +111,31 @@ var specs = map[string]spec{
 		"Longest lifetime, in minutes, of a break-glass administrator account; longer expiries are refused"},
 	BreakGlassUseWithinMinutes: {"15", intRange(0, 4320),
 		"Minutes within which a break-glass account must be used, or it is removed unused (0 = no window)"},
-	DesktopIcon:        {"false", boolean, "Put a \"Request support\" icon on the endpoint's desktop"},
-	RequestExpiry:      {"30", intRange(1, 1440), "Minutes a pending request waits for a decision before it expires (the end user is told)"},
+	DesktopIcon:   {"false", boolean, "Put a \"Request support\" icon on the endpoint's desktop"},
+	RequestExpiry: {"30", intRange(1, 1440), "Minutes a pending request waits for a decision before it expires (the end user is told)"},
 }
 
 // labels are the portal's names for keys; a key without one shows its name.
 // Keys of features built elsewhere may be labelled here before they exist.
 var labels = map[string]string{
-	AllowRemoteSupport:         "Allow Remote Support",
-	Consent:                    "End-user consent",
-	ConsentTimeout:             "Consent timeout (seconds)",
-	ViewOnlyDefault:            "View-only for the portal user",
-	ExpiryMinutes:              "Session expiry (minutes)",
-	AllowExtend:                "Allow extending sessions",
-	MFARequirePortal:           "Require MFA for the portal",
-	MFARequireSupport:          "Require MFA for sessions",
-	MFAStepUpMinutes:           "MFA step-up window (minutes)",
-	DesktopIcon:                "Desktop icon on endpoints",
-	RequestExpiry:              "Request expiry (minutes)",
-	"recording.enabled":        "Session recordings",
-	"recording.required":       "Require recording",
-	"recording.retention_days": "Recording retention (days)",
-	BreakGlassMaxMinutes:       "Break-glass max duration (minutes)",
-	BreakGlassUseWithinMinutes: "Break-glass use-within window (minutes)",
-	"elevation.max_minutes":          "Elevation period (minutes)",
-	"elevation.self_approve_groups":  "Elevation self-approval groups",
+	AllowRemoteSupport:              "Allow Remote Support",
+	Consent:                         "End-user consent",
+	ConsentTimeout:                  "Consent timeout (seconds)",
+	ViewOnlyDefault:                 "View-only for the portal user",
+	ExpiryMinutes:                   "Session expiry (minutes)",
+	AllowExtend:                     "Allow extending sessions",
+	MFARequirePortal:                "Require MFA for the portal",
+	MFARequireSupport:               "Require MFA for sessions",
+	MFAStepUpMinutes:                "MFA step-up window (minutes)",
+	DesktopIcon:                     "Desktop icon on endpoints",
+	RequestExpiry:                   "Request expiry (minutes)",
+	"recording.enabled":             "Session recordings",
+	"recording.required":            "Require recording",
+	"recording.retention_days":      "Recording retention (days)",
+	BreakGlassMaxMinutes:            "Break-glass max duration (minutes)",
+	BreakGlassUseWithinMinutes:      "Break-glass use-within window (minutes)",
+	"elevation.max_minutes":         "Elevation period (minutes)",
+	"elevation.self_approve_groups": "Elevation self-approval groups",
 }
 
 // Key describes one setting for the portal: how to show and edit it.

@@ -16,6 +16,7 @@ import (
 	"github.com/pquerna/otp/totp"
 
 	"porthole/agent"
+	"porthole/agent/consent/consenttest"
 	"porthole/agent/support"
 	"porthole/internal/browsertest"
 	"porthole/internal/clock/clocktest"
@@ -225,7 +226,7 @@ func TestMFAStepUpForSupport(t *testing.T) {
 	e := startBroker(t, clk)
 	admin := e.login(t, "admin", e.Password)
 	state := filepath.Join(t.TempDir(), "agent")
-	cfg := agent.Config{StateDir: state, Displays: oneDisplay, Support: support.Config{Asker: silentUser{}}}
+	cfg := agent.Config{StateDir: state, Displays: oneDisplay, Support: support.Config{Asker: consenttest.Unanswered{}}}
 	if _, err := agent.Enroll(context.Background(), cfg, e.URL, admin.enrollToken(1, time.Hour), ""); err != nil {
 		t.Fatal(err)
 	}

@@ -8,17 +8,9 @@ import (
 	"time"
 
 	"porthole/agent"
-	"porthole/agent/consent"
+	"porthole/agent/consent/consenttest"
 	"porthole/agent/support"
 )
-
-// silentUser is an end user who never answers the prompt.
-type silentUser struct{}
-
-func (silentUser) Ask(ctx context.Context, _ consent.Request) (consent.Answer, error) {
-	<-ctx.Done()
-	return consent.Declined, ctx.Err()
-}
 
 // TestSessionRequestChecks: the broker refuses sessions the settings, the
 // device state or the caller's role do not allow, with clear errors.
@@ -27,7 +19,7 @@ func TestSessionRequestChecks(t *testing.T) {
 	admin := e.login(t, "admin", e.Password)
 	// An endpoint whose user never answers: the prompt stays open.
 	state := filepath.Join(t.TempDir(), "agent")
-	cfg := agent.Config{StateDir: state, Displays: oneDisplay, Support: support.Config{Asker: silentUser{}}}
+	cfg := agent.Config{StateDir: state, Displays: oneDisplay, Support: support.Config{Asker: consenttest.Unanswered{}}}
 	if _, err := agent.Enroll(context.Background(), cfg, e.URL, admin.enrollToken(1, time.Hour), ""); err != nil {
 		t.Fatal(err)
 	}

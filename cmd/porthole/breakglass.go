@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/url"
-	"text/tabwriter"
 	"time"
 
 	"porthole/internal/wire"
@@ -106,23 +105,8 @@ func cmdBreakGlassList(ctx context.Context, args []string, out io.Writer) error 
 	if *device == "" {
 		return &exitError{2, errors.New("--device is required")}
 	}
-	var raw json.RawMessage
-	if err := authed(ctx, "GET", "/api/devices/"+url.PathEscape(*device)+"/breakglass", nil, &raw); err != nil {
-		return err
-	}
-	if *asJSON {
-		_, err := fmt.Fprintln(out, string(raw))
-		return err
-	}
-	var gs []grant
-	if err := json.Unmarshal(raw, &gs); err != nil {
-		return err
-	}
-	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tUSERNAME\tSTATUS\tCREATED BY\tCREATED\tEXPIRES")
-	for _, g := range gs {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", g.ID, g.Username, g.Status, g.Requester,
-			g.CreatedAt.Local().Format("2006-01-02 15:04:05"), g.ExpiresAt.Local().Format("2006-01-02 15:04:05"))
-	}
-	return tw.Flush()
+	return list(ctx, out, *asJSON, "/api/devices/"+url.PathEscape(*device)+"/breakglass",
+		[]string{"ID", "USERNAME", "STATUS", "CREATED BY", "CREATED", "EXPIRES"}, func(g grant) []string {
+			return []string{g.ID, g.Username, g.Status, g.Requester, when(g.CreatedAt), when(g.ExpiresAt)}
+		})
 }

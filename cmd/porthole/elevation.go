@@ -82,16 +82,8 @@ func cmdElevationsList(ctx context.Context, args []string, out io.Writer) error 
 	if *dev == "" {
 		return &exitError{2, errors.New("--device is required")}
 	}
-	var raw json.RawMessage
-	if err := authed(ctx, "GET", "/api/devices/"+url.PathEscape(*dev)+"/elevations", nil, &raw); err != nil {
-		return err
-	}
-	if *asJSON {
-		_, err := fmt.Fprintln(out, string(raw))
-		return err
-	}
-	var ss []elevationSession
-	if err := json.Unmarshal(raw, &ss); err != nil {
+	ss, done, err := fetch[elevationSession](ctx, out, *asJSON, "/api/devices/"+url.PathEscape(*dev)+"/elevations")
+	if done || err != nil {
 		return err
 	}
 	if len(ss) == 0 {

@@ -2,11 +2,10 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/url"
-	"text/tabwriter"
+	"strconv"
 	"time"
 )
 
@@ -32,15 +31,7 @@ func cmdRecordings(ctx context.Context, args []string, out io.Writer) error {
 			q.Set(k, v)
 		}
 	}
-	var raw json.RawMessage
-	if err := authed(ctx, "GET", "/api/recordings?"+q.Encode(), nil, &raw); err != nil {
-		return err
-	}
-	if *asJSON {
-		_, err := fmt.Fprintln(out, string(raw))
-		return err
-	}
-	var recs []struct {
+	type recording struct {
 		ID         string    `json:"id"`
 		Hostname   string    `json:"hostname"`
 		Requester  string    `json:"requester"`
@@ -49,16 +40,11 @@ func cmdRecordings(ctx context.Context, args []string, out io.Writer) error {
 		DurationMS int64     `json:"duration_ms"`
 		Size       int64     `json:"size"`
 	}
-	if err := json.Unmarshal(raw, &recs); err != nil {
-		return err
-	}
-	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tSTARTED\tDEVICE\tUSER\tSTATE\tDURATION\tSIZE")
-	for _, r := range recs {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\n", r.ID, r.StartedAt.Local().Format("2006-01-02 15:04:05"), r.Hostname,
-			r.Requester, r.State, (time.Duration(r.DurationMS) * time.Millisecond).Round(time.Second), r.Size)
-	}
-	return tw.Flush()
+	return list(ctx, out, *asJSON, "/api/recordings?"+q.Encode(), []string{"ID", "STARTED", "DEVICE", "USER", "STATE", "DURATION", "SIZE"},
+		func(r recording) []string {
+			return []string{r.ID, when(r.StartedAt), r.Hostname, r.Requester, r.State,
+				(time.Duration(r.DurationMS) * time.Millisecond).Round(time.Second).String(), strconv.FormatInt(r.Size, 10)}
+		})
 }
 
 // cmdRecordingsVerify checks every recording's files (or one's, with --id)

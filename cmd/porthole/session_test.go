@@ -11,19 +11,10 @@ import (
 	"time"
 
 	"porthole/agent"
-	"porthole/agent/consent"
+	"porthole/agent/consent/consenttest"
 	"porthole/agent/support"
 	"porthole/internal/wire"
 )
-
-// unanswered is an end user who never answers the consent prompt, so the
-// session stays open until it is terminated.
-type unanswered struct{}
-
-func (unanswered) Ask(ctx context.Context, _ consent.Request) (consent.Answer, error) {
-	<-ctx.Done()
-	return consent.Declined, ctx.Err()
-}
 
 // TestSessionListTerminate: "porthole session list" shows a session the
 // broker holds open, "session terminate" ends it, and the list then shows
@@ -42,7 +33,7 @@ func TestSessionListTerminate(t *testing.T) {
 	}
 	state := t.TempDir()
 	displays := func() ([]wire.Display, error) { return []wire.Display{{Width: 640, Height: 480, Primary: true}}, nil }
-	cfg := agent.Config{StateDir: state, Displays: displays, Support: support.Config{Asker: unanswered{}}}
+	cfg := agent.Config{StateDir: state, Displays: displays, Support: support.Config{Asker: consenttest.Unanswered{}}}
 	id, err := agent.Enroll(ctx, cfg, url, tok.Token, "")
 	if err != nil {
 		t.Fatal(err)

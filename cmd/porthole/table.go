@@ -13,17 +13,9 @@ import (
 // list GETs path and prints it: the broker's JSON as is with --json (for
 // scripts), else a table with header and one row per item.
 func list[T any](ctx context.Context, out io.Writer, asJSON bool, path string, header []string, row func(T) []string) error {
-	var raw json.RawMessage
-	if err := authed(ctx, "GET", path, nil, &raw); err != nil {
+	items, done, err := fetch[T](ctx, out, asJSON, path)
+	if done || err != nil {
 		return err
-	}
-	if asJSON {
-		_, err := fmt.Fprintln(out, string(raw))
-		return err
-	}
-	var items []T
-	if err := json.Unmarshal(raw, &items); err != nil {
-		return fmt.Errorf("unexpected broker answer: %w", err)
 	}
 	if len(items) == 0 {
 		_, err := fmt.Fprintln(out, "(none)")
@@ -35,6 +27,23 @@ func list[T any](ctx context.Context, out io.Writer, asJSON bool, path string, h
 		fmt.Fprintln(tw, strings.Join(row(it), "\t"))
 	}
 	return tw.Flush()
+}
+
+// fetch GETs a JSON list. With asJSON it prints the broker's answer as is
+// and reports done; otherwise it decodes the items for the caller to show.
+func fetch[T any](ctx context.Context, out io.Writer, asJSON bool, path string) (items []T, done bool, err error) {
+	var raw json.RawMessage
+	if err := authed(ctx, "GET", path, nil, &raw); err != nil {
+		return nil, true, err
+	}
+	if asJSON {
+		_, err := fmt.Fprintln(out, string(raw))
+		return nil, true, err
+	}
+	if err := json.Unmarshal(raw, &items); err != nil {
+		return nil, true, fmt.Errorf("unexpected broker answer: %w", err)
+	}
+	return items, false, nil
 }
 
 // when formats a time for tables; the zero time is "-".

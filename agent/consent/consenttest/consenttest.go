@@ -109,3 +109,16 @@ func (ind *Indicator) Shown() []consent.Request {
 	defer ind.mu.Unlock()
 	return append([]consent.Request(nil), ind.reqs...)
 }
+
+// Unanswered is an Asker whose end user never answers: the prompt stays
+// open until the session is ended, so a test can act on a session held in
+// waiting_consent.
+type Unanswered struct{}
+
+var _ consent.Asker = Unanswered{}
+
+// Ask blocks until ctx ends and then declines.
+func (Unanswered) Ask(ctx context.Context, _ consent.Request) (consent.Answer, error) {
+	<-ctx.Done()
+	return consent.Declined, ctx.Err()
+}

@@ -7,22 +7,32 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"porthole/agent/consent"
+	"porthole/agent/consent/consenttest"
 	"porthole/agent/elevation/elevationtest"
+	"porthole/agent/request"
 	"porthole/internal/browsertest"
 	"porthole/internal/clock/clocktest"
+	"porthole/internal/xvfb"
 )
 
 // TestElevationRequestInPortalQueue: an end user's `porthole-agent
 // request-admin` appears in the portal's Requests queue without a reload,
 // with user, reason and a duration bounded by elevation.max_minutes;
 // Approve there elevates the user (sudo works); a second request is denied
-// from the page with a comment. Both are audited. Like TestElevationCodes
+// from the page with a comment. The end user is told each outcome in a
+// desktop dialog. Both are audited. Like TestElevationCodes
 // it runs in a throwaway mount namespace.
 func TestElevationRequestInPortalQueue(t *testing.T) {
 	if !inThrowawayNamespace(t) {
 		return
 	}
-	e, admin, ra, sock := elevationRig(t, clocktest.NewTimerClock(time.Now()))
+	x := xvfb.StartT(t, xvfb.Options{Width: 800, Height: 600})
+	z, err := consent.NewZenity(consent.ZenityConfig{Display: x.Display})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, admin, ra, sock := elevationRigWith(t, clocktest.NewTimerClock(time.Now()), request.Config{Notify: z})
 	dev := ra.DeviceID()
 	name, uid := elevationtest.User(t)
 	ctx := browsertest.New(t)
@@ -59,6 +69,8 @@ func TestElevationRequestInPortalQueue(t *testing.T) {
 		_, err := asUser(t, uid, "sudo", "-n", "true")
 		return err == nil
 	})
+	consenttest.WaitWindow(t, x.Display, consent.OutcomeTitle) // "approved by admin: … an administrator until …"
+	consenttest.Dismiss(t, x.Display, consent.OutcomeTitle)
 	waitFor(t, "approved row leaves the pending queue", 10*time.Second, func() bool {
 		return evalString(t, ctx, `document.querySelector('`+row+`') ? 'there' : 'gone'`) == "gone"
 	})
@@ -79,6 +91,8 @@ func TestElevationRequestInPortalQueue(t *testing.T) {
 	browsertest.Step(ctx, t, 10*time.Second,
 		chromedp.SendKeys(css(`input[data-comment="`+id+`"]`), "Not for games"),
 		chromedp.Click(css(`button[data-deny="`+id+`"]`)))
+	consenttest.WaitWindow(t, x.Display, consent.OutcomeTitle) // "denied by admin: Not for games."
+	consenttest.Dismiss(t, x.Display, consent.OutcomeTitle)
 	waitFor(t, "denied row leaves the pending queue", 10*time.Second, func() bool {
 		return evalString(t, ctx, `document.querySelector('tr[data-request="`+id+`"]') ? 'there' : 'gone'`) == "gone"
 	})

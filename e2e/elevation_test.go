@@ -18,6 +18,7 @@ import (
 	"porthole/agent"
 	"porthole/agent/elevation"
 	"porthole/agent/elevation/elevationtest"
+	"porthole/agent/request"
 	"porthole/internal/clock/clocktest"
 	"porthole/internal/sandbox"
 )
@@ -163,11 +164,18 @@ func TestElevationCodes(t *testing.T) {
 // (its manager on clk, its socket in a directory every user can reach).
 func elevationRig(t *testing.T, clk *clocktest.TimerClock) (*env, *client, *runningAgent, string) {
 	t.Helper()
+	return elevationRigWith(t, clk, request.Config{})
+}
+
+// elevationRigWith is elevationRig with the agent's end-user request
+// settings (rc: the desktop dialogs that tell outcomes).
+func elevationRigWith(t *testing.T, clk *clocktest.TimerClock, rc request.Config) (*env, *client, *runningAgent, string) {
+	t.Helper()
 	e := startBroker(t, nil)
 	admin := e.login(t, "admin", e.Password)
 	sock := filepath.Join(publicDir(t), "elevate.sock")
 	state := filepath.Join(t.TempDir(), "agent")
-	cfg := agent.Config{StateDir: state, Displays: oneDisplay, Logger: testLogger(t),
+	cfg := agent.Config{StateDir: state, Displays: oneDisplay, Logger: testLogger(t), Request: rc,
 		Elevation: &agent.ElevationConfig{Socket: sock,
 			Manager: elevation.Config{Clock: clk, Timer: clk, RecordInterval: 50 * time.Millisecond}}}
 	if _, err := agent.Enroll(context.Background(), cfg, e.URL, admin.enrollToken(1, time.Hour), ""); err != nil {

@@ -67,7 +67,7 @@ export async function requestsPage(main, ctx) {
         el('td', { class: 'reason' }, r.reason),
         el('td', { class: 'age', 'data-age': r.id }, age(ageOf(r))),
         el('td', {}, r.status, r.decided_by ? ` by ${r.decided_by}` : '', r.comment ? ` — ${r.comment}` : ''),
-        el('td', { class: 'actions' }, pending ? [minutes, comment, approve, deny].filter(Boolean) : ''));
+        el('td', { class: 'actions' }, pending ? [minutes && el('label', { class: 'minutes' }, minutes, 'min'), comment, approve, deny].filter(Boolean) : ''));
     })));
   };
   const load = async () => {

@@ -1,5 +1,5 @@
 // Package requests is the broker's approvals queue: end users ask for
-// remote support from their endpoint (and, later, for elevation or access),
+// remote support or elevation from their endpoint (and, later, access),
 // portal users approve or deny, and requests nobody handles expire. Every
 // transition is audited, pushed live to portal pages, and told to the
 // endpoint that asked.

@@ -101,12 +101,41 @@ func (a *Agent) handleElevation(ctx context.Context, m wire.Message) bool {
 		s, err := a.elev.Elevate(ctx, m.User, m.Code)
 		if err != nil {
 			a.cfg.Logger.Warn("approved elevation request not granted", "request_id", m.RequestID, "user", m.User, "err", err)
+			a.req.Notice(fmt.Sprintf("Your request for administrator rights (%s) was approved, but the agent could not grant it: %s", m.User, elevsock.Message(err)))
 			return true
 		}
 		a.cfg.Logger.Info("approved elevation request granted", "request_id", m.RequestID, "user", m.User, "until", s.Until)
+		a.req.Notice(elevationOutcome(m.User, m.By, wire.RequestApproved, "", s.Until))
+		return true
+	case *wire.ElevationRequestResult:
+		a.cfg.Logger.Info("elevation request decided", "request_id", m.RequestID, "status", m.Status, "by", m.By)
+		a.req.Notice(elevationOutcome("", m.By, m.Status, m.Message, time.Time{}))
 		return true
 	}
 	return false
+}
+
+// elevationOutcome is what the end user reads about their elevation
+// request.
+func elevationOutcome(user, by, status, message string, until time.Time) string {
+	switch status {
+	case wire.RequestApproved:
+		t := "Your request for administrator rights was approved"
+		if by != "" {
+			t += " by " + by
+		}
+		return fmt.Sprintf("%s: %s is an administrator until %s.", t, user, until.Local().Format("15:04"))
+	case wire.RequestDenied:
+		t := "Your request for administrator rights was denied"
+		if by != "" {
+			t += " by " + by
+		}
+		if message != "" {
+			t += ": " + message
+		}
+		return t + "."
+	}
+	return "Your request for administrator rights expired: " + message
 }
 
 // elevationDesk serves the local socket: codes go to the manager; requests

@@ -222,8 +222,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	s.events.Register("breakglass", s.bg.Hook)
 	s.settings = set
 	s.elevation = elevation.New(elevation.Config{Store: st, Audit: s.audit, Settings: set, Agents: agentLink{&hub},
-		Clock: cfg.Clock, Logger: cfg.Logger})
+		Requests: s.reqs, Clock: cfg.Clock, Logger: cfg.Logger})
 	s.events.Register(elevation.Area, s.elevation.Hook)
+	s.reqs.Register(requests.KindElevation, s.elevation)
 	// TOTP secrets are sealed with a key kept outside the database
 	// (PORTHOLE_SECRET_KEY, else data-dir/secret.key, created once).
 	box, err := secretbox.Open(cfg.DataDir)

@@ -18,6 +18,7 @@ import (
 	"porthole/agent"
 	"porthole/agent/elevation"
 	"porthole/agent/elevation/elevationtest"
+	"porthole/agent/request"
 	"porthole/internal/clock/clocktest"
 	"porthole/internal/sandbox"
 )
@@ -163,11 +164,18 @@ func TestElevationCodes(t *testing.T) {
 // (its manager on clk, its socket in a directory every user can reach).
 func elevationRig(t *testing.T, clk *clocktest.TimerClock) (*env, *client, *runningAgent, string) {
 	t.Helper()
+	return elevationRigWith(t, clk, request.Config{})
+}
+
+// elevationRigWith is elevationRig with the agent's end-user request
+// settings (rc: the desktop dialogs that tell outcomes).
+func elevationRigWith(t *testing.T, clk *clocktest.TimerClock, rc request.Config) (*env, *client, *runningAgent, string) {
+	t.Helper()
 	e := startBroker(t, nil)
 	admin := e.login(t, "admin", e.Password)
 	sock := filepath.Join(publicDir(t), "elevate.sock")
 	state := filepath.Join(t.TempDir(), "agent")
-	cfg := agent.Config{StateDir: state, Displays: oneDisplay, Logger: testLogger(t),
+	cfg := agent.Config{StateDir: state, Displays: oneDisplay, Logger: testLogger(t), Request: rc,
 		Elevation: &agent.ElevationConfig{Socket: sock,
 			Manager: elevation.Config{Clock: clk, Timer: clk, RecordInterval: 50 * time.Millisecond}}}
 	if _, err := agent.Enroll(context.Background(), cfg, e.URL, admin.enrollToken(1, time.Hour), ""); err != nil {
@@ -195,36 +203,23 @@ func TestElevationRequests(t *testing.T) {
 	if err != nil || !strings.Contains(out, "sent to your helpdesk") {
 		t.Fatalf("request-admin: %v %s", err, out)
 	}
-	type request struct {
-		ID, User, Reason, State string
-		DeviceID                string `json:"device_id"`
-	}
-	var req request
-	waitFor(t, "request listed", 10*time.Second, func() bool {
-		var rs []request
-		if st, body := admin.do("GET", "/api/elevation-requests", nil, &rs); st != 200 {
-			t.Fatalf("requests: %d %s", st, body)
-		}
-		for _, r := range rs {
-			if r.User == name && r.DeviceID == dev {
-				req = r
-				return true
-			}
-		}
-		return false
-	})
-	if req.Reason != "install the printer driver" || req.State != "open" {
+	req := waitElevationRequest(t, admin, dev, name)
+	if req.Reason != "install the printer driver" || req.Status != "pending" || req.MaxMinutes != 60 {
 		t.Errorf("request %+v", req)
 	}
-	if st, body := admin.do("POST", "/api/elevation-requests/"+req.ID+"/approve", map[string]any{"minutes": 10}, nil); st != 201 {
+	if st, body := admin.do("POST", "/api/requests/"+req.ID+"/approve", map[string]any{"minutes": 10}, nil); st != 200 {
 		t.Fatalf("approve: %d %s", st, body)
 	}
 	waitFor(t, "approved user has sudo", 10*time.Second, func() bool {
 		_, err := asUser(t, uid, "sudo", "-n", "true")
 		return err == nil
 	})
-	if st, _ := admin.do("POST", "/api/elevation-requests/"+req.ID+"/approve", map[string]any{"minutes": 10}, nil); st != 409 {
+	if st, _ := admin.do("POST", "/api/requests/"+req.ID+"/approve", map[string]any{"minutes": 10}, nil); st != 409 {
 		t.Errorf("second approval: %d", st)
+	}
+	if log := auditActions(t, admin, req.ID); !strings.Contains(log, "request.created") || !strings.Contains(log, "request.approved") ||
+		!strings.Contains(log, "minutes:10") {
+		t.Errorf("audit of the request:\n%s", log)
 	}
 
 	// Self-approval by group, pushed to the connected agent.
@@ -269,8 +264,36 @@ func TestElevationRequests(t *testing.T) {
 	waitFor(t, "self-approved grant audited", 10*time.Second, func() bool {
 		log := auditActions(t, admin, dev)
 		return strings.Contains(log, "elevation.granted map[") && strings.Contains(log, "note:fix the VPN") &&
-			strings.Contains(log, "self_approved:true") && strings.Contains(log, "elevation.request_approved")
+			strings.Contains(log, "self_approved:true") && strings.Contains(log, "elevation.code_issued")
 	})
+}
+
+// elevationRequestView is an elevation request in the requests queue.
+type elevationRequestView struct {
+	ID, Kind, User, Reason, Status string
+	DeviceID                       string `json:"device_id"`
+	MaxMinutes                     int    `json:"max_minutes"`
+}
+
+// waitElevationRequest waits until the queue lists a pending elevation
+// request of userName on dev.
+func waitElevationRequest(t *testing.T, c *client, dev, userName string) elevationRequestView {
+	t.Helper()
+	var req elevationRequestView
+	waitFor(t, "elevation request in the queue", 10*time.Second, func() bool {
+		var rs []elevationRequestView
+		if st, body := c.do("GET", "/api/requests?status=pending", nil, &rs); st != 200 {
+			t.Fatalf("requests: %d %s", st, body)
+		}
+		for _, r := range rs {
+			if r.Kind == "elevation" && r.User == userName && r.DeviceID == dev {
+				req = r
+				return true
+			}
+		}
+		return false
+	})
+	return req
 }
 
 // inThrowawayNamespace reports whether the test runs in its throwaway

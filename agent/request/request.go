@@ -216,13 +216,23 @@ func outcomeText(r wire.SupportRequestResult) string {
 // notify shows a denial, expiry or refusal on the desktop, without
 // blocking the caller.
 func (s *Service) notify(r wire.SupportRequestResult) {
-	if s.cfg.Notify == nil || r.Status == wire.RequestQueued || r.Status == wire.RequestApproved {
+	if r.Status == wire.RequestQueued || r.Status == wire.RequestApproved {
+		return
+	}
+	s.Notice(outcomeText(r))
+}
+
+// Notice shows the end user text in a desktop dialog (when the agent has
+// a desktop), without blocking the caller; Run waits for open dialogs.
+// Other end-user requests (elevation) use it to tell their outcome.
+func (s *Service) Notice(text string) {
+	if s.cfg.Notify == nil {
 		return
 	}
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
-		if err := s.cfg.Notify.Info(context.Background(), outcomeText(r), 10*time.Minute); err != nil {
+		if err := s.cfg.Notify.Info(context.Background(), text, 10*time.Minute); err != nil {
 			s.log.Warn("show request outcome", "err", err)
 		}
 	}()

@@ -3,7 +3,9 @@
 // it offline with the same secret), audits every issue without the code
 // itself, and keeps the elevation sessions and elevated processes agents
 // report through their outboxes, so the portal can show what ran elevated
-// in each session.
+// in each session. End users' elevation requests go to the one requests
+// queue (broker/requests), which hands approvals back here as a Decider:
+// an approval is a code issued for the user and delivered to the agent.
 package elevation
 
 import (
@@ -46,10 +48,6 @@ type Store interface {
 	EndElevationProcess(ctx context.Context, deviceID, sessionID string, pid int, startedAt, exitedAt time.Time) error
 	ElevationSessions(ctx context.Context, deviceID string, limit int) ([]store.ElevationSession, error)
 	ElevationProcesses(ctx context.Context, deviceID, sessionID string, limit int) ([]store.ElevationProcess, error)
-	AddElevationRequest(ctx context.Context, r store.ElevationRequest) error
-	ElevationRequest(ctx context.Context, id string) (store.ElevationRequest, error)
-	ElevationRequests(ctx context.Context, limit int) ([]store.ElevationRequest, error)
-	DecideElevationRequest(ctx context.Context, id, state, by string, at time.Time, minutes int) error
 	Devices(ctx context.Context) ([]store.Device, error)
 }
 
@@ -71,8 +69,10 @@ type Config struct {
 	Settings Limits
 	// Agents delivers policies and approved codes to connected agents.
 	Agents Agents
-	Clock  clock.Clock  // default clock.Real
-	Logger *slog.Logger // default discards
+	// Requests queues end users' requests (elevation.requested events).
+	Requests Queue
+	Clock    clock.Clock  // default clock.Real
+	Logger   *slog.Logger // default discards
 }
 
 // Service issues codes and records agents' elevation events.
@@ -81,7 +81,8 @@ type Service struct {
 	log *slog.Logger
 }
 
-// New returns a Service; Store, Audit, Settings and Agents are required.
+// New returns a Service; Store, Audit, Settings, Agents and Requests are
+// required.
 func New(cfg Config) *Service {
 	if cfg.Clock == nil {
 		cfg.Clock = clock.Real{}
@@ -149,7 +150,7 @@ func (s *Service) Hook(ctx context.Context, deviceID string, ev wire.AgentEvent)
 	}
 	d, err := wire.DecodeElevationEvent(ev.Data)
 	if err == nil && what == "requested" {
-		return s.storeRequest(ctx, deviceID, ev, d)
+		return s.queueRequest(ctx, deviceID, ev, d)
 	}
 	if err == nil && d.SessionID == "" {
 		err = errors.New("no session_id")

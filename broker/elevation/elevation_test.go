@@ -15,6 +15,7 @@ import (
 
 	"porthole/broker/agentevents"
 	"porthole/broker/audit"
+	"porthole/broker/requests"
 	"porthole/broker/settings"
 	"porthole/broker/store"
 	"porthole/internal/clock/clocktest"
@@ -30,9 +31,11 @@ var (
 type fixture struct {
 	agents *fakeAgents
 	svc    *Service
+	queue  *requests.Manager
 	st     *store.Store
 	log    *audit.Log
 	set    *settings.Settings
+	clk    *clocktest.Fake
 }
 
 func setup(t *testing.T) fixture {
@@ -49,11 +52,14 @@ func setup(t *testing.T) fixture {
 	if _, err := st.Enroll(ctx, "h", now, store.Device{ID: "dev1", PublicKey: []byte("k1"), Secret: secret, Hostname: "h1"}); err != nil {
 		t.Fatal(err)
 	}
-	log := audit.New(st, clocktest.New(now))
+	clk := clocktest.New(now)
+	log := audit.New(st, clk)
 	set := settings.New(st)
 	ag := &fakeAgents{online: map[string]bool{}}
-	svc := New(Config{Store: st, Audit: log, Settings: set, Agents: ag, Clock: clocktest.New(now)})
-	return fixture{svc: svc, st: st, log: log, set: set, agents: ag}
+	queue := requests.New(requests.Config{Store: st, Audit: log, Settings: set, Agents: ag, Clock: clk, NewID: func() string { return "unused" }})
+	svc := New(Config{Store: st, Audit: log, Settings: set, Agents: ag, Requests: queue, Clock: clk})
+	queue.Register(requests.KindElevation, svc)
+	return fixture{svc: svc, queue: queue, st: st, log: log, set: set, agents: ag, clk: clk}
 }
 
 func TestIssueVerifiesAtTheAgentAndIsAudited(t *testing.T) {
@@ -188,6 +194,11 @@ type fakeAgents struct {
 }
 
 func (f *fakeAgents) Online(id string) bool { f.mu.Lock(); defer f.mu.Unlock(); return f.online[id] }
+func (f *fakeAgents) setOnline(id string, on bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.online[id] = on
+}
 func (f *fakeAgents) Send(id string, m wire.Message) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -195,7 +206,11 @@ func (f *fakeAgents) Send(id string, m wire.Message) error {
 	return nil
 }
 
-func TestRequestApproveDeny(t *testing.T) {
+// TestRequestsThroughTheQueue: elevation.requested events reach the one
+// requests queue once; approving there issues a code and delivers it to
+// the agent for the requesting user; denials and expiries are told to the
+// agent; every step is audited.
+func TestRequestsThroughTheQueue(t *testing.T) {
 	f := setup(t)
 	ctx := context.Background()
 	rec := agentevents.New(f.log, nopSender{}, nil)
@@ -205,48 +220,84 @@ func TestRequestApproveDeny(t *testing.T) {
 		ev(t, "r2", "elevation.requested", now.Add(time.Second), wire.ElevationEvent{RequestID: "agentref2", User: "eve", Note: "games"}),
 	}}
 	rec.Handle("dev1", batch)
-	rec.Handle("dev1", batch) // resent: stored once
-	rs, err := f.svc.Requests(ctx)
+	rec.Handle("dev1", batch) // resent: queued once
+	f.clk.Advance(2 * time.Second)
+	rs, err := f.queue.List(ctx, store.RequestPending)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rs) != 2 || rs[0].User != "eve" || rs[1].Reason != "printer driver" || rs[1].Hostname != "h1" || rs[1].State != "open" {
+	if len(rs) != 2 || rs[0].User != "eve" || rs[1].Reason != "printer driver" || rs[1].Hostname != "h1" || rs[1].Kind != requests.KindElevation ||
+		rs[1].MaxMinutes != 60 || rs[1].AgeSeconds != 2 {
 		t.Fatalf("requests %+v", rs)
 	}
 	bob, eve := rs[1].ID, rs[0].ID
-	if _, err := f.svc.Approve(ctx, "user:ann", "", bob, wire.ElevationDecision{Minutes: 15}); !errors.Is(err, ErrOffline) {
-		t.Errorf("approve while offline: %v", err)
+	approve := func(id string, minutes int) error {
+		_, err := f.queue.Approve(ctx, id, requests.Decision{By: "ann", Minutes: minutes})
+		return err
 	}
-	f.agents.online["dev1"] = true
-	got, err := f.svc.Approve(ctx, "user:ann", "", bob, wire.ElevationDecision{Minutes: 15})
-	if err != nil || got.State != store.RequestApproved || got.DecidedBy != "user:ann" {
-		t.Fatalf("approve: %+v %v", got, err)
+	tests := []struct {
+		name    string
+		minutes int
+		want    error
+	}{
+		{"offline", 15, ErrOffline},
+		{"no minutes", 0, wire.ErrInvalid},
+		{"above elevation.max_minutes", 65, ErrTooLong},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f.agents.setOnline("dev1", tt.want != ErrOffline)
+			if err := approve(bob, tt.minutes); !errors.Is(err, tt.want) {
+				t.Errorf("approve = %v, want %v", err, tt.want)
+			}
+			if r, _ := f.st.Request(ctx, bob); r.Status != store.RequestPending {
+				t.Errorf("after a refused approval the request is %s", r.Status)
+			}
+		})
+	}
+	f.agents.setOnline("dev1", true)
+	f.agents.sent = nil
+	if err := approve(bob, 15); err != nil {
+		t.Fatal(err)
 	}
 	sent, ok := f.agents.sent[0].(*wire.ElevationRequestCode)
-	if !ok || sent.User != "bob" || sent.RequestID != "agentref1" {
+	if !ok || sent.User != "bob" || sent.RequestID != "agentref1" || sent.By != "ann" {
 		t.Fatalf("sent %+v", f.agents.sent)
 	}
 	if g, err := elevcode.Verify(secret, "dev1", "bob", sent.Code, now, 0); err != nil || g.Duration != 15*time.Minute {
 		t.Errorf("delivered code: %+v %v", g, err)
 	}
-	if _, err := f.svc.Approve(ctx, "user:ann", "", bob, wire.ElevationDecision{Minutes: 15}); !errors.Is(err, store.ErrConflict) {
+	if err := approve(bob, 15); !errors.Is(err, store.ErrNotPending) {
 		t.Errorf("second approval: %v", err)
 	}
-	if _, err := f.svc.Approve(ctx, "user:ann", "", eve, wire.ElevationDecision{}); !errors.Is(err, wire.ErrInvalid) {
-		t.Errorf("approve without minutes: %v", err)
+	if got, _ := f.st.Request(ctx, bob); got.Status != store.RequestApproved || got.DecidedBy != "ann" {
+		t.Errorf("stored %+v", got)
 	}
-	if got, err := f.svc.Deny(ctx, "user:ann", "", eve, wire.ElevationDecision{Comment: "no"}); err != nil || got.State != store.RequestDenied {
-		t.Errorf("deny: %+v %v", got, err)
+	if err := f.queue.Deny(ctx, eve, requests.Decision{By: "ann", Comment: "not for games"}); err != nil {
+		t.Fatal(err)
 	}
-	if _, err := f.svc.Deny(ctx, "user:ann", "", "nope", wire.ElevationDecision{}); !errors.Is(err, store.ErrNotFound) {
-		t.Errorf("deny unknown: %v", err)
+	want := &wire.ElevationRequestResult{RequestID: "agentref2", Status: wire.RequestDenied, Message: "not for games", By: "ann"}
+	if d := cmp.Diff(want, f.agents.sent[len(f.agents.sent)-1]); d != "" {
+		t.Errorf("denial sent (-want +got):\n%s", d)
+	}
+
+	// A third request expires after requests.expiry_minutes, counted from
+	// when it reached the queue, and the agent hears of it.
+	rec.Handle("dev1", &wire.AgentEvents{Events: []wire.AgentEvent{
+		ev(t, "r3", "elevation.requested", now, wire.ElevationEvent{RequestID: "agentref3", User: "bob", Note: "again"})}})
+	f.clk.Advance(30 * time.Minute)
+	if n, err := f.queue.ExpireDue(ctx); err != nil || n != 1 {
+		t.Fatalf("ExpireDue = %d, %v", n, err)
+	}
+	if res, ok := f.agents.sent[len(f.agents.sent)-1].(*wire.ElevationRequestResult); !ok || res.RequestID != "agentref3" || res.Status != wire.RequestExpired {
+		t.Errorf("expiry sent %+v", f.agents.sent[len(f.agents.sent)-1])
 	}
 	var actions []string
 	recs, _ := f.log.Query(ctx, audit.Filter{})
 	for _, r := range recs {
 		actions = append(actions, r.Action)
 	}
-	for _, want := range []string{IssuedAction, ApprovedAction, DeniedAction, "elevation.requested"} {
+	for _, want := range []string{IssuedAction, "request.created", "request.approved", "request.denied", "request.expired", "elevation.requested"} {
 		found := false
 		for _, a := range actions {
 			found = found || a == want

@@ -2,23 +2,17 @@ package elevation
 
 import (
 	"context"
-	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 
-	"porthole/broker/audit"
+	"porthole/broker/requests"
 	"porthole/broker/settings"
 	"porthole/broker/store"
 	"porthole/internal/wire"
-)
-
-// Audit actions of requests.
-const (
-	ApprovedAction = "elevation.request_approved"
-	DeniedAction   = "elevation.request_denied"
 )
 
 // ErrOffline means an approval could not be delivered: the device is not
@@ -31,117 +25,100 @@ type Agents interface {
 	Send(deviceID string, m wire.Message) error
 }
 
-// Request is an end user's elevation request as the API shows it.
-type Request struct {
-	ID          string    `json:"id"`
-	DeviceID    string    `json:"device_id"`
-	Hostname    string    `json:"hostname"`
-	AgentRef    string    `json:"agent_ref"`
-	User        string    `json:"user"`
-	Reason      string    `json:"reason"`
-	RequestedAt time.Time `json:"requested_at"`
-	State       string    `json:"state"`
-	DecidedBy   string    `json:"decided_by,omitempty"`
-	DecidedAt   time.Time `json:"decided_at,omitzero"`
-	Minutes     int       `json:"minutes,omitempty"`
+// Queue is the approvals queue end users' requests go to
+// (requests.Manager), which lists, expires and audits them and hands
+// approvals and outcomes back to the Service (a requests.Decider).
+type Queue interface {
+	Queue(ctx context.Context, r store.Request) error
 }
 
-// storeRequest records an elevation.requested event once.
-func (s *Service) storeRequest(ctx context.Context, deviceID string, ev wire.AgentEvent, d wire.ElevationEvent) error {
+var _ requests.Decider = (*Service)(nil)
+
+// requestPayload is an elevation request's part of the queue entry.
+type requestPayload struct {
+	// AgentRef is the agent's id of the request, quoted back in outcomes.
+	AgentRef string `json:"agent_ref"`
+	EventID  string `json:"event_id"`
+	// User is the local account that asked (from the kernel, at the agent).
+	User string `json:"user"`
+}
+
+// queueRequest puts an elevation.requested event in the queue, once: the
+// entry's id comes from the device and the event, so a re-delivered event
+// (or one from another device) never names another request.
+func (s *Service) queueRequest(ctx context.Context, deviceID string, ev wire.AgentEvent, d wire.ElevationEvent) error {
 	if d.RequestID == "" || d.User == "" || d.Note == "" {
-		s.log.Warn("elevation request without id, user or reason not stored", "device_id", deviceID, "event_id", ev.ID)
+		s.log.Warn("elevation request without id, user or reason not queued", "device_id", deviceID, "event_id", ev.ID)
 		return nil
 	}
-	return s.cfg.Store.AddElevationRequest(ctx, store.ElevationRequest{ID: newID(), DeviceID: deviceID, EventID: ev.ID,
-		AgentRef: d.RequestID, User: d.User, Note: d.Note, RequestedAt: ev.At})
-}
-
-// Requests lists requests, open ones first.
-func (s *Service) Requests(ctx context.Context) ([]Request, error) {
-	rs, err := s.cfg.Store.ElevationRequests(ctx, 200)
+	payload, err := json.Marshal(requestPayload{AgentRef: d.RequestID, EventID: ev.ID, User: d.User})
 	if err != nil {
-		return nil, err
+		return err
 	}
-	hosts := map[string]string{}
-	out := make([]Request, 0, len(rs))
-	for _, r := range rs {
-		if _, ok := hosts[r.DeviceID]; !ok {
-			if d, err := s.cfg.Store.Device(ctx, r.DeviceID); err == nil {
-				hosts[r.DeviceID] = d.Hostname
-			}
-		}
-		out = append(out, requestView(r, hosts[r.DeviceID]))
-	}
-	return out, nil
+	sum := sha256.Sum256([]byte(deviceID + "\x00" + ev.ID))
+	return s.cfg.Requests.Queue(ctx, store.Request{ID: hex.EncodeToString(sum[:16]), Kind: requests.KindElevation, DeviceID: deviceID,
+		Requester: d.User, Reason: d.Note, Payload: string(payload), CreatedAt: ev.At})
 }
 
-func requestView(r store.ElevationRequest, host string) Request {
-	return Request{ID: r.ID, DeviceID: r.DeviceID, Hostname: host, AgentRef: r.AgentRef, User: r.User, Reason: r.Note,
-		RequestedAt: r.RequestedAt, State: r.State, DecidedBy: r.DecidedBy, DecidedAt: r.DecidedAt, Minutes: r.Minutes}
+func payloadOf(r store.Request) (requestPayload, error) {
+	var p requestPayload
+	if err := json.Unmarshal([]byte(r.Payload), &p); err != nil || p.AgentRef == "" || p.User == "" {
+		return p, fmt.Errorf("elevation request %s: bad payload", r.ID)
+	}
+	return p, nil
 }
 
-// Approve issues a code for the request's device and user (audited like any
-// issued code) and delivers it to the agent, which redeems it for that
-// user. The device must be online (ErrOffline); a decided request is
-// store.ErrConflict.
-func (s *Service) Approve(ctx context.Context, actor, ip, id string, dec wire.ElevationDecision) (Request, error) {
-	if err := dec.Validate(); err != nil {
-		return Request{}, err
+// Grant prepares the approval of an end user's request (requests.Decider):
+// it issues a code for the request's device and user, for d.Minutes (up
+// to elevation.max_minutes), audited like any issued code, and delivers it
+// to the agent, which redeems it for that user, once the queue has marked
+// the request approved. The device must be online (ErrOffline).
+func (s *Service) Grant(ctx context.Context, r store.Request, d requests.Decision) (requests.Grant, error) {
+	if d.Minutes == 0 {
+		return requests.Grant{}, fmt.Errorf("%w: minutes required to approve an elevation request", wire.ErrInvalid)
 	}
-	if dec.Minutes == 0 {
-		return Request{}, fmt.Errorf("%w: minutes required to approve", wire.ErrInvalid)
-	}
-	r, err := s.cfg.Store.ElevationRequest(ctx, id)
+	p, err := payloadOf(r)
 	if err != nil {
-		return Request{}, err
-	}
-	if r.State != store.RequestOpen {
-		return Request{}, fmt.Errorf("elevation request already %s: %w", r.State, store.ErrConflict)
+		return requests.Grant{}, err
 	}
 	if !s.cfg.Agents.Online(r.DeviceID) {
-		return Request{}, ErrOffline
+		return requests.Grant{}, ErrOffline
 	}
-	code, err := s.Issue(ctx, actor, ip, r.DeviceID, wire.ElevationCodeRequest{User: r.User, Minutes: dec.Minutes})
+	code, err := s.Issue(ctx, "user:"+d.By, d.SourceIP, r.DeviceID, wire.ElevationCodeRequest{User: p.User, Minutes: d.Minutes})
 	if err != nil {
-		return Request{}, err
+		return requests.Grant{}, err
 	}
-	if _, err := s.cfg.Audit.Append(ctx, audit.Event{Actor: actor, Action: ApprovedAction, Target: r.DeviceID, SourceIP: ip,
-		Details: map[string]any{"request_id": r.ID, "user": r.User, "minutes": dec.Minutes, "code_nonce": code.Nonce, "comment": dec.Comment}}); err != nil {
-		return Request{}, err
-	}
-	now := s.cfg.Clock.Now()
-	if err := s.cfg.Store.DecideElevationRequest(ctx, r.ID, store.RequestApproved, actor, now, dec.Minutes); err != nil {
-		return Request{}, err
-	}
-	if err := s.cfg.Agents.Send(r.DeviceID, &wire.ElevationRequestCode{RequestID: r.AgentRef, User: r.User, Code: code.Code}); err != nil {
-		return Request{}, fmt.Errorf("%w: %w", ErrOffline, err)
-	}
-	r.State, r.DecidedBy, r.DecidedAt, r.Minutes = store.RequestApproved, actor, now, dec.Minutes
-	return requestView(r, ""), nil
+	msg := &wire.ElevationRequestCode{RequestID: p.AgentRef, User: p.User, Code: code.Code, By: d.By}
+	return requests.Grant{
+		Details: map[string]any{"user": p.User, "minutes": d.Minutes, "code_nonce": code.Nonce},
+		Deliver: func() error {
+			if err := s.cfg.Agents.Send(r.DeviceID, msg); err != nil {
+				return fmt.Errorf("%w: %w", ErrOffline, err)
+			}
+			return nil
+		},
+	}, nil
 }
 
-// Deny closes a request without elevation (audited).
-func (s *Service) Deny(ctx context.Context, actor, ip, id string, dec wire.ElevationDecision) (Request, error) {
-	if err := dec.Validate(); err != nil {
-		return Request{}, err
-	}
-	r, err := s.cfg.Store.ElevationRequest(ctx, id)
+// Tell sends the end user a denial or expiry (requests.Decider); an
+// offline device misses it (the request is in the audit log).
+func (s *Service) Tell(r store.Request, status, message, by string) {
+	p, err := payloadOf(r)
 	if err != nil {
-		return Request{}, err
+		s.log.Warn("elevation request outcome not sent", "request_id", r.ID, "err", err)
+		return
 	}
-	if r.State != store.RequestOpen {
-		return Request{}, fmt.Errorf("elevation request already %s: %w", r.State, store.ErrConflict)
+	if len(message) > 1024 {
+		message = message[:1024]
 	}
-	if _, err := s.cfg.Audit.Append(ctx, audit.Event{Actor: actor, Action: DeniedAction, Target: r.DeviceID, SourceIP: ip,
-		Details: map[string]any{"request_id": r.ID, "user": r.User, "comment": dec.Comment}}); err != nil {
-		return Request{}, err
+	if err := s.cfg.Agents.Send(r.DeviceID, &wire.ElevationRequestResult{RequestID: p.AgentRef, Status: status, Message: message, By: by}); err != nil {
+		s.log.Info("elevation request outcome not delivered", "request_id", r.ID, "device_id", r.DeviceID, "err", err)
 	}
-	now := s.cfg.Clock.Now()
-	if err := s.cfg.Store.DecideElevationRequest(ctx, r.ID, store.RequestDenied, actor, now, 0); err != nil {
-		return Request{}, err
-	}
-	r.State, r.DecidedBy, r.DecidedAt = store.RequestDenied, actor, now
-	return requestView(r, ""), nil
+}
+
+// MaxMinutes is the device's elevation.max_minutes (requests.Decider).
+func (s *Service) MaxMinutes(ctx context.Context, deviceID string) (int, error) {
+	return s.cfg.Settings.Int(ctx, deviceID, settings.ElevationMaxMinutes)
 }
 
 // Policy is the elevation policy that applies to a device.
@@ -197,11 +174,4 @@ func (s *Service) SettingChanged(ctx context.Context, scope, key string) {
 			s.PushPolicy(ctx, d.ID)
 		}
 	}
-}
-
-// newID is 128 random bits in hex.
-func newID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
 }

@@ -191,7 +191,7 @@ func (a *API) decision(r *http.Request) (requests.Decision, error) {
 			return requests.Decision{}, err
 		}
 	}
-	return requests.Decision{By: principal(r).Username, Comment: req.Comment, SourceIP: clientIP(r)}, nil
+	return requests.Decision{By: principal(r).Username, Comment: req.Comment, SourceIP: clientIP(r), Minutes: req.Minutes}, nil
 }
 
 func (a *API) approveRequest(w http.ResponseWriter, r *http.Request) {
@@ -218,9 +218,12 @@ func (a *API) approveRequest(w http.ResponseWriter, r *http.Request) {
 	if req.Kind == requests.KindSupport && !a.stepUpOK(w, r, req.DeviceID) {
 		return
 	}
+	if !a.mayDecideKind(w, r, req) {
+		return
+	}
 	sid, err := a.cfg.Requests.Approve(r.Context(), r.PathValue("id"), d)
 	if err != nil {
-		a.fail(w, r, err)
+		a.failElevation(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": store.RequestApproved, "session_id": sid})
@@ -232,9 +235,36 @@ func (a *API) denyRequest(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
+	req, err := a.cfg.Store.Request(r.Context(), r.PathValue("id"))
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	if !a.mayDecideKind(w, r, req) {
+		return
+	}
 	if err := a.cfg.Requests.Deny(r.Context(), r.PathValue("id"), d); err != nil {
 		a.fail(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": store.RequestDenied})
+}
+
+// kindPermissions are what deciding (approving or denying) a request of a
+// kind needs besides requests.decide.
+var kindPermissions = map[string]auth.Permission{requests.KindElevation: auth.DecideElevationRequest}
+
+// mayDecideKind checks that the caller holds what deciding req's kind
+// needs; if not it audits access.denied, answers 403 and reports false.
+func (a *API) mayDecideKind(w http.ResponseWriter, r *http.Request, req store.Request) bool {
+	perm, ok := kindPermissions[req.Kind]
+	if p := principal(r); !ok || p.Can(perm) {
+		return true
+	}
+	if err := a.record(r, "access.denied", req.ID, map[string]any{"method": r.Method, "path": r.URL.Path,
+		"role": string(principal(r).Role), "permission": string(perm)}); err != nil {
+		a.log.Error("audit access denied", "err", err)
+	}
+	a.fail(w, r, errForbidden)
+	return false
 }

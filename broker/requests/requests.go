@@ -1,12 +1,14 @@
 // Package requests is the broker's approvals queue: end users ask for
-// remote support from their endpoint (and, later, for elevation or access),
+// remote support or elevation from their endpoint (and, later, access),
 // portal users approve or deny, and requests nobody handles expire. Every
 // transition is audited, pushed live to portal pages, and told to the
 // endpoint that asked.
 //
 // The queue is generic: a request has a Kind and a kind-specific JSON
-// payload. Only the support kind is decided here; other kinds plug in by
-// adding their approval in Approve.
+// payload. The support kind is decided here; other kinds (elevation) plug
+// in a Decider with Register and queue their requests with Queue, so every
+// kind shares one list, one set of live events, one expiry and one audit
+// trail of decisions.
 package requests
 
 import (
@@ -15,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"time"
 
 	"porthole/broker/audit"
@@ -90,6 +93,41 @@ type Config struct {
 type Manager struct {
 	cfg Config
 	log *slog.Logger
+	// deciders by kind; filled by Register before the broker serves, read
+	// only afterwards.
+	deciders map[string]Decider
+}
+
+// Decider decides the requests of a kind whose grant belongs to another
+// package (elevation): the queue keeps the list, expiry, live events and the
+// audit of decisions; the Decider grants and tells the end user.
+type Decider interface {
+	// Grant checks and prepares the approval of pending request r (it may
+	// issue and audit what it grants) before the queue marks r approved.
+	Grant(ctx context.Context, r store.Request, d Decision) (Grant, error)
+	// Tell gives the end user a final outcome (wire.RequestDenied or
+	// wire.RequestExpired) if the device is connected.
+	Tell(r store.Request, status, message, by string)
+	// MaxMinutes bounds an approval's duration on a device, for the portal.
+	MaxMinutes(ctx context.Context, deviceID string) (int, error)
+}
+
+// Grant is an approval a Decider prepared.
+type Grant struct {
+	// Details go into the request.approved audit event.
+	Details map[string]any
+	// Deliver hands the grant over once the request is marked approved
+	// (so two approvers never both deliver); nil when nothing is left to do.
+	Deliver func() error
+}
+
+// Register makes d decide requests of kind. Call it while wiring the
+// broker, before it serves.
+func (m *Manager) Register(kind string, d Decider) {
+	if m.deciders == nil {
+		m.deciders = map[string]Decider{}
+	}
+	m.deciders[kind] = d
 }
 
 // New returns a Manager.
@@ -174,28 +212,62 @@ func (m *Manager) Submit(ctx context.Context, deviceID string, sr *wire.SupportR
 			return store.Request{}, ErrPending
 		}
 	}
-	mins, err := m.cfg.Settings.Int(ctx, dev.ID, settings.RequestExpiry)
-	if err != nil {
-		return store.Request{}, err
-	}
 	payload, _ := json.Marshal(supportPayload{AgentRequestID: sr.RequestID})
-	now := m.cfg.Clock.Now()
 	user := dev.User
 	if user == "" {
 		user = "(end user)"
 	}
 	r := store.Request{ID: m.cfg.NewID(), Kind: KindSupport, DeviceID: dev.ID, Requester: user, ContactName: sr.Name,
-		ContactEmail: sr.Email, ContactPhone: sr.Phone, Reason: sr.Reason, Payload: string(payload), Status: store.RequestPending,
-		CreatedAt: now, ExpiresAt: now.Add(time.Duration(mins) * time.Minute)}
-	if err := m.record(ctx, actor, "", "request.created", r.ID, details); err != nil {
+		ContactEmail: sr.Email, ContactPhone: sr.Phone, Reason: sr.Reason, Payload: string(payload)}
+	return m.enqueue(ctx, dev, r, details)
+}
+
+// enqueue audits (request.created, as the device) and stores r as pending
+// until requests.expiry_minutes from now, and tells portal pages.
+func (m *Manager) enqueue(ctx context.Context, dev store.Device, r store.Request, details map[string]any) (store.Request, error) {
+	mins, err := m.cfg.Settings.Int(ctx, dev.ID, settings.RequestExpiry)
+	if err != nil {
+		return store.Request{}, err
+	}
+	now := m.cfg.Clock.Now()
+	if r.CreatedAt.IsZero() {
+		r.CreatedAt = now
+	}
+	r.Status, r.ExpiresAt = store.RequestPending, now.Add(time.Duration(mins)*time.Minute)
+	if err := m.record(ctx, "device:"+dev.ID, "", "request.created", r.ID, details); err != nil {
 		return store.Request{}, err
 	}
 	if err := m.cfg.Store.CreateRequest(ctx, r); err != nil {
 		return store.Request{}, err
 	}
-	m.log.Info("support request queued", "request_id", r.ID, "device_id", dev.ID)
+	m.log.Info("request queued", "kind", r.Kind, "request_id", r.ID, "device_id", dev.ID)
 	m.publish(r, dev.Hostname)
 	return r, nil
+}
+
+// Queue adds a pending request of a kind with a Decider, which an agent
+// sent through its outbox (so it may arrive twice, or long after it was
+// made): r.ID must be derived from the agent's event, and a request already
+// queued under it is left alone. r.CreatedAt is when the end user asked;
+// it expires requests.expiry_minutes after it reaches the queue.
+func (m *Manager) Queue(ctx context.Context, r store.Request) error {
+	if _, ok := m.deciders[r.Kind]; !ok {
+		return fmt.Errorf("%w: %s", ErrUnsupported, r.Kind)
+	}
+	if _, err := m.cfg.Store.Request(ctx, r.ID); err == nil {
+		return nil
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	dev, err := m.cfg.Store.Device(ctx, r.DeviceID)
+	if err != nil {
+		return err
+	}
+	details := map[string]any{"kind": r.Kind, "device_id": dev.ID, "hostname": dev.Hostname, "user": r.Requester, "reason": r.Reason}
+	if _, err := m.enqueue(ctx, dev, r, details); err != nil && !errors.Is(err, store.ErrConflict) {
+		return err
+	}
+	return nil
 }
 
 // Decision is who decides and why.
@@ -203,6 +275,9 @@ type Decision struct {
 	By       string // portal username
 	Comment  string
 	SourceIP string
+	// Minutes is how long an approval grants, for kinds that grant for a
+	// time (elevation); their Decider checks it.
+	Minutes int
 }
 
 func (d Decision) validate() error {
@@ -245,6 +320,9 @@ func (m *Manager) Approve(ctx context.Context, id string, d Decision) (sessionID
 	if err != nil {
 		return "", err
 	}
+	if dec, ok := m.deciders[r.Kind]; ok {
+		return "", m.approveBy(ctx, dec, r, d)
+	}
 	if r.Kind != KindSupport {
 		return "", fmt.Errorf("%w: %s", ErrUnsupported, r.Kind)
 	}
@@ -265,6 +343,34 @@ func (m *Manager) Approve(ctx context.Context, id string, d Decision) (sessionID
 	m.tell(r, wire.RequestApproved, d.Comment, d.By)
 	m.publish(r, s.Hostname)
 	return s.ID, nil
+}
+
+// approveBy approves r through its kind's Decider: the grant is prepared
+// (and may be refused), the approval audited, r claimed as approved, and
+// only then delivered.
+func (m *Manager) approveBy(ctx context.Context, dec Decider, r store.Request, d Decision) error {
+	g, err := dec.Grant(ctx, r, d)
+	if err != nil {
+		return err
+	}
+	details := map[string]any{"kind": r.Kind, "device_id": r.DeviceID, "comment": d.Comment}
+	maps.Copy(details, g.Details)
+	if err := m.record(ctx, "user:"+d.By, d.SourceIP, "request.approved", r.ID, details); err != nil {
+		return err
+	}
+	if err := m.cfg.Store.DecideRequest(ctx, r.ID, store.RequestApproved, d.By, d.Comment, "", m.cfg.Clock.Now()); err != nil {
+		return err
+	}
+	r.Status = store.RequestApproved
+	m.publish(r, "")
+	if g.Deliver == nil {
+		return nil
+	}
+	if err := g.Deliver(); err != nil {
+		m.log.Warn("approved request not delivered", "kind", r.Kind, "request_id", r.ID, "device_id", r.DeviceID, "err", err)
+		return fmt.Errorf("approved, but not delivered to the device: %w", err)
+	}
+	return nil
 }
 
 // Deny refuses a pending request and tells the end user.
@@ -335,8 +441,14 @@ func (m *Manager) Run(ctx context.Context) error {
 	}
 }
 
-// tell sends a support request's outcome to its endpoint, if connected.
+// tell sends a request's outcome to its endpoint, if connected.
 func (m *Manager) tell(r store.Request, status, message, by string) {
+	if dec, ok := m.deciders[r.Kind]; ok {
+		if status != wire.RequestApproved {
+			dec.Tell(r, status, message, by)
+		}
+		return
+	}
 	if r.Kind != KindSupport {
 		return
 	}
@@ -402,6 +514,9 @@ type View struct {
 	DecidedAt    *time.Time      `json:"decided_at,omitempty"`
 	Comment      string          `json:"comment,omitempty"`
 	SessionID    string          `json:"session_id,omitempty"`
+	// MaxMinutes bounds the duration an approval may grant (pending
+	// requests of kinds that grant for a time: elevation).
+	MaxMinutes int `json:"max_minutes,omitempty"`
 }
 
 // List returns requests with status ("" = any), newest first.
@@ -428,6 +543,11 @@ func (m *Manager) List(ctx context.Context, status string) ([]View, error) {
 		if !r.DecidedAt.IsZero() {
 			t := r.DecidedAt
 			v.DecidedAt = &t
+		}
+		if dec, ok := m.deciders[r.Kind]; ok && r.Status == store.RequestPending {
+			if v.MaxMinutes, err = dec.MaxMinutes(ctx, r.DeviceID); err != nil {
+				return nil, err
+			}
 		}
 		out = append(out, v)
 	}

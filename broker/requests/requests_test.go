@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"go.uber.org/goleak"
 
 	"porthole/broker/audit"
@@ -239,5 +240,107 @@ func TestRefusedWhenNotAllowed(t *testing.T) {
 	}
 	if !has(r.actions(t), "request.refused") {
 		t.Error("audit has no request.refused")
+	}
+}
+
+// deciderFake records what the queue asks of a kind's Decider.
+type deciderFake struct {
+	grantErr  error
+	delivered []string     // request ids, with the status they had when delivered
+	told      []string     // "id status message by"
+	st        *store.Store // to see the status at delivery
+	decisions []Decision
+}
+
+func (d *deciderFake) Grant(ctx context.Context, r store.Request, dec Decision) (Grant, error) {
+	d.decisions = append(d.decisions, dec)
+	if d.grantErr != nil {
+		return Grant{}, d.grantErr
+	}
+	return Grant{Details: map[string]any{"minutes": dec.Minutes}, Deliver: func() error {
+		got, err := d.st.Request(ctx, r.ID)
+		d.delivered = append(d.delivered, r.ID+" "+got.Status)
+		return err
+	}}, nil
+}
+
+func (d *deciderFake) Tell(r store.Request, status, message, by string) {
+	d.told = append(d.told, fmt.Sprintf("%s %s %s %s", r.ID, status, message, by))
+}
+
+func (d *deciderFake) MaxMinutes(context.Context, string) (int, error) { return 45, nil }
+
+// TestDispatchByKind: requests of a kind with a Decider are queued once,
+// listed with the Decider's bound, approved through its Grant (delivered
+// only after the request is marked approved; a refused grant leaves it
+// pending), and their denials and expiries are told through it.
+func TestDispatchByKind(t *testing.T) {
+	r := newRig(t)
+	ctx := context.Background()
+	if err := r.m.Queue(ctx, store.Request{ID: "e1", Kind: KindElevation, DeviceID: "d1", Requester: "bob"}); !errors.Is(err, ErrUnsupported) {
+		t.Fatalf("Queue without a Decider = %v, want ErrUnsupported", err)
+	}
+	dec := &deciderFake{st: r.st}
+	r.m.Register(KindElevation, dec)
+	asked := r.clk.Now().Add(-time.Minute)
+	for _, id := range []string{"e1", "e1", "e2", "e3"} { // e1 twice: a re-delivered event
+		if err := r.m.Queue(ctx, store.Request{ID: id, Kind: KindElevation, DeviceID: "d1", Requester: "bob", Reason: "printer",
+			Payload: `{"agent_ref":"x"}`, CreatedAt: asked}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if ev := <-r.events; ev.Type != "request" || ev.ID != "e1" || ev.Data.(Event).Kind != KindElevation || ev.Data.(Event).Hostname != "laptop-7" {
+		t.Fatalf("live event = %+v", ev)
+	}
+	list, err := r.m.List(ctx, store.RequestPending)
+	if err != nil || len(list) != 3 {
+		t.Fatalf("List = %+v, %v", list, err)
+	}
+	for _, v := range list {
+		if v.MaxMinutes != 45 || v.AgeSeconds != 60 || v.User != "bob" || v.Reason != "printer" {
+			t.Errorf("view = %+v", v)
+		}
+	}
+
+	dec.grantErr = errors.New("device offline")
+	if _, err := r.m.Approve(ctx, "e1", Decision{By: "tech", Minutes: 30}); !errors.Is(err, dec.grantErr) {
+		t.Fatalf("Approve with a refused grant = %v", err)
+	}
+	if got, _ := r.st.Request(ctx, "e1"); got.Status != store.RequestPending || len(dec.delivered) != 0 {
+		t.Fatalf("after a refused grant: %+v, delivered %v", got, dec.delivered)
+	}
+	dec.grantErr = nil
+	if sid, err := r.m.Approve(ctx, "e1", Decision{By: "tech", Comment: "ok", Minutes: 30}); err != nil || sid != "" {
+		t.Fatalf("Approve = %q, %v", sid, err)
+	}
+	if d := cmp.Diff([]string{"e1 approved"}, dec.delivered); d != "" {
+		t.Errorf("delivered (-want +got):\n%s", d)
+	}
+	if last := dec.decisions[len(dec.decisions)-1]; last.By != "tech" || last.Minutes != 30 {
+		t.Errorf("decision = %+v", last)
+	}
+	if _, err := r.m.Approve(ctx, "e1", Decision{By: "tech", Minutes: 30}); !errors.Is(err, store.ErrNotPending) {
+		t.Errorf("second approval = %v", err)
+	}
+	if err := r.m.Deny(ctx, "e2", Decision{By: "tech", Comment: "no"}); err != nil {
+		t.Fatal(err)
+	}
+	r.clk.Advance(30 * time.Minute)
+	if n, err := r.m.ExpireDue(ctx); err != nil || n != 1 {
+		t.Fatalf("ExpireDue = %d, %v", n, err)
+	}
+	want := []string{"e2 denied no tech", "e3 expired Nobody from IT support picked up your request in time. Please try again or call the help desk. "}
+	if d := cmp.Diff(want, dec.told); d != "" {
+		t.Errorf("told (-want +got):\n%s", d)
+	}
+	if len(r.agents.results()) != 0 {
+		t.Errorf("support results sent for elevation requests: %+v", r.agents.results())
+	}
+	n := map[string]int{}
+	for _, a := range r.actions(t) {
+		n[a]++
+	}
+	if n["request.created"] != 3 || n["request.approved"] != 1 || n["request.denied"] != 1 || n["request.expired"] != 1 {
+		t.Errorf("audit counts %v", n)
 	}
 }

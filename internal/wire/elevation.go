@@ -27,11 +27,13 @@ import (
 // Broker → agent:
 //
 //	elevation_policy  {self_approve_groups, max_minutes}  (at connect and when the settings change)
-//	elevation_code    {request_id, user, code}            (an approved request: redeem this code for user)
+//	elevation_code    {request_id, user, code, by}        (an approved request: redeem this code for user)
+//	elevation_request_result {request_id, status, message, by} (a request denied or expired: tell the user)
 func init() {
 	register(
 		func() Message { return &ElevationPolicy{} },
 		func() Message { return &ElevationRequestCode{} },
+		func() Message { return &ElevationRequestResult{} },
 	)
 }
 
@@ -82,6 +84,7 @@ type ElevationRequestCode struct {
 	RequestID string `json:"request_id"`
 	User      string `json:"user"`
 	Code      string `json:"code"`
+	By        string `json:"by,omitempty"` // the portal user who approved
 }
 
 func (*ElevationRequestCode) Type() string { return "elevation_code" }
@@ -98,24 +101,34 @@ func (m *ElevationRequestCode) Validate() error {
 	if m.Code == "" || len(m.Code) > 64 {
 		return invalid("code required")
 	}
+	if err := validText("by", m.By, 128); err != nil {
+		return err
+	}
 	return validText("code", m.Code, 64)
 }
 
-// ElevationDecision is POST /api/elevation-requests/{id}/approve (Minutes)
-// and /deny (Minutes 0).
-type ElevationDecision struct {
-	Minutes int    `json:"minutes,omitempty"`
-	Comment string `json:"comment,omitempty"`
+// ElevationRequestResult tells the agent that an end user's elevation
+// request was denied or expired, so the user hears of it; an approval
+// arrives as an ElevationRequestCode instead.
+type ElevationRequestResult struct {
+	RequestID string `json:"request_id"`
+	Status    string `json:"status"` // RequestDenied or RequestExpired
+	Message   string `json:"message,omitempty"`
+	By        string `json:"by,omitempty"`
 }
 
-// Validate bounds the fields; approve checks Minutes is set.
-func (r *ElevationDecision) Validate() error {
-	if r.Minutes != 0 {
-		if err := validMinutes(r.Minutes); err != nil {
-			return err
-		}
+func (*ElevationRequestResult) Type() string { return "elevation_request_result" }
+func (m *ElevationRequestResult) Validate() error {
+	if err := validID(m.RequestID); err != nil {
+		return err
 	}
-	return validText("comment", r.Comment, 500)
+	if m.Status != RequestDenied && m.Status != RequestExpired {
+		return invalid("status must be denied or expired")
+	}
+	if err := validText("by", m.By, 128); err != nil {
+		return err
+	}
+	return validText("message", m.Message, 1024)
 }
 
 // validMinutes bounds an elevation length: what a code can carry.

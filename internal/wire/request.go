@@ -168,7 +168,17 @@ func (r *DeviceGroupRequest) Validate() error {
 // DecisionRequest is POST /api/requests/{id}/approve and /deny.
 type DecisionRequest struct {
 	Comment string `json:"comment,omitempty"`
+	// Minutes is how long an approved elevation request lasts (required
+	// to approve one; the device's elevation.max_minutes bounds it).
+	Minutes int `json:"minutes,omitempty"`
 }
 
-// Validate bounds the comment.
-func (r *DecisionRequest) Validate() error { return validText("comment", r.Comment, 500) }
+// Validate bounds the comment and the minutes.
+func (r *DecisionRequest) Validate() error {
+	if r.Minutes != 0 {
+		if err := validMinutes(r.Minutes); err != nil {
+			return err
+		}
+	}
+	return validText("comment", r.Comment, 500)
+}

@@ -1,7 +1,8 @@
-// pages/requests.js: the approvals queue. Pending remote-support (and,
-// later, elevation and access) requests update live over the events
+// pages/requests.js: the approvals queue. Pending remote-support and
+// elevation (and, later, access) requests update live over the events
 // websocket; Approve on a support request opens the viewer for the
-// approver while the end user is asked to allow the connection.
+// approver while the end user is asked to allow the connection; Approve on
+// an elevation request takes a duration and delivers a code to the agent.
 import { api, events } from '../api.js';
 import { el, clear, table } from '../dom.js';
 
@@ -18,6 +19,21 @@ function contact(r) {
   return el('div', { class: 'contact' }, el('strong', {}, r.contact_name),
     r.contact_email ? el('div', {}, el('a', { href: `mailto:${r.contact_email}` }, r.contact_email)) : null,
     r.contact_phone ? el('div', {}, r.contact_phone) : null);
+}
+
+// minutesInput is an elevation request's duration, bounded by the device's
+// elevation.max_minutes (the broker checks it again).
+function minutesInput(r) {
+  const max = r.max_minutes || 60;
+  return el('input', { type: 'number', 'data-minutes': r.id, min: '5', max: String(max), step: '5',
+    value: String(Math.min(30, max)), title: `Minutes of administrator rights (at most ${max})`, class: 'minutes' });
+}
+
+// decisionBody is what an approve or deny sends.
+function decisionBody(r, what, comment, minutes) {
+  const body = comment ? { comment } : {};
+  if (what === 'approve' && r.kind === 'elevation' && minutes) body.minutes = Number(minutes.value);
+  return body;
 }
 
 export async function requestsPage(main, ctx) {
@@ -38,18 +54,20 @@ export async function requestsPage(main, ctx) {
     body.append(table(['Kind', 'Device', 'User', 'Contact', 'Reason', 'Age', 'Status', ''], list.map((r) => {
       const comment = el('input', { 'data-comment': r.id, placeholder: 'Comment (optional)', maxlength: '500' });
       const pending = r.status === 'pending';
-      const approve = el('button', { 'data-approve': r.id, disabled: !pending || (r.kind === 'support' && (!canConnect(ctx.me) || !r.online)),
-        title: r.kind === 'support' && !r.online ? 'The device is offline' : '', onclick: () => decide(r, 'approve', comment.value) }, 'Approve');
+      const minutes = r.kind === 'elevation' && pending ? minutesInput(r) : null;
+      const needsOnline = r.kind === 'support' || r.kind === 'elevation';
+      const approve = el('button', { 'data-approve': r.id, disabled: !pending || (needsOnline && !r.online) || (r.kind === 'support' && !canConnect(ctx.me)),
+        title: needsOnline && !r.online ? 'The device is offline' : '', onclick: () => decide(r, 'approve', comment.value, minutes) }, 'Approve');
       const deny = el('button', { class: 'danger', 'data-deny': r.id, disabled: !pending, onclick: () => decide(r, 'deny', comment.value) }, 'Deny');
       return el('tr', { 'data-request': r.id, class: `kind-${r.kind}` },
         el('td', {}, r.kind),
         el('td', {}, el('a', { href: `#/devices/${r.device_id}` }, r.hostname || r.device_id)),
         el('td', {}, r.user),
-        el('td', {}, contact(r)),
+        el('td', {}, r.kind === 'elevation' ? 'administrator rights' : contact(r)),
         el('td', { class: 'reason' }, r.reason),
         el('td', { class: 'age', 'data-age': r.id }, age(ageOf(r))),
         el('td', {}, r.status, r.decided_by ? ` by ${r.decided_by}` : '', r.comment ? ` — ${r.comment}` : ''),
-        el('td', { class: 'actions' }, pending ? [comment, approve, deny] : ''));
+        el('td', { class: 'actions' }, pending ? [minutes && el('label', { class: 'minutes' }, minutes, 'min'), comment, approve, deny].filter(Boolean) : ''));
     })));
   };
   const load = async () => {
@@ -57,11 +75,11 @@ export async function requestsPage(main, ctx) {
     loadedAt = Date.now();
     render();
   };
-  const decide = async (r, what, comment) => {
+  const decide = async (r, what, comment, minutes) => {
     notice.textContent = '';
     for (const b of body.querySelectorAll(`[data-approve="${r.id}"], [data-deny="${r.id}"]`)) b.disabled = true;
     try {
-      const res = await api('POST', `/api/requests/${r.id}/${what}`, comment ? { comment } : {});
+      const res = await api('POST', `/api/requests/${r.id}/${what}`, decisionBody(r, what, comment, minutes));
       if (what === 'approve' && res.session_id) {
         location.hash = `#/sessions/${res.session_id}`;
         return;

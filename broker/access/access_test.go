@@ -58,7 +58,7 @@ var (
 func (r *rig) entitlement(t *testing.T, name string, emergency *policy.Policy) EntitlementView {
 	t.Helper()
 	v, err := r.s.PutEntitlement(context.Background(), admin, policy.Entitlement{Name: name, Group: r.group,
-		Request: policy.Policy{Approvers: []string{"role:approver"}, Approvals: 2, MaxDuration: 4 * time.Hour, JustificationRequired: true},
+		Request:   policy.Policy{Approvers: []string{"role:approver"}, Approvals: 2, MaxDuration: 4 * time.Hour, JustificationRequired: true},
 		Emergency: emergency})
 	if err != nil {
 		t.Fatal(err)

@@ -104,7 +104,12 @@ func TestAccessEmergencyPortal(t *testing.T) {
 	if got := evalString(t, ctx, `(document.getElementById('access-emergency-badge') ? 'badge' : 'none') + ' ' + document.getElementById('access-approvals').textContent`); got != "none 0/2" {
 		t.Fatalf("before escalation: %s", got)
 	}
-	browsertest.Step(ctx, t, 10*time.Second, chromedp.Click(css(`#access-actions button[data-step="escalate"]`)))
+	// Clicked in one evaluation: the page re-renders on live events, so a
+	// node chromedp found may be gone by the time it clicks.
+	waitFor(t, "escalate clicked", 10*time.Second, func() bool {
+		return evalString(t, ctx, `(() => { const b = document.querySelector('#access-actions button[data-step="escalate"]');
+			if (!b) return ''; b.click(); return 'ok'; })()`) == "ok"
+	})
 	waitFor(t, "badge after escalation", 10*time.Second, func() bool {
 		return evalString(t, ctx, `(document.getElementById('access-emergency-badge') ? 'badge' : 'none') + ' ' + (document.getElementById('access-approvals')?.textContent || '')`) == "badge 0/1"
 	})

@@ -24,6 +24,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"porthole/broker/access"
 	"porthole/broker/agentevents"
 	"porthole/broker/agents"
 	"porthole/broker/archive"
@@ -119,6 +120,8 @@ type Server struct {
 	bg   *breakglass.Service
 	reqs *requests.Manager
 	push *settings.Pusher
+	// acc runs entitlements and access requests.
+	acc *access.Service
 }
 
 // New validates cfg, opens the store (migrating it) and binds the listener,
@@ -208,6 +211,8 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	s.events = agentevents.New(s.audit, agentLink{&hub}, cfg.Logger)
 	s.reqs = requests.New(requests.Config{Store: st, Audit: s.audit, Settings: set, Agents: agentLink{&hub}, Sessions: s.sess,
 		Live: s.live, NewID: auth.NewID, Clock: cfg.Clock, Logger: cfg.Logger, NewTicker: cfg.NewTicker})
+	s.acc = access.New(access.Config{Store: st, Audit: s.audit, Settings: set, Live: s.live, NewID: auth.NewID, Clock: cfg.Clock,
+		Logger: cfg.Logger, NewTicker: cfg.NewTicker})
 	hub = agents.New(agents.Config{Devices: st, Audit: s.audit, Live: s.live, Clock: cfg.Clock,
 		Logger: cfg.Logger.With("component", "agents"), Heartbeat: cfg.Heartbeat,
 		OnMessage: s.agentMessage, OnOffline: s.sess.AgentOffline,
@@ -383,7 +388,7 @@ func (s *Server) Run(ctx context.Context) error {
 	defer cancelLinks()
 	api := httpapi.New(httpapi.Config{Store: s.store, Auth: s.auth, Audit: s.audit, Agents: s.agents, Live: s.live,
 		Sessions: s.sess, Settings: s.settings, MFA: s.mfa, Recordings: s.recs, Archive: s.archive, Elevation: s.elevation,
-		BreakGlass: s.bg, Requests: s.reqs, SettingsPush: s.push,
+		BreakGlass: s.bg, Requests: s.reqs, SettingsPush: s.push, Access: s.acc,
 		Portal: webclient.Handler(), Clock: s.cfg.Clock, Logger: s.cfg.Logger, SecureCookies: s.cfg.TLS != TLSOff, Context: linkCtx})
 	srv := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(s.cfg.Logger.Handler(), slog.LevelWarn)}
 	ln := s.ln
@@ -402,6 +407,7 @@ func (s *Server) Run(ctx context.Context) error {
 	go func() { streamDone <- s.stream.Run(streamCtx) }()
 	defer func() { stopStream(); <-streamDone }()
 	g.Go(func() error { return s.reqs.Run(gctx) })
+	g.Go(func() error { return s.acc.Run(gctx) })
 	g.Go(func() error {
 		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 			return fmt.Errorf("broker: serve: %w", err)

@@ -17,6 +17,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"porthole/broker/access"
 	"porthole/broker/agents"
 	"porthole/broker/archive"
 	"porthole/broker/audit"
@@ -67,6 +68,8 @@ type Config struct {
 	Requests *requests.Manager
 	// SettingsPush sends changed settings to the connected agents they cover.
 	SettingsPush *settings.Pusher
+	// Access runs entitlements and access requests.
+	Access *access.Service
 }
 
 // API serves HTTP.
@@ -135,6 +138,7 @@ func (a *API) routes() {
 	a.elevationRoutes(m)  // elevation.go
 	a.breakglassRoutes(m) // breakglass.go
 	a.requestRoutes(m)    // groups, requests queue, settings registry and clearing (requests.go)
+	a.accessRoutes(m)     // entitlements and access requests (access.go)
 	m.HandleFunc("POST /api/agent/enroll", a.enroll)
 	m.HandleFunc("GET /api/agent/ws", a.agentLink)
 	if a.cfg.Portal != nil {

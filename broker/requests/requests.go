@@ -299,6 +299,9 @@ func (m *Manager) pending(ctx context.Context, id string) (store.Request, error)
 	if err != nil {
 		return r, err
 	}
+	if r.Kind == KindAccess { // decided by its policy in broker/access
+		return r, fmt.Errorf("%w: %s", ErrUnsupported, r.Kind)
+	}
 	if r.Status != store.RequestPending {
 		return r, store.ErrNotPending
 	}
@@ -404,6 +407,9 @@ func (m *Manager) ExpireDue(ctx context.Context) (int, error) {
 	}
 	n := 0
 	for _, r := range due {
+		if r.Kind == KindAccess { // broker/access expires its own (and audits access.expired)
+			continue
+		}
 		if m.expire(ctx, r) {
 			n++
 		}

@@ -7,6 +7,8 @@
 //	porthole token create [--uses N] [--expires 24h] [--note TEXT] [--json]
 //	porthole code issue --device ID [--user NAME] [--for 30m]
 //	porthole elevations list --device ID
+//	porthole request create ENTITLEMENT --for 1h --reason TEXT [--emergency]
+//	porthole task list|approve|deny|escalate ID
 package main
 
 import (
@@ -47,6 +49,17 @@ commands:
                                                       prints its username and password once
   breakglass list --device ID [--json]                the device's break-glass accounts and their status
   breakglass revoke GRANT_ID                          log the account off and delete it now
+  request create ENTITLEMENT --for 1h --reason TEXT [--group G] [--emergency] [--json]
+                                                      ask for an entitlement (remote_support, unattended_access,
+                                                      break_glass, elevation_codes) on a device group
+  task list [--all | --state S | --review] [--json]   access requests you made or may decide (⚡ = emergency)
+  task approve|deny|escalate|cancel|revoke|review ID [--comment T] [--json]
+                                                      act on an access request
+  grants [--json]                                     active access grants: who holds what, until when
+  entitlement list [--json]                           entitlements and their policies
+  entitlement set NAME --group ID --approvers L [--approvals N] [--max D] [--justification]
+      [--self-approve] [--emergency-approvers L [--emergency-approvals N] | --emergency-auto] [--emergency-max D]
+                                                      define or change an entitlement (admins)
 
 Exit codes: 0 ok, 1 error, 2 usage, 3 not logged in or token expired, 4 permission denied.`
 
@@ -115,6 +128,14 @@ func run(ctx context.Context, args []string, in io.Reader, out io.Writer) error 
 		return cmdElevationsList(ctx, args[2:], out)
 	case "breakglass":
 		return cmdBreakGlass(ctx, args[1:], out)
+	case "request":
+		return cmdRequest(ctx, args[1:], out)
+	case "task":
+		return cmdTask(ctx, args[1:], out)
+	case "grants":
+		return cmdGrants(ctx, args[1:], out)
+	case "entitlement":
+		return cmdEntitlement(ctx, args[1:], out)
 	case "-h", "--help", "help":
 		fmt.Fprintln(out, usage)
 		return nil

@@ -119,8 +119,11 @@ func FuzzDecodeRequestBodies(f *testing.F) {
 	f.Add([]byte(`{"group_id":""}`))
 	f.Add([]byte(`{"comment":"call me"}`))
 	f.Add([]byte(`{"comment":"a\u0000b"}`))
+	f.Add([]byte(`{"entitlement":"break_glass","group":"lab","duration_seconds":3600,"justification":"db down","emergency":true}`))
+	f.Add([]byte(`{"name":"remote_support","group_id":"g1","request":{"approvers":["role:admin"],"approvals":1,"max_duration_seconds":3600},"emergency":{"auto_approve":true,"max_duration_seconds":600}}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		for _, v := range []interface{ Validate() error }{&GroupRequest{}, &DeviceGroupRequest{}, &DecisionRequest{}} {
+		for _, v := range []interface{ Validate() error }{&GroupRequest{}, &DeviceGroupRequest{}, &DecisionRequest{},
+			&EntitlementRequest{}, &AccessRequestCreate{}} {
 			if err := DecodeJSON(bytes.NewReader(data), 1<<16, v); err == nil && v.Validate() != nil {
 				t.Fatalf("accepted an invalid %T", v)
 			}

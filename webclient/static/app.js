@@ -10,6 +10,7 @@ import { accountPage, installStepUp } from './pages/account.js';
 import { recordingsPage, recordingPage } from './pages/recordings.js';
 import { requestsPage } from './pages/requests.js';
 import { settingsPage } from './pages/settings.js';
+import { accessPage, accessRequestPage } from './pages/access.js';
 import { installNotifications, stopNotifications } from './notify.js';
 import { el, clear } from './dom.js';
 
@@ -29,6 +30,8 @@ const routes = [
   { re: /^#\/recordings\/([A-Za-z0-9_-]+)$/, page: recordingPage, role: ['admin', 'auditor'] },
   { re: /^#\/requests$/, page: requestsPage, role: ['admin', 'technician', 'approver'] },
   { re: /^#\/settings$/, page: settingsPage, role: ['admin'] },
+  { re: /^#\/access$/, page: accessPage },
+  { re: /^#\/access\/([A-Za-z0-9_-]+)$/, page: accessRequestPage },
 ];
 
 export function banner(msg, kind = 'error') {
@@ -47,6 +50,7 @@ function renderNav() {
   if (state.me.role === 'admin' || state.me.role === 'auditor') links.push(['#/recordings', 'Recordings']);
   if (['admin', 'technician', 'approver'].includes(state.me.role)) links.push(['#/requests', 'Requests']);
   if (state.me.role === 'admin') links.push(['#/settings', 'Settings']);
+  links.push(['#/access', 'Access']);
   links.push(['#/account', 'Account']);
   for (const [href, text] of links) nav.append(el('a', { href, id: `nav-${href.slice(2)}` }, text));
   installNotifications(state.me);

@@ -5,6 +5,7 @@
 // an elevation request takes a duration and delivers a code to the agent.
 import { api, events } from '../api.js';
 import { el, clear, table } from '../dom.js';
+import { marker, accessActions } from './access.js';
 
 const canConnect = (me) => me.role === 'admin' || me.role === 'technician';
 
@@ -13,6 +14,23 @@ export function age(s) {
   if (s < 60) return `${s}s`;
   if (s < 3600) return `${Math.floor(s / 60)}m`;
   return `${Math.floor(s / 3600)}h ${Math.floor((s % 3600) / 60)}m`;
+}
+
+// accessRow is an access request in the queue (kind 'access'): ⚡ for
+// emergency, its entitlement and group, and the steps its policy allows
+// the caller (v is its /api/access/requests view; absent when the caller
+// may not see it).
+function accessRow(r, v, age, done, notice) {
+  const p = r.payload || {};
+  return el('tr', { 'data-request': r.id, class: 'kind-access' },
+    el('td', {}, 'access ', marker({ id: r.id, emergency: p.emergency })),
+    el('td', {}, el('a', { href: `#/access/${r.id}` }, v ? v.group_name : r.device_id)),
+    el('td', {}, r.user),
+    el('td', {}, p.entitlement),
+    el('td', { class: 'reason' }, r.reason),
+    el('td', { class: 'age', 'data-age': r.id }, age),
+    el('td', {}, r.status, r.decided_by ? ` by ${r.decided_by}` : ''),
+    el('td', { class: 'actions' }, v ? accessActions(v, done, notice) : ''));
 }
 
 function contact(r) {
@@ -43,6 +61,7 @@ export async function requestsPage(main, ctx) {
   const body = el('div', { id: 'requests' });
   main.append(el('h1', {}, 'Requests'), el('label', {}, 'Show ', status), notice, body);
   let list = [];
+  let access = new Map(); // access request views by id (see accessRow)
   let loadedAt = Date.now();
   const ageOf = (r) => r.age_seconds + Math.floor((Date.now() - loadedAt) / 1000);
   const render = () => {
@@ -52,6 +71,7 @@ export async function requestsPage(main, ctx) {
       return;
     }
     body.append(table(['Kind', 'Device', 'User', 'Contact', 'Reason', 'Age', 'Status', ''], list.map((r) => {
+      if (r.kind === 'access') return accessRow(r, access.get(r.id), age(ageOf(r)), load, notice);
       const comment = el('input', { 'data-comment': r.id, placeholder: 'Comment (optional)', maxlength: '500' });
       const pending = r.status === 'pending';
       const minutes = r.kind === 'elevation' && pending ? minutesInput(r) : null;
@@ -72,6 +92,7 @@ export async function requestsPage(main, ctx) {
   };
   const load = async () => {
     list = await api('GET', `/api/requests?status=${encodeURIComponent(status.value)}`);
+    if (list.some((r) => r.kind === 'access')) access = new Map((await api('GET', '/api/access/requests')).map((v) => [v.id, v]));
     loadedAt = Date.now();
     render();
   };

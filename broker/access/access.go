@@ -488,18 +488,12 @@ func (s *Service) ExpireDue(ctx context.Context) (int, error) {
 
 // Run expires requests and grants as their deadlines pass, until ctx ends.
 func (s *Service) Run(ctx context.Context) error {
-	t := s.cfg.NewTicker(s.cfg.Tick)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C():
-			if _, err := s.ExpireDue(ctx); err != nil && ctx.Err() == nil {
-				s.log.Error("expire access requests", "err", err)
-			}
+	sessions.Every(ctx, s.cfg.NewTicker, s.cfg.Tick, func(ctx context.Context) {
+		if _, err := s.ExpireDue(ctx); err != nil && ctx.Err() == nil {
+			s.log.Error("expire access requests", "err", err)
 		}
-	}
+	})
+	return nil
 }
 
 // View is an access request as the portal and CLI see it, with what the

@@ -433,18 +433,12 @@ func (m *Manager) expire(ctx context.Context, r store.Request) bool {
 
 // Run expires requests as their deadlines pass, until ctx ends.
 func (m *Manager) Run(ctx context.Context) error {
-	t := m.cfg.NewTicker(m.cfg.Tick)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C():
-			if _, err := m.ExpireDue(ctx); err != nil && ctx.Err() == nil {
-				m.log.Error("expire requests", "err", err)
-			}
+	sessions.Every(ctx, m.cfg.NewTicker, m.cfg.Tick, func(ctx context.Context) {
+		if _, err := m.ExpireDue(ctx); err != nil && ctx.Err() == nil {
+			m.log.Error("expire requests", "err", err)
 		}
-	}
+	})
+	return nil
 }
 
 // tell sends a request's outcome to its endpoint, if connected.

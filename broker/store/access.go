@@ -58,20 +58,7 @@ func (s *Store) EntitlementByID(ctx context.Context, id string) (Entitlement, er
 
 // Entitlements lists entitlements by name, then group.
 func (s *Store) Entitlements(ctx context.Context) ([]Entitlement, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+entitlementCols+` FROM entitlements ORDER BY name, group_id`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := []Entitlement{}
-	for rows.Next() {
-		e, err := scanEntitlement(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, e)
-	}
-	return out, rows.Err()
+	return orEmpty(queryAll(ctx, s.db, scanEntitlement, `SELECT `+entitlementCols+` FROM entitlements ORDER BY name, group_id`))
 }
 
 // ErrChanged means a request changed since it was read (another decision
@@ -80,20 +67,7 @@ var ErrChanged = errors.New("request changed meanwhile; reload and try again")
 
 // KindRequests lists the requests of one kind, newest first (at most 1000).
 func (s *Store) KindRequests(ctx context.Context, kind string) ([]Request, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+requestCols+` FROM requests WHERE kind = ? ORDER BY created_at DESC, id LIMIT 1000`, kind)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := []Request{}
-	for rows.Next() {
-		r, err := scanRequest(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, r)
-	}
-	return out, rows.Err()
+	return orEmpty(queryAll(ctx, s.db, scanRequest, `SELECT `+requestCols+` FROM requests WHERE kind = ? ORDER BY created_at DESC, id LIMIT 1000`, kind))
 }
 
 // UpdateRequest writes a request's status, payload, expiry and decision,

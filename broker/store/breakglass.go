@@ -45,20 +45,7 @@ func (s *Store) BreakGlassGrant(ctx context.Context, id string) (BreakGlassGrant
 
 // BreakGlassGrants lists a device's grants, newest first (at most 200).
 func (s *Store) BreakGlassGrants(ctx context.Context, deviceID string) ([]BreakGlassGrant, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+grantCols+` FROM breakglass_grants WHERE device_id = ? ORDER BY created_at DESC, id LIMIT 200`, deviceID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []BreakGlassGrant
-	for rows.Next() {
-		g, err := scanGrant(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, g)
-	}
-	return out, rows.Err()
+	return queryAll(ctx, s.db, scanGrant, `SELECT `+grantCols+` FROM breakglass_grants WHERE device_id = ? ORDER BY created_at DESC, id LIMIT 200`, deviceID)
 }
 
 // UpdateBreakGlassGrant sets a grant's status (and username and use-by

@@ -72,20 +72,7 @@ func (s *Store) Device(ctx context.Context, id string) (Device, error) {
 
 // Devices lists all devices by hostname.
 func (s *Store) Devices(ctx context.Context) ([]Device, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+deviceCols+` FROM devices ORDER BY hostname, id`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []Device
-	for rows.Next() {
-		d, err := scanDevice(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, d)
-	}
-	return out, rows.Err()
+	return queryAll(ctx, s.db, scanDevice, `SELECT `+deviceCols+` FROM devices ORDER BY hostname, id`)
 }
 
 // UpdateInventory stores what a connected agent reported.

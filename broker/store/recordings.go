@@ -96,18 +96,5 @@ func (s *Store) Recordings(ctx context.Context, f RecordingFilter) ([]Recording,
 	}
 	q += ` ORDER BY started_at DESC LIMIT ?`
 	args = append(args, f.Limit)
-	rows, err := s.db.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []Recording
-	for rows.Next() {
-		r, err := scanRecording(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, r)
-	}
-	return out, rows.Err()
+	return queryAll(ctx, s.db, scanRecording, q, args...)
 }

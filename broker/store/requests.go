@@ -72,21 +72,8 @@ func (s *Store) Requests(ctx context.Context, status string, limit int) ([]Reque
 	if limit <= 0 || limit > 1000 {
 		limit = 200
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT `+requestCols+` FROM requests WHERE (? = '' OR status = ?) ORDER BY created_at DESC, id LIMIT ?`,
-		status, status, limit)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := []Request{}
-	for rows.Next() {
-		r, err := scanRequest(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, r)
-	}
-	return out, rows.Err()
+	return orEmpty(queryAll(ctx, s.db, scanRequest, `SELECT `+requestCols+` FROM requests WHERE (? = '' OR status = ?) ORDER BY created_at DESC, id LIMIT ?`,
+		status, status, limit))
 }
 
 // ErrNotPending means the request was already decided or expired.
@@ -111,18 +98,5 @@ func (s *Store) DecideRequest(ctx context.Context, id, status, by, comment, sess
 
 // DueRequests lists pending requests whose expiry is at or before now.
 func (s *Store) DueRequests(ctx context.Context, now time.Time) ([]Request, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+requestCols+` FROM requests WHERE status = 'pending' AND expires_at <= ?`, ms(now))
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []Request
-	for rows.Next() {
-		r, err := scanRequest(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, r)
-	}
-	return out, rows.Err()
+	return queryAll(ctx, s.db, scanRequest, `SELECT `+requestCols+` FROM requests WHERE status = 'pending' AND expires_at <= ?`, ms(now))
 }

@@ -158,3 +158,30 @@ func notFound(err error, what string) error {
 	}
 	return err
 }
+
+// queryAll runs q and scans every row with scan. It returns nil when there
+// are no rows; callers that promise an empty list wrap it in orEmpty.
+func queryAll[T any](ctx context.Context, db *sql.DB, scan func(interface{ Scan(...any) error }) (T, error), q string, args ...any) ([]T, error) {
+	rows, err := db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
+// orEmpty makes a nil list an empty one (JSON [] rather than null).
+func orEmpty[T any](s []T, err error) ([]T, error) {
+	if s == nil && err == nil {
+		s = []T{}
+	}
+	return s, err
+}

@@ -63,20 +63,7 @@ func (s *Store) SupportSessions(ctx context.Context, deviceID string, limit int)
 	}
 	q += ` ORDER BY started_at DESC LIMIT ?`
 	args = append(args, limit)
-	rows, err := s.db.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []SupportSession
-	for rows.Next() {
-		r, err := scanSession(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, r)
-	}
-	return out, rows.Err()
+	return queryAll(ctx, s.db, scanSession, q, args...)
 }
 
 // EndOpenSupportSessions marks sessions left open by a crash as ended.

@@ -47,20 +47,7 @@ func scanEnroll(row interface{ Scan(...any) error }) (EnrollToken, error) {
 
 // EnrollTokens lists tokens, newest first.
 func (s *Store) EnrollTokens(ctx context.Context) ([]EnrollToken, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+enrollCols+` FROM enroll_tokens ORDER BY created_at DESC`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []EnrollToken
-	for rows.Next() {
-		t, err := scanEnroll(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, t)
-	}
-	return out, rows.Err()
+	return queryAll(ctx, s.db, scanEnroll, `SELECT `+enrollCols+` FROM enroll_tokens ORDER BY created_at DESC`)
 }
 
 // RevokeEnrollToken makes a token unusable.

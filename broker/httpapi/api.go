@@ -213,15 +213,21 @@ func (a *API) authed(perm auth.Permission, next http.HandlerFunc) http.HandlerFu
 		}
 		r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, p))
 		if perm != "" && !p.Can(perm) {
-			if aerr := a.record(r, "access.denied", "", map[string]any{"method": r.Method, "path": r.URL.Path,
-				"role": string(p.Role), "permission": string(perm)}); aerr != nil {
-				a.log.Error("audit access denied", "err", aerr)
-			}
-			a.fail(w, r, errForbidden)
+			a.forbid(w, r, "", perm)
 			return
 		}
 		next(w, r)
 	}
+}
+
+// forbid answers 403 and audits the refusal (access.denied) of perm to the
+// caller, on target if the check was about one.
+func (a *API) forbid(w http.ResponseWriter, r *http.Request, target string, perm auth.Permission) {
+	if err := a.record(r, "access.denied", target, map[string]any{"method": r.Method, "path": r.URL.Path,
+		"role": string(principal(r).Role), "permission": string(perm)}); err != nil {
+		a.log.Error("audit access denied", "err", err)
+	}
+	a.fail(w, r, errForbidden)
 }
 
 // resolve finds the caller of a request: a bearer token, else the session

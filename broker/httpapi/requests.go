@@ -194,34 +194,37 @@ func (a *API) decision(r *http.Request) (requests.Decision, error) {
 	return requests.Decision{By: principal(r).Username, Comment: req.Comment, SourceIP: clientIP(r), Minutes: req.Minutes}, nil
 }
 
-func (a *API) approveRequest(w http.ResponseWriter, r *http.Request) {
+// decidable reads an approve or deny: the decision, and the request if the
+// caller may decide its kind (otherwise it has answered).
+func (a *API) decidable(w http.ResponseWriter, r *http.Request) (requests.Decision, store.Request, bool) {
 	d, err := a.decision(r)
 	if err != nil {
 		a.fail(w, r, err)
-		return
+		return d, store.Request{}, false
 	}
 	req, err := a.cfg.Store.Request(r.Context(), r.PathValue("id"))
 	if err != nil {
 		a.fail(w, r, err)
+		return d, req, false
+	}
+	return d, req, a.mayDecideKind(w, r, req)
+}
+
+func (a *API) approveRequest(w http.ResponseWriter, r *http.Request) {
+	d, req, ok := a.decidable(w, r)
+	if !ok {
 		return
 	}
 	// Approving support makes the approver the session's viewer.
-	if p := principal(r); req.Kind == requests.KindSupport && !p.Can(auth.ConnectDevice) {
-		if aerr := a.record(r, "access.denied", req.ID, map[string]any{"method": r.Method, "path": r.URL.Path,
-			"role": string(p.Role), "permission": string(auth.ConnectDevice)}); aerr != nil {
-			a.log.Error("audit access denied", "err", aerr)
-		}
-		a.fail(w, r, errForbidden)
+	if req.Kind == requests.KindSupport && !principal(r).Can(auth.ConnectDevice) {
+		a.forbid(w, r, req.ID, auth.ConnectDevice)
 		return
 	}
 	// The approver starts a support session: the same MFA step-up applies.
 	if req.Kind == requests.KindSupport && !a.stepUpOK(w, r, req.DeviceID) {
 		return
 	}
-	if !a.mayDecideKind(w, r, req) {
-		return
-	}
-	sid, err := a.cfg.Requests.Approve(r.Context(), r.PathValue("id"), d)
+	sid, err := a.cfg.Requests.Approve(r.Context(), req.ID, d)
 	if err != nil {
 		a.failElevation(w, r, err)
 		return
@@ -230,20 +233,11 @@ func (a *API) approveRequest(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) denyRequest(w http.ResponseWriter, r *http.Request) {
-	d, err := a.decision(r)
-	if err != nil {
-		a.fail(w, r, err)
+	d, req, ok := a.decidable(w, r)
+	if !ok {
 		return
 	}
-	req, err := a.cfg.Store.Request(r.Context(), r.PathValue("id"))
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	if !a.mayDecideKind(w, r, req) {
-		return
-	}
-	if err := a.cfg.Requests.Deny(r.Context(), r.PathValue("id"), d); err != nil {
+	if err := a.cfg.Requests.Deny(r.Context(), req.ID, d); err != nil {
 		a.fail(w, r, err)
 		return
 	}
@@ -258,13 +252,9 @@ var kindPermissions = map[string]auth.Permission{requests.KindElevation: auth.De
 // needs; if not it audits access.denied, answers 403 and reports false.
 func (a *API) mayDecideKind(w http.ResponseWriter, r *http.Request, req store.Request) bool {
 	perm, ok := kindPermissions[req.Kind]
-	if p := principal(r); !ok || p.Can(perm) {
+	if !ok || principal(r).Can(perm) {
 		return true
 	}
-	if err := a.record(r, "access.denied", req.ID, map[string]any{"method": r.Method, "path": r.URL.Path,
-		"role": string(principal(r).Role), "permission": string(perm)}); err != nil {
-		a.log.Error("audit access denied", "err", err)
-	}
-	a.fail(w, r, errForbidden)
+	a.forbid(w, r, req.ID, perm)
 	return false
 }

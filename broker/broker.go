@@ -204,15 +204,15 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		st.Close()
 		return nil, err
 	}
+	s.acc = access.New(access.Config{Store: st, Audit: s.audit, Settings: set, Live: s.live, NewID: auth.NewID, Clock: cfg.Clock,
+		Logger: cfg.Logger, NewTicker: cfg.NewTicker})
 	var hub *agents.Hub
 	s.sess = sessions.New(sessions.Config{Agents: agentLink{&hub}, Store: st, Audit: s.audit, Settings: set, API: api,
 		Clock: cfg.Clock, Logger: cfg.Logger, NewTicker: cfg.NewTicker, Recordings: s.recs,
-		RecordingMaxBytes: cfg.RecordingMaxBytes})
+		RecordingMaxBytes: cfg.RecordingMaxBytes, Grants: s.acc})
 	s.events = agentevents.New(s.audit, agentLink{&hub}, cfg.Logger)
 	s.reqs = requests.New(requests.Config{Store: st, Audit: s.audit, Settings: set, Agents: agentLink{&hub}, Sessions: s.sess,
 		Live: s.live, NewID: auth.NewID, Clock: cfg.Clock, Logger: cfg.Logger, NewTicker: cfg.NewTicker})
-	s.acc = access.New(access.Config{Store: st, Audit: s.audit, Settings: set, Live: s.live, NewID: auth.NewID, Clock: cfg.Clock,
-		Logger: cfg.Logger, NewTicker: cfg.NewTicker})
 	hub = agents.New(agents.Config{Devices: st, Audit: s.audit, Live: s.live, Clock: cfg.Clock,
 		Logger: cfg.Logger.With("component", "agents"), Heartbeat: cfg.Heartbeat,
 		OnMessage: s.agentMessage, OnOffline: s.sess.AgentOffline,

@@ -206,8 +206,10 @@ func TestRecordingReplay(t *testing.T) {
 	// The picture there is the session's test pattern (the first frames
 	// are the encoder's coarse start-up keyframe).
 	waitVideoPatterns(t, ctx, "rec-video")
+	// Stamps are milliseconds; a loaded machine may land one or two frames
+	// off the first read (seeking is to the nearest decodable frame).
 	back := stampAt(t, ctx, 1)
-	if d := back - s1; d < -15 || d > 15 {
+	if d := back - s1; d < -100 || d > 100 {
 		t.Fatalf("seeking back to 1s shows stamp %v, first read %v", back, s1)
 	}
 	// Play at 2×, and the timeline lists the clicks; clicking one jumps there.

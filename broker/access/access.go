@@ -645,14 +645,34 @@ func (s *Service) Grants(ctx context.Context) ([]Grant, error) {
 	return out, nil
 }
 
-// Holds reports whether user holds an active grant of name on group: the
-// check a feature makes to let a grant stand in for a standing right.
-func (s *Service) Holds(ctx context.Context, user, name, groupID string) (bool, error) {
+// Holding returns an active grant of name on group that user holds (the
+// one that lasts longest): the check a feature makes to let a grant stand
+// in for a standing right. ok is false when there is none.
+func (s *Service) Holding(ctx context.Context, user, name, groupID string) (g Grant, ok bool, err error) {
 	gs, err := s.Grants(ctx)
+	if err != nil {
+		return Grant{}, false, err
+	}
+	for _, c := range gs {
+		if c.User == user && c.Entitlement == name && c.GroupID == groupID && (!ok || c.Until.After(g.Until)) {
+			g, ok = c, true
+		}
+	}
+	return g, ok, nil
+}
+
+// Active reports whether the grant made by request id is still in force
+// (approved, not revoked, not past its end). Work started under a grant
+// asks this to stop when the grant does.
+func (s *Service) Active(ctx context.Context, id string) (bool, error) {
+	_, p, _, err := s.load(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
 	if err != nil {
 		return false, err
 	}
-	return slices.ContainsFunc(gs, func(g Grant) bool { return g.User == user && g.Entitlement == name && g.GroupID == groupID }), nil
+	return p.Active(s.cfg.Clock.Now()), nil
 }
 
 func (s *Service) publish(row store.Request) {

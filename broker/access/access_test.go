@@ -112,8 +112,17 @@ func TestTwoApprovalsThenGrantExpires(t *testing.T) {
 	if v, err = r.s.Do(ctx, apr2, v.ID, StepApprove, ""); err != nil || v.State != policy.Approved || !v.Active {
 		t.Fatalf("second approval: %+v %v", v, err)
 	}
-	if ok, err := r.s.Holds(ctx, "tom", RemoteSupport, r.group); err != nil || !ok {
-		t.Fatalf("holds: %v %v", ok, err)
+	if g, ok, err := r.s.Holding(ctx, "tom", RemoteSupport, r.group); err != nil || !ok || g.RequestID != v.ID {
+		t.Fatalf("holding: %+v %v %v", g, ok, err)
+	}
+	for _, other := range []struct{ user, name, group string }{{"ann", RemoteSupport, r.group}, {"tom", BreakGlass, r.group},
+		{"tom", RemoteSupport, "other-group"}} {
+		if _, ok, err := r.s.Holding(ctx, other.user, other.name, other.group); err != nil || ok {
+			t.Fatalf("holding %+v: %v %v", other, ok, err)
+		}
+	}
+	if ok, err := r.s.Active(ctx, v.ID); err != nil || !ok {
+		t.Fatalf("active before the end: %v %v", ok, err)
 	}
 	// The generic queue cannot decide it behind the policy's back.
 	row, _ := r.st.Request(ctx, v.ID)
@@ -126,6 +135,12 @@ func TestTwoApprovalsThenGrantExpires(t *testing.T) {
 	}
 	if gs, err := r.s.Grants(ctx); err != nil || len(gs) != 0 {
 		t.Fatalf("grants after expiry: %+v %v", gs, err)
+	}
+	if ok, err := r.s.Active(ctx, v.ID); err != nil || ok {
+		t.Fatalf("active after the end: %v %v", ok, err)
+	}
+	if ok, err := r.s.Active(ctx, "no-such-request"); err != nil || ok {
+		t.Fatalf("active for an unknown id: %v %v", ok, err)
 	}
 	want := []string{"access.approved", "access.approved", "access.expired", "access.granted", "access.requested"}
 	if got := r.actions(t, v.ID); !slices.Equal(got, want) {

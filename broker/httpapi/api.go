@@ -126,13 +126,13 @@ func (a *API) routes() {
 	a.auditRoutes(m)     // export, verify, session extend (audit.go, expiry.go)
 	a.recordingRoutes(m) // recordings.go
 	m.HandleFunc("GET /api/events", a.authed("", a.events))
-	m.HandleFunc("POST /api/sessions", a.authed(auth.ConnectDevice, a.startSession))
+	m.HandleFunc("POST /api/sessions", a.authed("", a.startSession)) // role or grant: checked once the device is known
 	m.HandleFunc("GET /api/sessions", a.authed(auth.ViewDevices, a.listSessions))
 	m.HandleFunc("GET /api/sessions/{id}", a.authed(auth.ViewDevices, a.getSession))
 	m.HandleFunc("POST /api/sessions/{id}/end", a.authed("", a.endSession))
-	m.HandleFunc("POST /api/sessions/{id}/view-only", a.authed(auth.ConnectDevice, a.sessionViewOnly))
-	m.HandleFunc("POST /api/sessions/{id}/display", a.authed(auth.ConnectDevice, a.sessionDisplay))
-	m.HandleFunc("GET /api/sessions/{id}/signal", a.authed(auth.ConnectDevice, a.signal))
+	m.HandleFunc("POST /api/sessions/{id}/view-only", a.authed("", a.sessionViewOnly))
+	m.HandleFunc("POST /api/sessions/{id}/display", a.authed("", a.sessionDisplay))
+	m.HandleFunc("GET /api/sessions/{id}/signal", a.authed("", a.signal))
 	m.HandleFunc("GET /api/settings", a.authed(auth.ViewDevices, a.getSettings))
 	m.HandleFunc("PUT /api/settings/{key}", a.authed(auth.ManageSettings, a.putSetting))
 	a.elevationRoutes(m)  // elevation.go
@@ -223,11 +223,16 @@ func (a *API) authed(perm auth.Permission, next http.HandlerFunc) http.HandlerFu
 // forbid answers 403 and audits the refusal (access.denied) of perm to the
 // caller, on target if the check was about one.
 func (a *API) forbid(w http.ResponseWriter, r *http.Request, target string, perm auth.Permission) {
+	a.refuse(w, r, target, perm, errForbidden)
+}
+
+// refuse is forbid with the reason to show (an error wrapping errForbidden).
+func (a *API) refuse(w http.ResponseWriter, r *http.Request, target string, perm auth.Permission, why error) {
 	if err := a.record(r, "access.denied", target, map[string]any{"method": r.Method, "path": r.URL.Path,
 		"role": string(principal(r).Role), "permission": string(perm)}); err != nil {
 		a.log.Error("audit access denied", "err", err)
 	}
-	a.fail(w, r, errForbidden)
+	a.fail(w, r, why)
 }
 
 // resolve finds the caller of a request: a bearer token, else the session

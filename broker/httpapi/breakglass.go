@@ -7,6 +7,7 @@ import (
 
 	"porthole/broker/auth"
 	"porthole/broker/breakglass"
+	"porthole/broker/store"
 	"porthole/internal/wire"
 )
 
@@ -15,8 +16,8 @@ import (
 // revoking one.
 func (a *API) breakglassRoutes(m *http.ServeMux) {
 	m.HandleFunc("GET /api/devices/{id}/breakglass", a.authed(auth.ViewDevices, a.listBreakGlass))
-	m.HandleFunc("POST /api/devices/{id}/breakglass", a.authed(auth.BreakGlass, a.createBreakGlass))
-	m.HandleFunc("POST /api/breakglass/{id}/revoke", a.authed(auth.BreakGlass, a.revokeBreakGlass))
+	m.HandleFunc("POST /api/devices/{id}/breakglass", a.onDevice(auth.BreakGlass, a.createBreakGlass))
+	m.HandleFunc("POST /api/breakglass/{id}/revoke", a.authed("", a.revokeBreakGlass))
 }
 
 func (a *API) listBreakGlass(w http.ResponseWriter, r *http.Request) {
@@ -45,6 +46,16 @@ func (a *API) createBreakGlass(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) revokeBreakGlass(w http.ResponseWriter, r *http.Request) {
+	// An unknown account has no device: only the role passes, and then
+	// Revoke answers "not found".
+	acct, err := a.cfg.Store.BreakGlassGrant(r.Context(), r.PathValue("id"))
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		a.fail(w, r, err)
+		return
+	}
+	if _, ok := a.entitled(w, r, auth.BreakGlass, acct.DeviceID); !ok {
+		return
+	}
 	g, err := a.cfg.BreakGlass.Revoke(r.Context(), r.PathValue("id"), principal(r).Username, clientIP(r))
 	if err != nil {
 		a.failBreakGlass(w, r, err)

@@ -12,7 +12,7 @@ import (
 
 // elevationRoutes registers temporary admin codes and elevation records.
 func (a *API) elevationRoutes(m *http.ServeMux) {
-	m.HandleFunc("POST /api/devices/{id}/elevation-codes", a.authed(auth.IssueElevationCode, a.issueElevationCode))
+	m.HandleFunc("POST /api/devices/{id}/elevation-codes", a.onDevice(auth.IssueElevationCode, a.issueElevationCode))
 	m.HandleFunc("GET /api/devices/{id}/elevations", a.authed(auth.ViewElevations, a.listElevations))
 }
 

@@ -215,14 +215,14 @@ func (a *API) approveRequest(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	// Approving support makes the approver the session's viewer.
-	if req.Kind == requests.KindSupport && !principal(r).Can(auth.ConnectDevice) {
-		a.forbid(w, r, req.ID, auth.ConnectDevice)
-		return
-	}
-	// The approver starts a support session: the same MFA step-up applies.
-	if req.Kind == requests.KindSupport && !a.stepUpOK(w, r, req.DeviceID) {
-		return
+	if req.Kind == requests.KindSupport {
+		// Approving support makes the approver the session's viewer: they
+		// need the right to connect (role or grant) and the same MFA step-up.
+		g, ok := a.entitled(w, r, auth.ConnectDevice, req.DeviceID)
+		if !ok || !a.stepUpOK(w, r, req.DeviceID) {
+			return
+		}
+		d.Grant = g.RequestID
 	}
 	sid, err := a.cfg.Requests.Approve(r.Context(), req.ID, d)
 	if err != nil {

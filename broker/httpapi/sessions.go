@@ -9,6 +9,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"porthole/broker/access"
 	"porthole/broker/auth"
 	"porthole/broker/sessions"
 	"porthole/broker/settings"
@@ -21,11 +22,27 @@ func (a *API) startSession(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
+	grant, ok := a.entitled(w, r, auth.ConnectDevice, req.DeviceID)
+	if !ok {
+		return
+	}
+	if req.Unattended {
+		// No role skips the end user's consent: only a grant of
+		// unattended access on the device's group does.
+		g, ok := a.useGrant(w, r, access.UnattendedAccess, auth.ConnectDevice, req.DeviceID, errNoUnattended)
+		if !ok {
+			return
+		}
+		if grant.RequestID == "" || g.Until.Before(grant.Until) {
+			grant = g // the session ends with whichever grant ends first
+		}
+	}
 	if !a.stepUpOK(w, r, req.DeviceID) {
 		return
 	}
 	p := principal(r)
-	sr := sessions.Request{ID: auth.NewID(), DeviceID: req.DeviceID, Requester: p.Username, Display: req.Display, SourceIP: clientIP(r)}
+	sr := sessions.Request{ID: auth.NewID(), DeviceID: req.DeviceID, Requester: p.Username, Display: req.Display, SourceIP: clientIP(r),
+		Grant: grant.RequestID, Unattended: req.Unattended}
 	if req.ViewOnly != nil {
 		sr.ViewOnly, sr.ViewOnlySet = *req.ViewOnly, true
 	}
@@ -85,7 +102,23 @@ func (a *API) ownSession(w http.ResponseWriter, r *http.Request) (*sessions.Sess
 		a.fail(w, r, errForbidden)
 		return nil, false
 	}
-	return s, true
+	// The owner still needs the right to connect: their role, or the
+	// grant the session runs under while it is in force.
+	if principal(r).Can(auth.ConnectDevice) {
+		return s, true
+	}
+	if s.Grant != "" && a.cfg.Access != nil {
+		active, err := a.cfg.Access.Active(r.Context(), s.Grant)
+		if err != nil {
+			a.fail(w, r, err)
+			return nil, false
+		}
+		if active {
+			return s, true
+		}
+	}
+	a.refuse(w, r, s.ID, auth.ConnectDevice, errNoGrant)
+	return nil, false
 }
 
 // mayControl: only the portal user who started a session may view, steer

@@ -278,6 +278,9 @@ type Decision struct {
 	// Minutes is how long an approval grants, for kinds that grant for a
 	// time (elevation); their Decider checks it.
 	Minutes int
+	// Grant is the access request whose grant let the decider approve a
+	// support request (the session they then view runs under it).
+	Grant string
 }
 
 func (d Decision) validate() error {
@@ -329,7 +332,8 @@ func (m *Manager) Approve(ctx context.Context, id string, d Decision) (sessionID
 	if r.Kind != KindSupport {
 		return "", fmt.Errorf("%w: %s", ErrUnsupported, r.Kind)
 	}
-	s, err := m.cfg.Sessions.Start(ctx, sessions.Request{ID: m.cfg.NewID(), DeviceID: r.DeviceID, Requester: d.By, SourceIP: d.SourceIP})
+	s, err := m.cfg.Sessions.Start(ctx, sessions.Request{ID: m.cfg.NewID(), DeviceID: r.DeviceID, Requester: d.By, SourceIP: d.SourceIP,
+		Grant: d.Grant})
 	if err != nil {
 		return "", err
 	}

@@ -44,6 +44,11 @@ func (s *Session) startExpiry() {
 	}
 	s.mu.Unlock()
 	s.sendExpiry(msg)
+	s.tick(s.expiryTick)
+}
+
+// tick calls f on every watcher tick until the session ends.
+func (s *Session) tick(f func()) {
 	s.m.wg.Add(1)
 	go func() {
 		defer s.m.wg.Done()
@@ -52,12 +57,30 @@ func (s *Session) startExpiry() {
 		for {
 			select {
 			case <-t.C():
-				s.expiryTick()
+				f()
 			case <-s.done:
 				return
 			}
 		}
 	}()
+}
+
+// ReasonGrantEnded ends a session whose access grant expired or was revoked.
+const ReasonGrantEnded = "the access grant ended"
+
+// grantTick ends the session once the grant it runs under is no longer in
+// force. A failed check is logged and tried again on the next tick.
+func (s *Session) grantTick() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	ok, err := s.m.cfg.Grants.Active(ctx, s.Grant)
+	if err != nil {
+		s.m.log.Warn("check the session's access grant", "session_id", s.ID, "grant", s.Grant, "err", err)
+		return
+	}
+	if !ok {
+		s.End(ReasonGrantEnded)
+	}
 }
 
 // expiryTick reads the clock: at zero it ends the session; otherwise it

@@ -99,6 +99,13 @@ type Config struct {
 	// ExpiryTick is how often a watcher looks at the clock and tells the
 	// viewer the time left (default 1s).
 	ExpiryTick time.Duration
+	// Grants says whether an access grant is still in force; sessions
+	// started under a grant need it (Start refuses them without).
+	Grants grants
+}
+
+type grants interface {
+	Active(ctx context.Context, requestID string) (bool, error)
 }
 
 // Manager owns every session of this broker.
@@ -142,6 +149,13 @@ type Request struct {
 	Display     int
 	SourceIP    string
 	ViewOnlySet bool // the caller chose ViewOnly explicitly; otherwise the setting decides
+	// Grant is the access request whose grant let the requester connect
+	// ("" when their role did); the session ends when that grant does.
+	Grant string
+	// Unattended skips the end user's consent prompt on a device whose
+	// setting asks for it. The caller has checked the requester holds an
+	// unattended-access grant for the device.
+	Unattended bool
 }
 
 // Event is what a viewer receives.
@@ -167,6 +181,9 @@ type Session struct {
 	Requester string
 	SourceIP  string
 	StartedAt time.Time
+	// Grant is the access request whose grant the session runs under ("":
+	// the requester's role).
+	Grant string
 
 	viewOnly atomic.Bool
 	// expiry is the period from consent to automatic end (0 = none) and
@@ -242,8 +259,14 @@ func (m *Manager) Start(ctx context.Context, req Request) (*Session, error) {
 	if err != nil {
 		return nil, err
 	}
+	if (req.Grant != "" || req.Unattended) && m.cfg.Grants == nil {
+		return nil, fmt.Errorf("%w: this broker does not run access grants", ErrNotAllowed)
+	}
+	if req.Unattended {
+		consentMode.Value = wire.ConsentUnattended
+	}
 	s := &Session{m: m, ID: req.ID, DeviceID: dev.ID, Hostname: dev.Hostname, Requester: req.Requester, SourceIP: req.SourceIP,
-		StartedAt: m.cfg.Clock.Now(), state: StateWaitingConsent, display: req.Display, watchers: map[chan Event]struct{}{}, done: make(chan struct{})}
+		Grant: req.Grant, StartedAt: m.cfg.Clock.Now(), state: StateWaitingConsent, display: req.Display, watchers: map[chan Event]struct{}{}, done: make(chan struct{})}
 	s.viewOnly.Store(req.ViewOnly)
 	s.expiry, s.canExtend = time.Duration(expiryMin)*time.Minute, canExtend
 
@@ -261,14 +284,23 @@ func (m *Manager) Start(ctx context.Context, req Request) (*Session, error) {
 	m.mu.Unlock()
 
 	// Fail closed: a session whose request cannot be audited does not start.
-	if err := s.record(ctx, "session.requested", map[string]any{"view_only": req.ViewOnly, "display": req.Display, "consent_mode": consentMode.Value,
-		"expiry_minutes": expiryMin}); err != nil {
+	details := map[string]any{"view_only": req.ViewOnly, "display": req.Display, "consent_mode": consentMode.Value, "expiry_minutes": expiryMin}
+	if req.Grant != "" {
+		details["grant"] = req.Grant
+	}
+	if req.Unattended {
+		details["unattended_by_grant"] = true
+	}
+	if err := s.record(ctx, "session.requested", details); err != nil {
 		m.forget(s)
 		return nil, err
 	}
 	if err := s.save(ctx); err != nil {
 		m.forget(s)
 		return nil, err
+	}
+	if s.Grant != "" {
+		s.tick(s.grantTick)
 	}
 	if consentMode.Value == wire.ConsentUnattended {
 		m.log.Warn("unattended session: the end user is not asked", "session_id", s.ID, "device_id", dev.ID, "requester", req.Requester)
@@ -442,13 +474,16 @@ type Snapshot struct {
 	ExpiresAt        *time.Time `json:"expires_at,omitempty"`
 	RemainingSeconds int        `json:"remaining_seconds,omitempty"`
 	CanExtend        bool       `json:"can_extend,omitempty"`
+	// Grant is the access request whose grant the session runs under.
+	Grant string `json:"grant,omitempty"`
 }
 
 // Snapshot returns the session's current view.
 func (s *Session) Snapshot() Snapshot {
 	s.mu.Lock()
 	snap := Snapshot{ID: s.ID, DeviceID: s.DeviceID, Hostname: s.Hostname, Requester: s.Requester, State: s.state,
-		ViewOnly: s.viewOnly.Load(), Display: s.display, Consent: s.consent, StartedAt: s.StartedAt, EndReason: s.endReason}
+		ViewOnly: s.viewOnly.Load(), Display: s.display, Consent: s.consent, StartedAt: s.StartedAt, EndReason: s.endReason,
+		Grant: s.Grant}
 	if !s.endedAt.IsZero() {
 		t := s.endedAt
 		snap.EndedAt = &t

@@ -100,6 +100,9 @@ type SessionRequest struct {
 	DeviceID string `json:"device_id"`
 	ViewOnly *bool  `json:"view_only,omitempty"` // nil: the device's setting decides
 	Display  int    `json:"display"`
+	// Unattended asks to connect without the end user's consent; the
+	// broker allows it only under an unattended_access grant.
+	Unattended bool `json:"unattended,omitempty"`
 }
 
 // Validate bounds the fields.

@@ -46,6 +46,17 @@ func enrollBGAgent(t *testing.T, e *env, admin *client, root accountstest.Root, 
 	return a, cfg
 }
 
+// startBGDevice starts a broker and a break-glass agent (accounts in a
+// throwaway root) on a timer clock; it returns the device's id.
+func startBGDevice(t *testing.T) (*env, *client, accountstest.Root, string) {
+	t.Helper()
+	root := accountstest.NewRoot(t)
+	e := startBroker(t, nil)
+	admin := e.login(t, "admin", e.Password)
+	a, _ := enrollBGAgent(t, e, admin, root, clocktest.NewTimerClock(time.Now()))
+	return e, admin, root, a.DeviceID()
+}
+
 func bgGrants(t *testing.T, c *client, deviceID string) []bgGrant {
 	t.Helper()
 	var gs []bgGrant
@@ -194,12 +205,7 @@ func assertOrder(t *testing.T, log string, actions ...string) {
 // listed), revoke it: it is removed on the agent, and the audit log shows
 // each step.
 func TestBreakGlassPortal(t *testing.T) {
-	root := accountstest.NewRoot(t)
-	clk := clocktest.NewTimerClock(time.Now())
-	e := startBroker(t, nil)
-	admin := e.login(t, "admin", e.Password)
-	a, _ := enrollBGAgent(t, e, admin, root, clk)
-	dev := a.DeviceID()
+	e, admin, root, dev := startBGDevice(t)
 
 	ctx := browsertest.New(t)
 	browsertest.Step(ctx, t, 20*time.Second,

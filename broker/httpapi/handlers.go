@@ -4,10 +4,12 @@ import (
 	"crypto/rand"
 	"errors"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/gorilla/websocket"
 
+	"porthole/broker/access"
 	"porthole/broker/auth"
 	"porthole/broker/store"
 	"porthole/internal/wire"
@@ -59,11 +61,69 @@ type DeviceView struct {
 	LastSeen     time.Time      `json:"last_seen"`
 	Online       bool           `json:"online"`
 	Revoked      bool           `json:"revoked"`
+	// Rights are what the caller may do on the device, by role or by an
+	// active access grant: the portal shows only those controls (the
+	// broker checks again on every call).
+	Rights []string `json:"rights"`
 }
 
-func (a *API) view(d store.Device) DeviceView {
+// The rights a DeviceView lists.
+const (
+	RightConnect        = "connect"
+	RightUnattended     = "unattended"
+	RightBreakGlass     = "break_glass"
+	RightElevationCodes = "elevation_codes"
+)
+
+func (a *API) view(d store.Device, rights []string) DeviceView {
 	return DeviceView{ID: d.ID, Hostname: d.Hostname, OS: d.OS, Arch: d.Arch, User: d.User, AgentVersion: d.AgentVersion,
-		Displays: d.Displays, EnrolledAt: d.EnrolledAt, LastSeen: d.LastSeen, Online: a.cfg.Agents.Online(d.ID), Revoked: d.Revoked}
+		Displays: d.Displays, EnrolledAt: d.EnrolledAt, LastSeen: d.LastSeen, Online: a.cfg.Agents.Online(d.ID), Revoked: d.Revoked,
+		Rights: rights}
+}
+
+// views builds the caller's views of ds: each with the caller's rights on
+// the device, its role's plus those its active grants add on the device's group.
+func (a *API) views(r *http.Request, ds []store.Device) ([]DeviceView, error) {
+	p := principal(r)
+	var held []access.Grant
+	if a.cfg.Access != nil {
+		all, err := a.cfg.Access.Grants(r.Context())
+		if err != nil {
+			return nil, err
+		}
+		for _, g := range all {
+			if g.User == p.Username {
+				held = append(held, g)
+			}
+		}
+	}
+	out := make([]DeviceView, 0, len(ds))
+	for _, d := range ds {
+		group := ""
+		if len(held) > 0 {
+			var err error
+			if group, err = a.cfg.Store.DeviceGroup(r.Context(), d.ID); err != nil {
+				return nil, err
+			}
+		}
+		rights := []string{}
+		for _, x := range []struct {
+			right, entitlement string
+			perm               auth.Permission
+		}{
+			{RightConnect, access.RemoteSupport, auth.ConnectDevice},
+			{RightUnattended, access.UnattendedAccess, ""}, // never by role
+			{RightBreakGlass, access.BreakGlass, auth.BreakGlass},
+			{RightElevationCodes, access.ElevationCodes, auth.IssueElevationCode},
+		} {
+			granted := group != "" && slices.ContainsFunc(held, func(g access.Grant) bool { return g.Entitlement == x.entitlement && g.GroupID == group })
+			if (x.perm != "" && p.Can(x.perm)) || granted {
+				rights = append(rights, x.right)
+			}
+		}
+		out = append(out, a.view(d, rights))
+	}
+	return out, nil
 }
 
 func (a *API) listDevices(w http.ResponseWriter, r *http.Request) {
@@ -72,9 +132,10 @@ func (a *API) listDevices(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	out := make([]DeviceView, 0, len(ds))
-	for _, d := range ds {
-		out = append(out, a.view(d))
+	out, err := a.views(r, ds)
+	if err != nil {
+		a.fail(w, r, err)
+		return
 	}
 	writeJSON(w, http.StatusOK, out)
 }
@@ -85,7 +146,12 @@ func (a *API) getDevice(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, a.view(d))
+	out, err := a.views(r, []store.Device{d})
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, out[0])
 }
 
 func (a *API) revokeDevice(w http.ResponseWriter, r *http.Request) {

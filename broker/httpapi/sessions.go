@@ -93,18 +93,24 @@ func (a *API) listSessions(w http.ResponseWriter, r *http.Request) {
 // ownSession returns the session of the request's path if the caller owns
 // it; otherwise it answers the request and returns false.
 func (a *API) ownSession(w http.ResponseWriter, r *http.Request) (*sessions.Session, bool) {
+	p := principal(r)
 	s, err := a.session(r)
+	if (err != nil || !mayControl(p, s)) && !p.Can(auth.ConnectDevice) {
+		// Without the role a caller learns nothing of other sessions.
+		a.forbid(w, r, r.PathValue("id"), auth.ConnectDevice)
+		return nil, false
+	}
 	if err != nil {
 		a.fail(w, r, err)
 		return nil, false
 	}
-	if !mayControl(principal(r), s) {
+	if !mayControl(p, s) {
 		a.fail(w, r, errForbidden)
 		return nil, false
 	}
 	// The owner still needs the right to connect: their role, or the
 	// grant the session runs under while it is in force.
-	if principal(r).Can(auth.ConnectDevice) {
+	if p.Can(auth.ConnectDevice) {
 		return s, true
 	}
 	if s.Grant != "" && a.cfg.Access != nil {

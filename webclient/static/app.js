@@ -24,7 +24,8 @@ const routes = [
   { re: /^#\/users$/, page: usersPage, role: ['admin'] },
   { re: /^#\/audit$/, page: auditPage, role: ['admin', 'auditor'] },
   { re: /^#\/audit\/sessions\/([A-Za-z0-9_-]+)$/, page: sessionDetailsPage, role: ['admin', 'auditor'] },
-  { re: /^#\/sessions\/([A-Za-z0-9_-]+)$/, page: sessionPage, role: ['admin', 'technician'] },
+  // Any role: the broker lets the session's owner in (by role or grant).
+  { re: /^#\/sessions\/([A-Za-z0-9_-]+)$/, page: sessionPage },
   { re: /^#\/account$/, page: accountPage },
   { re: /^#\/recordings$/, page: recordingsPage, role: ['admin', 'auditor'] },
   { re: /^#\/recordings\/([A-Za-z0-9_-]+)$/, page: recordingPage, role: ['admin', 'auditor'] },

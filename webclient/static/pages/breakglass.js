@@ -5,7 +5,6 @@
 import { api } from '../api.js';
 import { el, clear, table } from '../dom.js';
 
-const canManage = (me) => me.role === 'admin' || me.role === 'technician';
 const live = (g) => g.username && (g.status === 'active' || g.status === 'used');
 const when = (iso) => (iso && !iso.startsWith('0001') ? new Date(iso).toLocaleString() : '—');
 
@@ -28,13 +27,13 @@ function copyField(id, label, value) {
 
 // breakGlassPanel fills box and keeps its list current; it returns a stop
 // function.
-export function breakGlassPanel(box, deviceID, me) {
+export function breakGlassPanel(box, deviceID, canManage) {
   const list = el('div', { id: 'bg-list' });
   const result = el('div', { id: 'bg-result', hidden: true });
   const err = el('p', { class: 'error', id: 'bg-error' });
   const section = el('section', { class: 'panel', id: 'break-glass' }, el('h2', {}, 'Break Glass'),
     el('p', {}, 'A temporary local administrator on this device that deletes itself at its expiry.'));
-  if (canManage(me)) {
+  if (canManage) {
     const minutes = el('input', { type: 'number', id: 'bg-minutes', min: '1', value: '60' });
     const until = el('input', { type: 'datetime-local', id: 'bg-until' });
     const useWithin = el('input', { type: 'number', id: 'bg-use-within', min: '1', placeholder: 'setting' });
@@ -81,7 +80,7 @@ export function breakGlassPanel(box, deviceID, me) {
         el('td', {}, g.requester),
         el('td', {}, when(g.created_at)),
         el('td', {}, when(g.expires_at)),
-        el('td', {}, canManage(me) && live(g)
+        el('td', {}, canManage && live(g)
           ? el('button', { class: 'danger bg-revoke', 'data-revoke': g.id, onclick: (ev) => revoke(ev.target, g) }, 'Revoke now') : '')))));
   };
   const load = async () => {

@@ -7,7 +7,9 @@ import { elevationPanel } from './elevation.js';
 import { breakGlassPanel } from './breakglass.js';
 import { deviceSettingsPanel } from './settings.js';
 
-const canConnect = (me) => me.role === 'admin' || me.role === 'technician';
+// The broker lists the caller's rights on each device (role or access
+// grant) and checks them again on every call.
+const may = (d, right) => (d.rights || []).includes(right);
 
 function status(d) {
   if (d.revoked) return el('span', { class: 'badge revoked' }, 'revoked');
@@ -33,7 +35,7 @@ export async function devicesPage(main, ctx) {
         el('td', {}, d.user || '—'),
         el('td', { class: 'seen', title: d.last_seen }, ago(d.last_seen)),
         el('td', {}, d.agent_version),
-        el('td', {}, canConnect(ctx.me) && d.online && !d.revoked
+        el('td', {}, may(d, 'connect') && d.online && !d.revoked
           ? el('button', { class: 'support', 'data-support': d.id, onclick: (ev) => go(ev.target, d.id) }, 'Support') : '')))));
   };
   const go = async (btn, id) => {
@@ -84,17 +86,24 @@ export async function devicePage(main, ctx) {
         el('dt', {}, 'Displays'), el('dd', {}, d.displays.map((x) => `${x.width}×${x.height}`).join(', ') || '—'),
         el('dt', {}, 'Enrolled'), el('dd', {}, new Date(d.enrolled_at).toLocaleString()),
         el('dt', {}, 'Last seen'), el('dd', { id: 'device-seen' }, ago(d.last_seen))));
-    if (canConnect(ctx.me) && !d.revoked) {
+    if (may(d, 'connect') && !d.revoked) {
       const viewOnly = el('input', { type: 'checkbox', id: 'rs-viewonly' });
+      const unattended = el('input', { type: 'checkbox', id: 'rs-unattended' });
       const err = el('p', { class: 'error', id: 'rs-error' });
       const btn = el('button', { id: 'rs-screenshare', disabled: !d.online, onclick: async () => {
         btn.disabled = true;
         err.textContent = '';
-        try { await startSession(id, { viewOnly: viewOnly.checked || undefined }); } catch (e) { err.textContent = e.message; btn.disabled = false; }
+        try {
+          await startSession(id, { viewOnly: viewOnly.checked || undefined, unattended: unattended.checked || undefined });
+        } catch (e) { err.textContent = e.message; btn.disabled = false; }
       } }, 'Screenshare');
-      body.append(el('section', { class: 'panel', id: 'remote-support' }, el('h2', {}, 'Remote Support'),
+      const section = el('section', { class: 'panel', id: 'remote-support' }, el('h2', {}, 'Remote Support'),
         el('p', {}, d.online ? 'The end user is asked to allow the connection.' : 'The device is offline.'),
-        el('label', { class: 'check' }, viewOnly, ' View only'), btn, err));
+        el('label', { class: 'check' }, viewOnly, ' View only'));
+      // Only an unattended-access grant lets a session skip the prompt.
+      if (may(d, 'unattended')) section.append(el('label', { class: 'check' }, unattended, ' Connect without asking (unattended access grant)'));
+      section.append(btn, err);
+      body.append(section);
     }
     if (elevation) body.append(elevation);
     body.append(deviceSettingsPanel(id, ctx.me));
@@ -111,7 +120,7 @@ export async function devicePage(main, ctx) {
   d = await api('GET', `/api/devices/${id}`);
   elevation = elevationPanel(d, ctx.me);
   render();
-  const stopBG = d.revoked ? () => {} : breakGlassPanel(bgBox, id, ctx.me);
+  const stopBG = d.revoked ? () => {} : breakGlassPanel(bgBox, id, may(d, 'break_glass'));
   const stopEvents = events((ev) => {
     if (ev.type !== 'device' || ev.id !== id) return;
     const changed = d.online !== ev.data.online;

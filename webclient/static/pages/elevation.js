@@ -3,7 +3,8 @@
 import { api } from '../api.js';
 import { el, clear, table } from '../dom.js';
 
-const canIssue = (me) => me.role === 'admin' || me.role === 'technician';
+// Issuing is by role or by an elevation_codes grant: the device's rights say.
+const canIssue = (d) => (d.rights || []).includes('elevation_codes');
 const canView = (me) => me.role === 'admin' || me.role === 'auditor';
 const when = (iso) => (iso && !iso.startsWith('0001') ? new Date(iso).toLocaleString() : '—');
 
@@ -11,9 +12,9 @@ const when = (iso) => (iso && !iso.startsWith('0001') ? new Date(iso).toLocaleSt
 // neither issue codes nor read records. Build it once per page: the code it
 // shows must survive the page re-rendering on online/offline changes.
 export function elevationPanel(d, me) {
-  if (!canIssue(me) && !canView(me)) return null;
+  if (!canIssue(d) && !canView(me)) return null;
   const panel = el('section', { class: 'panel', id: 'elevation' }, el('h2', {}, 'Elevation'));
-  if (canIssue(me) && !d.revoked) panel.append(issueForm(d));
+  if (canIssue(d) && !d.revoked) panel.append(issueForm(d));
   if (canView(me)) {
     const list = el('div', { id: 'elev-sessions' });
     const refresh = el('button', { id: 'elev-refresh', onclick: () => loadSessions(d.id, list) }, 'Refresh');

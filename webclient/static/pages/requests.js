@@ -7,7 +7,6 @@ import { api, events } from '../api.js';
 import { el, clear, table } from '../dom.js';
 import { marker, accessActions } from './access.js';
 
-const canConnect = (me) => me.role === 'admin' || me.role === 'technician';
 
 // age formats seconds as a short duration.
 export function age(s) {
@@ -62,6 +61,10 @@ export async function requestsPage(main, ctx) {
   main.append(el('h1', {}, 'Requests'), el('label', {}, 'Show ', status), notice, body);
   let list = [];
   let access = new Map(); // access request views by id (see accessRow)
+  // Approving support makes the approver the viewer: it needs the right to
+  // connect to that device, by role or by an access grant (read once with
+  // the page; the broker checks again on Approve).
+  const connectable = new Set((await api('GET', '/api/devices')).filter((d) => (d.rights || []).includes('connect')).map((d) => d.id));
   let loadedAt = Date.now();
   const ageOf = (r) => r.age_seconds + Math.floor((Date.now() - loadedAt) / 1000);
   const render = () => {
@@ -76,7 +79,7 @@ export async function requestsPage(main, ctx) {
       const pending = r.status === 'pending';
       const minutes = r.kind === 'elevation' && pending ? minutesInput(r) : null;
       const needsOnline = r.kind === 'support' || r.kind === 'elevation';
-      const approve = el('button', { 'data-approve': r.id, disabled: !pending || (needsOnline && !r.online) || (r.kind === 'support' && !canConnect(ctx.me)),
+      const approve = el('button', { 'data-approve': r.id, disabled: !pending || (needsOnline && !r.online) || (r.kind === 'support' && !connectable.has(r.device_id)),
         title: needsOnline && !r.online ? 'The device is offline' : '', onclick: () => decide(r, 'approve', comment.value, minutes) }, 'Approve');
       const deny = el('button', { class: 'danger', 'data-deny': r.id, disabled: !pending, onclick: () => decide(r, 'deny', comment.value) }, 'Deny');
       return el('tr', { 'data-request': r.id, class: `kind-${r.kind}` },

@@ -17,6 +17,7 @@ const STATE_TEXT = {
 export async function startSession(deviceId, opts = {}) {
   const body = { device_id: deviceId, display: opts.display || 0 };
   if (opts.viewOnly !== undefined) body.view_only = opts.viewOnly;
+  if (opts.unattended) body.unattended = true;
   const s = await api('POST', '/api/sessions', body);
   location.hash = `#/sessions/${s.id}`;
 }

@@ -132,7 +132,7 @@ func TestRemoteControl(t *testing.T) {
 	// the mode change and the input summary.
 	browsertest.Step(ctx, t, 10*time.Second, chromedp.Click(css(`#session-off`)))
 	waitViewerState(t, ctx, "ended", 10*time.Second)
-	log := auditActions(t, admin, latestSession(t, admin, ep.deviceID).ID)
+	log := endedAudit(t, admin, latestSession(t, admin, ep.deviceID).ID)
 	for _, want := range []string{"session.view_only map[", "view_only:true", "dropped:"} {
 		if !strings.Contains(log, want) {
 			t.Errorf("audit lacks %q:\n%s", want, log)

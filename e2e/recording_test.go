@@ -155,6 +155,7 @@ func TestRecordingReplay(t *testing.T) {
 		t.Fatalf("recording %+v, want session %s finished", r, id)
 	}
 	// The file: VP8 in WebM, as long as the session was live (±1 s).
+	endedAudit(t, admin, id)
 	times := auditTimes(t, admin, id)
 	live := times["session.ended"].Sub(times["session.started"]).Seconds()
 	file := filepath.Join(e.DataDir, "recordings", id, "1.webm")

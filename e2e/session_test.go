@@ -205,6 +205,19 @@ type sessionView struct {
 	}
 }
 
+// endedAudit waits for session id's session.ended record and returns the
+// session's audit log: the viewer hears "ended" first, and the broker
+// writes the record once the relay and the recording are closed.
+func endedAudit(t *testing.T, c *client, id string) string {
+	t.Helper()
+	var log string
+	waitFor(t, "the session.ended record", 15*time.Second, func() bool {
+		log = auditActions(t, c, id)
+		return strings.Contains(log, "session.ended map[")
+	})
+	return log
+}
+
 func latestSession(t *testing.T, c *client, deviceID string) sessionView {
 	t.Helper()
 	var ss []sessionView
@@ -236,7 +249,7 @@ func TestSupportSessionYesThenOff(t *testing.T) {
 	}
 	consenttest.WaitGone(t, ep.x.Display, consent.IndicatorTitle)
 	s := latestSession(t, admin, ep.deviceID)
-	log := auditActions(t, admin, s.ID)
+	log := endedAudit(t, admin, s.ID)
 	for _, want := range []string{"session.requested", "session.consent map[answer:allowed", "session.started", "session.ended", "reason:ended by admin (Off)"} {
 		if !strings.Contains(log, want) {
 			t.Errorf("audit lacks %q:\n%s", want, log)
@@ -264,7 +277,7 @@ func TestSupportSessionDeclined(t *testing.T) {
 	if hasPC := browsertest.Value(ctx, t, 5*time.Second, chromedp.Evaluate[bool](`!!window.portholeViewer.pc`)); hasPC {
 		t.Fatal("the browser got an offer for a declined session")
 	}
-	if log := auditActions(t, admin, s.ID); !strings.Contains(log, "answer:declined") || !strings.Contains(log, "declined by the end user") {
+	if log := endedAudit(t, admin, s.ID); !strings.Contains(log, "answer:declined") || !strings.Contains(log, "declined by the end user") {
 		t.Fatalf("audit:\n%s", log)
 	}
 }
@@ -285,7 +298,7 @@ func TestSupportSessionDoneByEndUser(t *testing.T) {
 		t.Fatalf("viewer reason %q", r)
 	}
 	s := latestSession(t, admin, ep.deviceID)
-	if log := auditActions(t, admin, s.ID); !strings.Contains(log, "reason:ended by the end user (Done)") {
+	if log := endedAudit(t, admin, s.ID); !strings.Contains(log, "reason:ended by the end user (Done)") {
 		t.Fatalf("audit:\n%s", log)
 	}
 }

@@ -48,11 +48,7 @@ func TestAccessEmergencyPortal(t *testing.T) {
 
 	ctx := browsertest.New(t)
 	browsertest.Step(ctx, t, 30*time.Second,
-		chromedp.Navigate(e.URL+"/#/login"),
-		chromedp.WaitVisible(css(`#username`)),
-		chromedp.SendKeys(css(`#username`), "tess"),
-		chromedp.SendKeys(css(`#password`), pw["tess"]),
-		chromedp.Click(css(`#login-submit`)),
+		loginSteps(e, "tess", pw["tess"]),
 		chromedp.WaitVisible(css(`#nav-access`)),
 		chromedp.Click(css(`#nav-access`)),
 		chromedp.WaitVisible(css(`#access-entitlement`)))

@@ -32,11 +32,7 @@ func TestTerminateFromSessionDetails(t *testing.T) {
 
 	actx := browsertest.New(t)
 	browsertest.Step(actx, t, 30*time.Second,
-		chromedp.Navigate(e.URL+"/#/login"),
-		chromedp.WaitVisible(css(`#username`)),
-		chromedp.SendKeys(css(`#username`), "audrey"),
-		chromedp.SendKeys(css(`#password`), u.Password),
-		chromedp.Click(css(`#login-submit`)),
+		loginSteps(e, "audrey", u.Password),
 		chromedp.WaitVisible(css(`#topbar`)),
 		chromedp.Navigate(e.URL+"/#/audit/sessions/"+s.ID),
 		chromedp.WaitVisible(css(`#session-terminate`)),

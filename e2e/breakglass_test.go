@@ -17,6 +17,7 @@ import (
 	"porthole/agent/accounts"
 	"porthole/agent/accounts/accountstest"
 	"porthole/internal/browsertest"
+	"porthole/internal/clock"
 	"porthole/internal/clock/clocktest"
 )
 
@@ -46,12 +47,13 @@ func enrollBGAgent(t *testing.T, e *env, admin *client, root accountstest.Root, 
 	return a, cfg
 }
 
-// startBGDevice starts a broker and a break-glass agent (accounts in a
-// throwaway root) on a timer clock; it returns the device's id.
-func startBGDevice(t *testing.T) (*env, *client, accountstest.Root, string) {
+// startBGDevice starts a broker on clk (nil: the real clock) and a
+// break-glass agent (accounts in a throwaway root) on a timer clock; it
+// returns the device's id.
+func startBGDevice(t *testing.T, clk clock.Clock) (*env, *client, accountstest.Root, string) {
 	t.Helper()
 	root := accountstest.NewRoot(t)
-	e := startBroker(t, nil)
+	e := startBroker(t, clk)
 	admin := e.login(t, "admin", e.Password)
 	a, _ := enrollBGAgent(t, e, admin, root, clocktest.NewTimerClock(time.Now()))
 	return e, admin, root, a.DeviceID()
@@ -205,15 +207,11 @@ func assertOrder(t *testing.T, log string, actions ...string) {
 // listed), revoke it: it is removed on the agent, and the audit log shows
 // each step.
 func TestBreakGlassPortal(t *testing.T) {
-	e, admin, root, dev := startBGDevice(t)
+	e, admin, root, dev := startBGDevice(t, nil)
 
 	ctx := browsertest.New(t)
 	browsertest.Step(ctx, t, 20*time.Second,
-		chromedp.Navigate(e.URL+"/"),
-		chromedp.WaitVisible(css(`#username`)),
-		chromedp.SendKeys(css(`#username`), "admin"),
-		chromedp.SendKeys(css(`#password`), e.Password),
-		chromedp.Click(css(`#login-submit`)),
+		loginSteps(e, "admin", e.Password),
 		chromedp.WaitVisible(css(`tr[data-device="`+dev+`"]`)),
 		chromedp.Navigate(e.URL+"/#/devices/"+dev),
 		chromedp.WaitVisible(css(`#bg-generate`)),

@@ -22,11 +22,7 @@ func TestPortalElevationPanel(t *testing.T) {
 	a := enrollAgent(t, e, admin.enrollToken(1, time.Hour), oneDisplay)
 	ctx := browsertest.New(t)
 	browsertest.Step(ctx, t, 20*time.Second,
-		chromedp.Navigate(e.URL+"/"),
-		chromedp.WaitVisible(css(`#username`)),
-		chromedp.SendKeys(css(`#username`), "admin"),
-		chromedp.SendKeys(css(`#password`), e.Password),
-		chromedp.Click(css(`#login-submit`)),
+		loginSteps(e, "admin", e.Password),
 		chromedp.WaitVisible(css(`tr[data-device="`+a.DeviceID()+`"]`)),
 		chromedp.Navigate(e.URL+"/#/devices/"+a.DeviceID()),
 		chromedp.WaitVisible(css(`#elev-issue`)),

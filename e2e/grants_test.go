@@ -117,11 +117,7 @@ func TestGrantStandsInForRole(t *testing.T) {
 	// The approver connects from the portal; the end user still says Yes.
 	ctx := browsertest.New(t)
 	browsertest.Step(ctx, t, 30*time.Second,
-		chromedp.Navigate(e.URL+"/#/login"),
-		chromedp.WaitVisible(css(`#username`)),
-		chromedp.SendKeys(css(`#username`), "abby"),
-		chromedp.SendKeys(css(`#password`), pw),
-		chromedp.Click(css(`#login-submit`)),
+		loginSteps(e, "abby", pw),
 		chromedp.WaitVisible(css(`button[data-support="`+ep.deviceID+`"]`)),
 		chromedp.Navigate(e.URL+"/#/devices/"+ep.deviceID),
 		chromedp.WaitVisible(css(`#rs-screenshare`)),
@@ -186,7 +182,7 @@ func TestGrantStandsInForRole(t *testing.T) {
 // revoke a break-glass account on the group's device (in a throwaway
 // accounts root), and nothing once the grant is revoked.
 func TestBreakGlassUnderGrant(t *testing.T) {
-	e, admin, root, dev := startBGDevice(t)
+	e, admin, root, dev := startBGDevice(t, nil)
 	ga := newGrantee(t, e, admin, dev, "bert", "break_glass")
 	create := func() (int, string, bgGrant) {
 		var g bgGrant

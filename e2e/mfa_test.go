@@ -310,6 +310,71 @@ func TestMFAStepUpForSupport(t *testing.T) {
 	}
 }
 
+// TestMFAStepUpForPrivileged: with mfa.require_privileged on, creating a
+// break-glass account and issuing an elevation code need a fresh TOTP code.
+// In the portal, Generate asks for the code in a dialog and then goes
+// through; through the API the refusal says step_up=code until the
+// session steps up. Refusals are audited as mfa.step_up_required.
+func TestMFAStepUpForPrivileged(t *testing.T) {
+	clk := clocktest.New(time.Now())
+	e, admin, root, dev := startBGDevice(t, clk)
+	ctx := browsertest.New(t)
+	browsertest.Step(ctx, t, 20*time.Second,
+		loginSteps(e, "admin", e.Password),
+		chromedp.WaitVisible(css(`tr[data-device="`+dev+`"]`)))
+	secret, _ := enrollAPI(t, admin, clk)
+	if st, body := admin.do("PUT", "/api/settings/mfa.require_privileged", map[string]string{"scope": "global", "value": "true"}, nil); st != 200 {
+		t.Fatalf("require_privileged: %d %s", st, body)
+	}
+	clk.Advance(11 * time.Minute) // past the step-up window of the enrollment's own code
+	code := map[string]any{"minutes": 30}
+	var refusal struct {
+		Error  string `json:"error"`
+		StepUp string `json:"step_up"`
+	}
+	st, body := admin.do("POST", "/api/devices/"+dev+"/elevation-codes", code, nil)
+	_ = json.Unmarshal([]byte(body), &refusal)
+	if st != 403 || refusal.StepUp != "code" ||
+		!strings.Contains(refusal.Error, "issuing an elevation code needs a fresh authenticator code") {
+		t.Fatalf("code without step-up: %d %s", st, body)
+	}
+
+	defer func() {
+		if t.Failed() {
+			t.Logf("page: %s\naudit:\n%s", evalString(t, ctx, `location.hash + ' ' + document.body.innerText`), auditActions(t, admin, dev))
+		}
+	}()
+	// The portal asks for the code, then creates the account.
+	browsertest.Step(ctx, t, 40*time.Second,
+		chromedp.Navigate(e.URL+"/#/devices/"+dev),
+		chromedp.WaitVisible(css(`#bg-generate`)),
+		chromedp.SetValue(css(`#bg-minutes`), "30"),
+		chromedp.Click(css(`#bg-generate`)),
+		chromedp.WaitVisible(css(`#stepup-code`)))
+	if txt := evalString(t, ctx, `document.getElementById('stepup-dialog').textContent`); !strings.Contains(txt, "creating a break-glass account needs") {
+		t.Fatalf("step-up dialog says %q", txt)
+	}
+	clk.Advance(30 * time.Second) // the next TOTP step: the enrollment's code is spent
+	browsertest.Step(ctx, t, 30*time.Second,
+		chromedp.SendKeys(css(`#stepup-code`), totpAt(t, secret, clk.Now())),
+		chromedp.Click(css(`#stepup-submit`)),
+		chromedp.WaitVisible(css(`#bg-password`)))
+	if user := evalString(t, ctx, `document.getElementById('bg-username').value`); !root.UserExists(t, user) {
+		t.Fatalf("no account %q after the step-up", user)
+	}
+	if n := len(auditRecords(t, admin, "mfa.step_up_required")); n != 2 {
+		t.Fatalf("mfa.step_up_required records: %d, want 2", n)
+	}
+	// The API client steps up too, and then issues its code.
+	clk.Advance(30 * time.Second)
+	if st, body := admin.do("POST", "/api/mfa/stepup", map[string]string{"code": totpAt(t, secret, clk.Now())}, nil); st != 200 {
+		t.Fatalf("step-up: %d %s", st, body)
+	}
+	if st, body := admin.do("POST", "/api/devices/"+dev+"/elevation-codes", code, nil); st != 201 {
+		t.Fatalf("code after step-up: %d %s", st, body)
+	}
+}
+
 // TestLoginBruteForce: 20 wrong passwords lock the account and slow the
 // address; the right password is refused while locked; the lock lifts
 // after its time on the injected clock. Refusals never say whether the

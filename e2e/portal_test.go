@@ -21,11 +21,7 @@ func TestPortalInventoryLive(t *testing.T) {
 
 	// Wrong password first: a clear, generic error and no session.
 	browsertest.Step(ctx, t, 20*time.Second,
-		chromedp.Navigate(e.URL+"/"),
-		chromedp.WaitVisible(css(`#username`)),
-		chromedp.SendKeys(css(`#username`), "admin"),
-		chromedp.SendKeys(css(`#password`), "wrong"),
-		chromedp.Click(css(`#login-submit`)),
+		loginSteps(e, "admin", "wrong"),
 		chromedp.WaitVisible(css(`#login-error:not(:empty)`)),
 	)
 	if msg := browsertest.Value(ctx, t, 5*time.Second, chromedp.Text(css(`#login-error`))); msg != "invalid username or password" {

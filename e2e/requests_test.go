@@ -64,11 +64,7 @@ var contact = []string{"--name", "Ann Example", "--email", "ann@example.com", "-
 func portalLogin(t *testing.T, ctx context.Context, e *env) {
 	t.Helper()
 	browsertest.Step(ctx, t, 30*time.Second,
-		chromedp.Navigate(e.URL+"/#/login"),
-		chromedp.WaitVisible(css(`#username`)),
-		chromedp.SendKeys(css(`#username`), "admin"),
-		chromedp.SendKeys(css(`#password`), e.Password),
-		chromedp.Click(css(`#login-submit`)),
+		loginSteps(e, "admin", e.Password),
 		chromedp.WaitVisible(css(`#nav-requests`)),
 	)
 }
@@ -384,4 +380,15 @@ func TestApproveNeedsStepUp(t *testing.T) {
 	if len(list) != 1 {
 		t.Fatalf("request no longer pending after a refused approval: %+v", list)
 	}
+}
+
+// loginSteps fill in and submit the portal's login form as user.
+func loginSteps(e *env, user, pw string) chromedp.Action[chromedp.Void] {
+	return chromedp.Steps(
+		chromedp.Navigate(e.URL+"/#/login"),
+		chromedp.WaitVisible(css(`#username`)),
+		chromedp.SendKeys(css(`#username`), user),
+		chromedp.SendKeys(css(`#password`), pw),
+		chromedp.Click(css(`#login-submit`)),
+	)
 }

@@ -97,11 +97,7 @@ func (ep *endpoint) kill(sig syscall.Signal) {
 func openViewer(t *testing.T, ctx context.Context, e *env, deviceID string) {
 	t.Helper()
 	browsertest.Step(ctx, t, 30*time.Second,
-		chromedp.Navigate(e.URL+"/#/login"),
-		chromedp.WaitVisible(css(`#username`)),
-		chromedp.SendKeys(css(`#username`), "admin"),
-		chromedp.SendKeys(css(`#password`), e.Password),
-		chromedp.Click(css(`#login-submit`)),
+		loginSteps(e, "admin", e.Password),
 		chromedp.WaitVisible(css(`button[data-support="`+deviceID+`"]`)),
 		chromedp.Click(css(`button[data-support="`+deviceID+`"]`)),
 		chromedp.WaitVisible(css(`#session-state`)),

@@ -35,6 +35,9 @@ func (a *API) createBreakGlass(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
+	if !a.steppedUp(w, r, r.PathValue("id"), stepUpBreakGlass) {
+		return
+	}
 	created, err := a.cfg.BreakGlass.Create(r.Context(), breakglass.Request{DeviceID: r.PathValue("id"), Requester: principal(r).Username,
 		SourceIP: clientIP(r), ExpiresAt: req.ExpiresAt, For: time.Duration(req.DurationSeconds) * time.Second,
 		UseWithin: time.Duration(req.UseWithinMinutes) * time.Minute})

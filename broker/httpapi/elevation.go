@@ -31,6 +31,9 @@ func (a *API) issueElevationCode(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
+	if !a.steppedUp(w, r, r.PathValue("id"), stepUpCode) {
+		return
+	}
 	c, err := a.cfg.Elevation.Issue(r.Context(), "user:"+principal(r).Username, clientIP(r), r.PathValue("id"), req)
 	a.elevationResult(w, r, c, err)
 }

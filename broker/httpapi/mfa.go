@@ -365,7 +365,10 @@ type mfaStatusView struct {
 	// SupportStepUp: starting a remote support session needs a TOTP code
 	// within StepUpMinutes (global setting; devices may override).
 	SupportStepUp bool `json:"support_step_up"`
-	StepUpMinutes int  `json:"step_up_minutes"`
+	// PrivilegedStepUp: so do creating break-glass accounts and issuing
+	// elevation codes.
+	PrivilegedStepUp bool `json:"privileged_step_up"`
+	StepUpMinutes    int  `json:"step_up_minutes"`
 	// StepUpFresh: this session's last TOTP is recent enough.
 	StepUpFresh bool `json:"step_up_fresh"`
 }
@@ -391,6 +394,10 @@ func (a *API) mfaStatus(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if v.SupportStepUp, err = a.cfg.Settings.Bool(ctx, "", settings.MFARequireSupport); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	if v.PrivilegedStepUp, err = a.cfg.Settings.Bool(ctx, "", settings.MFARequirePrivileged); err != nil {
 		a.fail(w, r, err)
 		return
 	}
@@ -626,12 +633,30 @@ func (a *API) userMFAReset(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"status": "reset", "sessions_ended": n})
 }
 
+// stepUpRule is a setting that asks for a fresh TOTP code before an
+// action, the action's name in the refusal, and the refusal's audit action.
+type stepUpRule struct{ key, action, audit string }
+
+var (
+	stepUpSupport    = stepUpRule{settings.MFARequireSupport, "remote support", "session.step_up_required"}
+	stepUpBreakGlass = stepUpRule{settings.MFARequirePrivileged, "creating a break-glass account", "mfa.step_up_required"}
+	stepUpCode       = stepUpRule{settings.MFARequirePrivileged, "issuing an elevation code", "mfa.step_up_required"}
+)
+
 // stepUpOK refuses to start a support session on a device whose
 // settings require MFA unless the caller's session verified a TOTP code
 // within the step-up window. It answers the request when it returns false.
 func (a *API) stepUpOK(w http.ResponseWriter, r *http.Request, deviceID string) bool {
+	return a.steppedUp(w, r, deviceID, stepUpSupport)
+}
+
+// steppedUp applies rule on deviceID: when its setting is on, the
+// caller's session must have verified a TOTP code within the step-up
+// window. The refusal (403 with step_up "code", "enroll" or "portal", so
+// the page can ask for a code and retry) is audited.
+func (a *API) steppedUp(w http.ResponseWriter, r *http.Request, deviceID string, rule stepUpRule) bool {
 	ctx := r.Context()
-	required, err := a.cfg.Settings.Bool(ctx, deviceID, settings.MFARequireSupport)
+	required, err := a.cfg.Settings.Bool(ctx, deviceID, rule.key)
 	if err != nil {
 		a.fail(w, r, err) // unreadable settings deny
 		return false
@@ -648,7 +673,7 @@ func (a *API) stepUpOK(w http.ResponseWriter, r *http.Request, deviceID string) 
 	if (mfa.StepUp{Window: time.Duration(minutes) * time.Minute}).Fresh(p.MFAAt, a.cfg.Clock.Now()) {
 		return true
 	}
-	need, msg := "code", fmt.Sprintf("remote support needs a fresh authenticator code (verified within %d minutes)", minutes)
+	need, msg := "code", fmt.Sprintf("%s needs a fresh authenticator code (verified within %d minutes)", rule.action, minutes)
 	if a.cfg.MFA.Manager != nil {
 		st, err := a.cfg.MFA.Manager.Status(ctx, p.UserID)
 		if err != nil {
@@ -656,13 +681,13 @@ func (a *API) stepUpOK(w http.ResponseWriter, r *http.Request, deviceID string) 
 			return false
 		}
 		if !st.Enrolled {
-			need, msg = "enroll", "remote support needs two-factor authentication: set it up on the Account page first"
+			need, msg = "enroll", rule.action+" needs two-factor authentication: set it up on the Account page first"
 		}
 	}
 	if p.SessionHash == "" {
-		need, msg = "portal", "remote support needs a fresh authenticator code: start it from the portal"
+		need, msg = "portal", rule.action+" needs a fresh authenticator code: do it from the portal"
 	}
-	_ = a.record(r, "session.step_up_required", deviceID, map[string]any{"need": need})
+	_ = a.record(r, rule.audit, deviceID, map[string]any{"need": need, "setting": rule.key})
 	writeJSON(w, http.StatusForbidden, map[string]string{"error": msg, "step_up": need})
 	return false
 }

@@ -27,6 +27,9 @@ const (
 	MFARequirePortal   = "mfa.require_portal"             // bool, default false: every portal user needs TOTP (global)
 	MFARequireSupport  = "mfa.require_support"            // bool, default false: step-up TOTP before a support session
 	MFAStepUpMinutes   = "mfa.stepup_minutes"             // minutes, 1..1440, default 10: how fresh the step-up must be
+	// MFARequirePrivileged asks for a step-up TOTP code before creating a
+	// break-glass account or issuing an elevation code (bool, default false).
+	MFARequirePrivileged = "mfa.require_privileged"
 
 	RecordingEnabled       = "recording.enabled"        // bool, default true: record relayed sessions
 	RecordingRequired      = "recording.required"       // bool, default false: end a session whose recording cannot start or fails
@@ -103,6 +106,8 @@ var specs = map[string]spec{
 	MFARequirePortal:   {"false", boolean, "Require MFA for portal users (global scope only)"},
 	MFARequireSupport:  {"false", boolean, "Require MFA to start a remote support session: a TOTP code within the step-up window"},
 	MFAStepUpMinutes:   {"10", intRange(1, 1440), "Minutes a TOTP verification stays fresh for starting a remote support session"},
+	MFARequirePrivileged: {"false", boolean,
+		"Require MFA to create a break-glass account or issue an elevation code: a TOTP code within the step-up window"},
 
 	RecordingEnabled:       {"true", boolean, "Session recordings: record the video and events of every remote support session"},
 	RecordingRequired:      {"false", boolean, "Require recording: end a session whose recording cannot start or stops (disk full)"},
@@ -127,6 +132,7 @@ var labels = map[string]string{
 	MFARequirePortal:                "Require MFA for the portal",
 	MFARequireSupport:               "Require MFA for sessions",
 	MFAStepUpMinutes:                "MFA step-up window (minutes)",
+	MFARequirePrivileged:            "Require MFA for break glass and codes",
 	DesktopIcon:                     "Desktop icon on endpoints",
 	RequestExpiry:                   "Request expiry (minutes)",
 	"recording.enabled":             "Session recordings",

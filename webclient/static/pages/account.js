@@ -83,10 +83,12 @@ export async function accountPage(main, ctx) {
       `On since ${new Date(st.enrolled_at).toLocaleString()}. Recovery codes left: `,
       el('span', { id: 'mfa-recovery-left' }, String(st.recovery_codes_left)), '.'));
     if (shown) panel.append(recoveryList(shown));
-    if (st.support_step_up) {
+    const needs = [st.support_step_up && 'starting a remote support session',
+      st.privileged_step_up && 'creating a break-glass account or issuing an elevation code'].filter(Boolean).join(', and ');
+    if (needs) {
       panel.append(el('p', { id: 'stepup-state' }, st.step_up_fresh
-        ? `Verified recently: you can start remote support sessions for up to ${st.step_up_minutes} minutes after your last code.`
-        : `Starting a remote support session needs a code from the last ${st.step_up_minutes} minutes.`));
+        ? `Verified recently: no new code is needed for ${needs} until ${st.step_up_minutes} minutes after your last code.`
+        : `${needs[0].toUpperCase()}${needs.slice(1)} needs a code from the last ${st.step_up_minutes} minutes.`));
     }
     panel.append(el('h3', {}, 'New recovery codes'),
       el('p', {}, 'Replaces all your recovery codes. Enter a current code from your authenticator app.'),
@@ -117,8 +119,9 @@ export function askStepUp(reason) {
   });
 }
 
-// installStepUp makes every "start a support session" request (Support,
-// Screenshare, approving a support request) that the
+// installStepUp makes every request that may need a fresh code (Support,
+// Screenshare, approving a support request, Break Glass, issuing an
+// elevation code) that the
 // broker refuses for want of a fresh code ask for one and try again, so the
 // inventory and the device page need no code of their own. The broker
 // enforces the rule; this only saves the user a second click.
@@ -127,8 +130,9 @@ export function installStepUp() {
   window.fetch = async (input, init = {}) => {
     const res = await original(input, init);
     const url = new URL(typeof input === 'string' ? input : input.url, location.href);
-    const startsSession = url.pathname === '/api/sessions' || /^\/api\/requests\/[A-Za-z0-9_-]+\/approve$/.test(url.pathname);
-    if (res.status !== 403 || (init.method || 'GET') !== 'POST' || !startsSession) return res;
+    const stepsUp = url.pathname === '/api/sessions' || /^\/api\/requests\/[A-Za-z0-9_-]+\/approve$/.test(url.pathname) ||
+      /^\/api\/devices\/[A-Za-z0-9_-]+\/(breakglass|elevation-codes)$/.test(url.pathname);
+    if (res.status !== 403 || (init.method || 'GET') !== 'POST' || !stepsUp) return res;
     let data;
     try { data = await res.clone().json(); } catch { return res; }
     if (!data || data.step_up !== 'code') return res;

@@ -9,6 +9,10 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"porthole/broker/store"
 )
 
 func TestMessageBytes(t *testing.T) {
@@ -107,6 +111,42 @@ func TestCompose(t *testing.T) {
 				if !strings.Contains(body, w) {
 					t.Errorf("body lacks %q:\n%s", w, body)
 				}
+			}
+		})
+	}
+}
+
+func TestRequestOf(t *testing.T) {
+	at := time.Date(2026, 11, 23, 16, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name string
+		rec  store.AuditRecord
+		want Request
+		ok   bool
+	}{
+		{"support", store.AuditRecord{Action: "request.created", Actor: "device:d1", Target: "r1", Time: at,
+			Details: `{"device_id":"d1","email":"ann@example.com","hostname":"pc-7","kind":"support","name":"Ann","phone":"1","reason":"vpn"}`},
+			Request{ID: "r1", Kind: kindSupport, DeviceID: "d1", Host: "pc-7", ContactName: "Ann", ContactEmail: "ann@example.com",
+				ContactPhone: "1", Reason: "vpn", CreatedAt: at}, true},
+		{"elevation", store.AuditRecord{Action: "request.created", Actor: "device:d1", Target: "r2", Time: at,
+			Details: `{"device_id":"d1","hostname":"pc-7","kind":"elevation","reason":"driver","user":"ann"}`},
+			Request{ID: "r2", Kind: kindElevation, DeviceID: "d1", Host: "pc-7", User: "ann", Reason: "driver", CreatedAt: at}, true},
+		{"emergency access", store.AuditRecord{Action: "access.requested", Actor: "user:bob", Target: "r3", Time: at,
+			Details: `{"duration":"1h0m0s","emergency":true,"entitlement":"break_glass","group_id":"g1","justification":"outage"}`},
+			Request{ID: "r3", Kind: kindAccess, Entitlement: "break_glass", GroupID: "g1", Group: "g1", Duration: "1h0m0s", Emergency: true,
+				User: "bob", Reason: "outage", CreatedAt: at}, true},
+		{"refused request", store.AuditRecord{Action: "request.refused", Target: "", Details: `{}`}, Request{}, false},
+		{"other", store.AuditRecord{Action: "session.started", Target: "s1", Details: `{}`}, Request{}, false},
+		{"bad details", store.AuditRecord{Action: "request.created", Target: "r4", Details: `{`}, Request{}, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, ok := requestOf(tc.rec)
+			if ok != tc.ok {
+				t.Fatalf("ok = %v", ok)
+			}
+			if diff := cmp.Diff(tc.want, got); ok && diff != "" {
+				t.Errorf("(-want +got)\n%s", diff)
 			}
 		})
 	}

@@ -99,6 +99,13 @@ func (e *events) wait(t *testing.T, action string) audit.Event {
 // newSettings is the real settings over a real store with the notify keys set.
 func newSettings(t *testing.T, kv map[string]string) *settings.Settings {
 	t.Helper()
+	set, _ := newStore(t, kv)
+	return set
+}
+
+// newStore is newSettings and its store.
+func newStore(t *testing.T, kv map[string]string) (*settings.Settings, *store.Store) {
+	t.Helper()
 	st, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "p.db"))
 	if err != nil {
 		t.Fatal(err)
@@ -110,7 +117,7 @@ func newSettings(t *testing.T, kv map[string]string) *settings.Settings {
 			t.Fatal(err)
 		}
 	}
-	return set
+	return set, st
 }
 
 func supportCreated(id string) store.AuditRecord {
@@ -234,3 +241,38 @@ func TestNotifierCloseAbortsHungServer(t *testing.T) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// TestNotifierEmergencyAccess: an emergency access request is mailed with
+// a Q-encoded ⚡ subject naming the group, and links to its page.
+func TestNotifierEmergencyAccess(t *testing.T) {
+	srv := smtptest.Start(t)
+	set, st := newStore(t, map[string]string{settings.NotifyEmailTo: "ops@example.com", settings.NotifySMTPHost: "localhost",
+		settings.NotifySMTPPort: itoa(srv.Port)})
+	if err := st.CreateGroup(context.Background(), store.Group{ID: "g1", Name: "Servers"}); err != nil {
+		t.Fatal(err)
+	}
+	ev := &events{}
+	n := notify.New(notify.Config{Settings: set, Audit: ev, Groups: st, Sender: &notify.SMTP{}, PortalURL: "https://porthole.example",
+		Hostname: "broker1.example"})
+	n.Publish(store.AuditRecord{Action: "access.requested", Actor: "user:bob", Target: "r9", Time: time.Now(),
+		Details: `{"duration":"1h0m0s","emergency":true,"entitlement":"break_glass","group_id":"g1","justification":"db down"}`})
+	ev.wait(t, "notify.sent")
+	if err := n.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	m := srv.Wait(t, 1, 5*time.Second)[0]
+	raw := m.Header.Get("Subject")
+	subj, _ := new(mime.WordDecoder).DecodeHeader(raw)
+	if !strings.HasPrefix(raw, "=?utf-8?q?") || subj != "[Porthole] ⚡ Emergency access request: bob wants break_glass on Servers" {
+		t.Errorf("Subject %q = %q", raw, subj)
+	}
+	if from := m.Header.Get("From"); from != "<porthole@broker1.example>" {
+		t.Errorf("From %q: want the default sender", from)
+	}
+	body, _ := io.ReadAll(quotedprintable.NewReader(m.Body))
+	for _, w := range []string{"EMERGENCY", "db down", "https://porthole.example/#/access/r9", "Servers"} {
+		if !strings.Contains(string(body), w) {
+			t.Errorf("body lacks %q:\n%s", w, body)
+		}
+	}
+}

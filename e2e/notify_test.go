@@ -9,8 +9,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
+
 	"porthole/broker/notify/smtptest"
 	"porthole/broker/settings"
+	"porthole/internal/browsertest"
 )
 
 // TestRequestEmail: an admin points request emails at a real SMTP server
@@ -31,7 +34,7 @@ func TestRequestEmail(t *testing.T) {
 		}
 	}
 	for _, kv := range [][2]string{{settings.NotifyEmailTo, "ops@example.com, helpdesk@example.com"}, {settings.NotifySMTPHost, mail.Host},
-		{settings.NotifySMTPPort, strconv.Itoa(mail.Port)}, {settings.NotifySMTPFrom, "porthole@example.com"}} {
+		{settings.NotifySMTPPort, strconv.Itoa(mail.Port)}} {
 		if st, body := put(kv[0], kv[1]); st != 200 {
 			t.Fatalf("set %s: %d %s", kv[0], st, body)
 		}
@@ -39,6 +42,29 @@ func TestRequestEmail(t *testing.T) {
 	if got := auditActions(t, admin, settings.NotifySMTPPort); !strings.Contains(got, "setting") || !strings.Contains(got, strconv.Itoa(mail.Port)) {
 		t.Fatalf("port change not audited old → new:\n%s", got)
 	}
+
+	// The sender is set on the Settings page, like any setting; the
+	// broker's refusal of a bad address is shown beside it.
+	ctx := browsertest.New(t)
+	portalLogin(t, ctx, e)
+	browsertest.Step(ctx, t, 10*time.Second, chromedp.Navigate(e.URL+"/#/settings"),
+		chromedp.WaitVisible(css(`tr[data-setting="notify.smtp_from"]`)))
+	const from, save, shown = "setting-notify.smtp_from", `button[data-save="notify.smtp_from"]`, `[data-error="notify.smtp_from"]`
+	setAndClick(t, ctx, from, "not an address", save)
+	waitFor(t, "bad sender refused on the page", 10*time.Second, func() bool {
+		return strings.Contains(evalString(t, ctx, `document.querySelector('`+shown+`').textContent`), "email address")
+	})
+	setAndClick(t, ctx, from, "porthole@example.com", save)
+	waitFor(t, "sender saved", 10*time.Second, func() bool {
+		var vs []settings.Value
+		admin.do("GET", "/api/settings", nil, &vs)
+		for _, v := range vs {
+			if v.Key == settings.NotifySMTPFrom {
+				return v.Value == "porthole@example.com" && v.Source == settings.Global
+			}
+		}
+		return false
+	})
 
 	ep := startEndpoint(t, e, admin)
 	requestSupport(t, ep, append(contact, "--reason", "Printer prints only blank pages")...)
@@ -53,8 +79,8 @@ func TestRequestEmail(t *testing.T) {
 	if subj != "[Porthole] Support request from "+r.Hostname {
 		t.Errorf("subject %q", subj)
 	}
-	if to := msg.Header.Get("To"); to != "<ops@example.com>, <helpdesk@example.com>" {
-		t.Errorf("To %q", to)
+	if to, fr := msg.Header.Get("To"), msg.Header.Get("From"); to != "<ops@example.com>, <helpdesk@example.com>" || fr != "<porthole@example.com>" {
+		t.Errorf("To %q From %q", to, fr)
 	}
 	b, _ := io.ReadAll(quotedprintable.NewReader(msg.Body))
 	body := string(b)

@@ -65,6 +65,29 @@ func TestSMTPStartTLSRequired(t *testing.T) {
 	}
 }
 
+func TestSMTPStartTLS(t *testing.T) {
+	srv, pool := smtptest.StartTLS(t)
+	msg := notify.Message{From: "a@example.com", To: []string{"b@example.com"}, Subject: "over TLS", Body: "hi", Date: time.Now(),
+		ID: "y@example.com"}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	// Without upgrading the server refuses the mail (it requires STARTTLS).
+	if err := (&notify.SMTP{}).Send(ctx, notify.Server{Host: srv.Host, Port: srv.Port, StartTLS: notify.StartTLSOff}, msg); err == nil {
+		t.Fatal("plain MAIL accepted by a server that requires STARTTLS")
+	}
+	// An untrusted certificate is refused.
+	if err := (&notify.SMTP{}).Send(ctx, notify.Server{Host: srv.Host, Port: srv.Port, StartTLS: notify.StartTLSRequired}, msg); err == nil ||
+		!strings.Contains(err.Error(), "certificate") {
+		t.Fatalf("err = %v, want a certificate error", err)
+	}
+	if err := (&notify.SMTP{RootCAs: pool}).Send(ctx, notify.Server{Host: srv.Host, Port: srv.Port, StartTLS: notify.StartTLSRequired}, msg); err != nil {
+		t.Fatal(err)
+	}
+	if got := srv.Wait(t, 1, 5*time.Second); len(got) != 1 || got[0].Header.Get("Message-Id") != "<y@example.com>" {
+		t.Fatalf("messages %v", got)
+	}
+}
+
 // events records audit events (the notifier's only output besides mail).
 type events struct {
 	mu  sync.Mutex

@@ -6,6 +6,13 @@ package smtptest
 import (
 	"bufio"
 	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
 	"net"
 	"net/mail"
 	"os"
@@ -38,11 +45,57 @@ func python() string {
 // and no AUTH, like a plain local relay.
 func Start(t testing.TB) *Server {
 	t.Helper()
+	return start(t)
+}
+
+// StartTLS runs an SMTP server that offers STARTTLS, with a certificate
+// for 127.0.0.1 that the returned pool trusts, and refuses mail until
+// the client has upgraded.
+func StartTLS(t testing.TB) (*Server, *x509.CertPool) {
+	t.Helper()
+	certPEM, keyPEM := certificate(t)
+	dir := t.TempDir()
+	cert, key := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	if err := os.WriteFile(cert, certPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(key, keyPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(certPEM)
+	return start(t, "--tlscert", cert, "--tlskey", key), pool
+}
+
+// certificate makes a self-signed certificate for 127.0.0.1.
+func certificate(t testing.TB) (certPEM, keyPEM []byte) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "smtptest"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, DNSNames: []string{"localhost"}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kb, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kb})
+}
+
+func start(t testing.TB, extra ...string) *Server {
+	t.Helper()
 	dir := filepath.Join(t.TempDir(), "maildir")
 	for try := 0; ; try++ {
 		port := freePort(t)
-		cmd := exec.Command(python(), "-m", "aiosmtpd", "-n", "-l", "127.0.0.1:"+strconv.Itoa(port),
-			"-c", "aiosmtpd.handlers.Mailbox", dir)
+		args := append([]string{"-m", "aiosmtpd", "-n", "-l", "127.0.0.1:" + strconv.Itoa(port), "-c", "aiosmtpd.handlers.Mailbox"}, extra...)
+		cmd := exec.Command(python(), append(args, dir)...)
 		out, err := os.Create(filepath.Join(t.TempDir(), "aiosmtpd.log"))
 		if err != nil {
 			t.Fatal(err)

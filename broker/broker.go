@@ -37,6 +37,7 @@ import (
 	"porthole/broker/live"
 	"porthole/broker/mfa"
 	"porthole/broker/mfa/mfasql"
+	"porthole/broker/notify"
 	"porthole/broker/recording"
 	"porthole/broker/requests"
 	"porthole/broker/secretbox"
@@ -88,6 +89,16 @@ type Config struct {
 	// like on a full disk (the recording.required setting decides whether
 	// the session goes on). Zero means no cap.
 	RecordingMaxBytes int64
+	// PublicURL is the portal's address as users reach it (behind a proxy
+	// or a DNS name), for links in emails; default URL().
+	PublicURL string
+	// SMTPPassword authenticates request emails to the notify.smtp_host
+	// server as notify.smtp_username (from PORTHOLE_SMTP_PASSWORD or
+	// --smtp-password-file; never a setting, never logged).
+	SMTPPassword string
+	// NotifyBackoff is the wait before a failed request email's first
+	// retry (default 5s, doubling; tests shorten it).
+	NotifyBackoff time.Duration
 	// Out receives the one-time first-run admin credentials (default os.Stdout).
 	// They are printed once and never logged.
 	Out io.Writer
@@ -122,6 +133,8 @@ type Server struct {
 	push *settings.Pusher
 	// acc runs entitlements and access requests.
 	acc *access.Service
+	// notify emails new requests; set at the end of New, read-only after.
+	notify *notify.Notifier
 }
 
 // New validates cfg, opens the store (migrating it) and binds the listener,
@@ -168,7 +181,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		st.Close()
 		return nil, fmt.Errorf("broker: %w", err)
 	}
-	sinks := []audit.Sink{audit.NewAnchor(AuditAnchorPath(cfg.DataDir))}
+	sinks := []audit.Sink{audit.NewAnchor(AuditAnchorPath(cfg.DataDir)), notifySink{s}}
 	if s.stream.Enabled() {
 		sinks = append(sinks, s.stream)
 	}
@@ -256,7 +269,23 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("broker: listen: %w", err)
 	}
 	s.ln = ln
+	url := cfg.PublicURL
+	if url == "" {
+		url = s.URL()
+	}
+	s.notify = notify.New(notify.Config{Settings: set, Audit: s.audit, Groups: st, Sender: &notify.SMTP{Password: cfg.SMTPPassword},
+		PortalURL: url, Clock: cfg.Clock, Logger: cfg.Logger, Backoff: cfg.NotifyBackoff})
 	return s, nil
+}
+
+// notifySink hands audit records to the notifier, which is built after
+// the audit log (it audits what it sends).
+type notifySink struct{ s *Server }
+
+func (n notifySink) Publish(rec store.AuditRecord) {
+	if n.s.notify != nil {
+		n.s.notify.Publish(rec)
+	}
 }
 
 // agentMessage routes an authenticated agent's message to the feature that
@@ -382,6 +411,15 @@ func (s *Server) Run(ctx context.Context) error {
 	defer s.store.Close()
 	defer s.rtc.Close()
 	defer s.recs.Close()
+	// Request emails in flight get a bounded time to finish after the API
+	// has stopped (they are audited, so before the store closes).
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := s.notify.Close(ctx); err != nil {
+			s.log.Warn("request emails aborted at shutdown", "err", err)
+		}
+	}()
 	// Websockets (agent links, viewers) live until sessions have ended, so
 	// agents and viewers hear "broker shutting down" rather than a dropped link.
 	linkCtx, cancelLinks := context.WithCancel(context.Background())

@@ -11,6 +11,7 @@ pkgs=(
   chromium ffmpeg
   ca-certificates sudo
   passwd login util-linux bsdutils libpam-modules-bin
+  python3-aiosmtpd
 )
 
 missing=()

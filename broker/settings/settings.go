@@ -315,6 +315,9 @@ func Validate(scope, key, value string) error {
 	if err := ValidateScope(scope); err != nil {
 		return err
 	}
+	if globalOnly[key] && scope != Global {
+		return fmt.Errorf("%w %q: %s is set for the whole broker (global scope only)", ErrBadScope, scope, key)
+	}
 	return sp.check.check(value)
 }
 

@@ -58,6 +58,8 @@ func serve(ctx context.Context, args []string) error {
 	fs.StringVar(&cfg.AuditWebhook, "audit-webhook", "", "POST each audit event as JSON to this URL (retried with backoff; HMAC-signed with $PORTHOLE_AUDIT_WEBHOOK_SECRET if set)")
 	fs.StringVar(&cfg.RecordingsDir, "recordings-dir", "", "directory for session recordings (default DATA_DIR/recordings)")
 	fs.Int64Var(&cfg.RecordingMaxBytes, "recording-max-bytes", 0, "cap on one recording's size; past it the recording stops like on a full disk (0 = no cap)")
+	fs.StringVar(&cfg.PublicURL, "public-url", "", "the portal's URL as users reach it, for links in request emails (default: from --listen)")
+	smtpPasswordFile := fs.String("smtp-password-file", "", "file holding the SMTP password for request emails (else $PORTHOLE_SMTP_PASSWORD)")
 	publicIPs := fs.String("public-ip", "", "comma-separated public IPv4 addresses to advertise for WebRTC (NAT 1:1)")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	logFormat := fs.String("log-format", "text", "log format: text or json")
@@ -73,6 +75,14 @@ func serve(ctx context.Context, args []string) error {
 	// A secret belongs in the environment, never on the command line.
 	if sec := os.Getenv("PORTHOLE_AUDIT_WEBHOOK_SECRET"); sec != "" {
 		cfg.AuditWebhookSecret = []byte(sec)
+	}
+	cfg.SMTPPassword = os.Getenv("PORTHOLE_SMTP_PASSWORD")
+	if *smtpPasswordFile != "" {
+		b, err := os.ReadFile(*smtpPasswordFile)
+		if err != nil {
+			return fmt.Errorf("smtp password: %w", err)
+		}
+		cfg.SMTPPassword = strings.TrimRight(string(b), "\r\n")
 	}
 	for _, ip := range strings.Split(*publicIPs, ",") {
 		if ip = strings.TrimSpace(ip); ip != "" {

@@ -127,3 +127,44 @@ func TestOutcomeAckedLive(t *testing.T) {
 		t.Fatalf("resent an acknowledged outcome: %+v", got)
 	}
 }
+
+// refDecider is a Decider whose requests carry the agent's ref.
+type refDecider struct{ deciderFake }
+
+func (d *refDecider) AgentRef(r store.Request) string {
+	var p struct {
+		AgentRef string `json:"agent_ref"`
+	}
+	_ = json.Unmarshal([]byte(r.Payload), &p)
+	return p.AgentRef
+}
+
+// TestDeciderOutcomeResent: a denial of a kind with a Decider (elevation)
+// decided while the agent is offline is told again through the Decider
+// when it comes online, and the agent's acknowledgement, naming its own
+// ref, stops it.
+func TestDeciderOutcomeResent(t *testing.T) {
+	r := newRig(t)
+	ctx := context.Background()
+	dec := &refDecider{deciderFake{st: r.st}}
+	r.m.Register(KindElevation, dec)
+	if err := r.m.Queue(ctx, store.Request{ID: "e1", Kind: KindElevation, DeviceID: "d1", Requester: "bob", Reason: "printer",
+		Payload: `{"agent_ref":"x1"}`}); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.m.Deny(ctx, "e1", Decision{By: "tech", Comment: "no"}); err != nil { // the fake Decider "misses" it: offline
+		t.Fatal(err)
+	}
+	r.m.Resend(ctx, "d1")
+	if d := cmp.Diff([]string{"e1 denied no tech", "e1 denied no tech"}, dec.told); d != "" {
+		t.Fatalf("told (-want +got):\n%s", d)
+	}
+	r.m.HandleAgent("d1", &wire.RequestOutcomeAck{RequestID: "x1"})
+	r.m.Resend(ctx, "d1")
+	if len(dec.told) != 2 {
+		t.Fatalf("told after the ack: %q", dec.told)
+	}
+	if !has(r.actions(t), DeliveredAction) {
+		t.Errorf("audit has no %s", DeliveredAction)
+	}
+}

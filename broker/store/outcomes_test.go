@@ -11,12 +11,8 @@ import (
 // as acknowledged, so an upgrade resends none of them, while requests
 // decided afterwards are listed until acknowledged, once.
 func TestOutcomesMigration(t *testing.T) {
-	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "p.db")
-	s, err := Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ctx, path := context.Background(), filepath.Join(t.TempDir(), "p.db")
+	s := mustOpen(t, path)
 	at := time.Date(2026, 11, 1, 9, 0, 0, 0, time.UTC)
 	for _, id := range []string{"old", "new"} {
 		if err := s.CreateRequest(ctx, Request{ID: id, Kind: "support", DeviceID: "d1", CreatedAt: at, ExpiresAt: at.Add(time.Hour)}); err != nil {
@@ -34,9 +30,7 @@ func TestOutcomesMigration(t *testing.T) {
 		}
 	}
 	s.Close()
-	if s, err = Open(ctx, path); err != nil {
-		t.Fatal(err)
-	}
+	s = mustOpen(t, path)
 	defer s.Close()
 	if err := s.DecideRequest(ctx, "new", RequestExpired, "", "", "", at.Add(time.Hour)); err != nil {
 		t.Fatal(err)
@@ -62,4 +56,14 @@ func TestOutcomesMigration(t *testing.T) {
 	if got := list(); len(got) != 0 {
 		t.Fatalf("unacknowledged after the ack = %v", got)
 	}
+}
+
+// mustOpen opens the store at path or fails the test.
+func mustOpen(t *testing.T, path string) *Store {
+	t.Helper()
+	s, err := Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }

@@ -166,6 +166,13 @@ func New(cfg Config) (*Agent, error) {
 
 	rc := cfg.Request
 	rc.Send = func(m wire.Message) error { return a.lnk.Send(m) }
+	if rc.Outcomes == nil {
+		if rc.Outcomes, err = request.OpenOutcomes(cfg.StateDir); err != nil {
+			events.Close()
+			rtcCloser.Close()
+			return nil, fmt.Errorf("agent: %w", err)
+		}
+	}
 	if rc.Logger == nil {
 		rc.Logger = cfg.Logger
 	}

@@ -17,6 +17,7 @@ import (
 
 	"porthole/agent/elevation"
 	"porthole/agent/elevsock"
+	"porthole/agent/request"
 	"porthole/internal/durable"
 	"porthole/internal/wire"
 )
@@ -98,35 +99,44 @@ func (a *Agent) handleElevation(ctx context.Context, m wire.Message) bool {
 		}
 		// The code is bound to the user by the broker's MAC; the manager
 		// verifies it like a typed one (single use, window, rate limit).
-		s, err := a.elev.Elevate(ctx, m.User, m.Code)
-		if err != nil {
-			a.cfg.Logger.Warn("approved elevation request not granted", "request_id", m.RequestID, "user", m.User, "err", err)
-			a.req.Notice(fmt.Sprintf("Your request for administrator rights (%s) was approved, but the agent could not grant it: %s", m.User, elevsock.Message(err)))
-			return true
-		}
-		a.cfg.Logger.Info("approved elevation request granted", "request_id", m.RequestID, "user", m.User, "until", s.Until)
-		a.req.Notice(elevationOutcome(m.User, m.By, wire.RequestApproved, "", s.Until))
+		a.req.Outcome(m.RequestID, func() {
+			s, err := a.elev.Elevate(ctx, m.User, m.Code)
+			if err != nil {
+				a.cfg.Logger.Warn("approved elevation request not granted", "request_id", m.RequestID, "user", m.User, "err", err)
+				a.req.Notice(fmt.Sprintf("Your request for administrator rights (%s) was approved, but the agent could not grant it: %s", m.User, elevsock.Message(err)))
+				return
+			}
+			a.cfg.Logger.Info("approved elevation request granted", "request_id", m.RequestID, "user", m.User, "until", s.Until)
+			a.req.Notice(elevationOutcome(m.User, m.By, wire.RequestApproved, "", s.Until, time.Time{}))
+		})
 		return true
 	case *wire.ElevationRequestResult:
 		a.cfg.Logger.Info("elevation request decided", "request_id", m.RequestID, "status", m.Status, "by", m.By)
-		a.req.Notice(elevationOutcome("", m.By, m.Status, m.Message, time.Time{}))
+		a.req.Outcome(m.RequestID, func() {
+			a.req.Notice(elevationOutcome("", m.By, m.Status, m.Message, time.Time{}, m.RequestedAt))
+		})
 		return true
 	}
 	return false
 }
 
 // elevationOutcome is what the end user reads about their elevation
-// request.
-func elevationOutcome(user, by, status, message string, until time.Time) string {
+// request; a denial or expiry names when it was asked (requested, when
+// known), since it may be told long after.
+func elevationOutcome(user, by, status, message string, until, requested time.Time) string {
+	subject := "Your request for administrator rights"
+	if !requested.IsZero() {
+		subject += " of " + request.When(requested, time.Now())
+	}
 	switch status {
 	case wire.RequestApproved:
-		t := "Your request for administrator rights was approved"
+		t := subject + " was approved"
 		if by != "" {
 			t += " by " + by
 		}
 		return fmt.Sprintf("%s: %s is an administrator until %s.", t, user, until.Local().Format("15:04"))
 	case wire.RequestDenied:
-		t := "Your request for administrator rights was denied"
+		t := subject + " was denied"
 		if by != "" {
 			t += " by " + by
 		}
@@ -135,7 +145,7 @@ func elevationOutcome(user, by, status, message string, until time.Time) string 
 		}
 		return t + "."
 	}
-	return "Your request for administrator rights expired: " + message
+	return subject + " expired: " + message
 }
 
 // elevationDesk serves the local socket: codes go to the manager; requests

@@ -19,7 +19,7 @@ func TestElevationOutcome(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := elevationOutcome("bob", tt.by, tt.status, tt.message, until); got != tt.want {
+			if got := elevationOutcome("bob", tt.by, tt.status, tt.message, until, time.Time{}); got != tt.want {
 				t.Errorf("got %q, want %q", got, tt.want)
 			}
 		})

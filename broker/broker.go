@@ -232,6 +232,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		OnOnline: func(id string) {
 			s.push.Device(context.Background(), id)
 			s.elevation.PushPolicy(context.Background(), id)
+			s.reqs.Resend(context.Background(), id)
 		}})
 	s.agents = hub
 	s.push = settings.NewPusher(set, hub, cfg.Logger)

@@ -63,7 +63,10 @@ type Config struct {
 	Command    []string
 	// FormTimeout bounds the form (default 5 minutes).
 	FormTimeout time.Duration
-	Logger      *slog.Logger
+	// Outcomes remembers the outcomes told (OpenOutcomes on the state
+	// directory); nil remembers them in memory only.
+	Outcomes *Outcomes
+	Logger   *slog.Logger
 }
 
 // maxPending bounds requests waiting for an outcome (local callers could
@@ -72,8 +75,9 @@ const maxPending = 4
 
 // Service runs the local request socket and tracks requests in flight.
 type Service struct {
-	cfg Config
-	log *slog.Logger
+	cfg      Config
+	log      *slog.Logger
+	outcomes *Outcomes
 
 	mu      sync.Mutex
 	pending map[string]chan wire.SupportRequestResult // by agent request id; guarded by mu
@@ -88,7 +92,11 @@ func New(cfg Config) *Service {
 	if cfg.FormTimeout == 0 {
 		cfg.FormTimeout = 5 * time.Minute
 	}
-	return &Service{cfg: cfg, log: cfg.Logger.With("component", "request"), pending: map[string]chan wire.SupportRequestResult{}}
+	if cfg.Outcomes == nil {
+		cfg.Outcomes = &Outcomes{told: map[string]time.Time{}}
+	}
+	return &Service{cfg: cfg, log: cfg.Logger.With("component", "request"), outcomes: cfg.Outcomes,
+		pending: map[string]chan wire.SupportRequestResult{}}
 }
 
 // Local is what `porthole-agent request-support` sends: the contact details
@@ -122,7 +130,10 @@ func DecodeLocal(line []byte) (Local, error) {
 	return l, err
 }
 
-// Handle takes a broker message; it reports whether it was a request outcome.
+// Handle takes a broker message; it reports whether it was a request
+// outcome. A decision (approved, denied, expired) goes to the command that
+// filed the request while it waits, else to a desktop dialog; it is told
+// once however often the broker resends it, and acknowledged each time.
 func (s *Service) Handle(m wire.Message) bool {
 	res, ok := m.(*wire.SupportRequestResult)
 	if !ok {
@@ -134,19 +145,36 @@ func (s *Service) Handle(m wire.Message) bool {
 		delete(s.pending, res.RequestID)
 	}
 	s.mu.Unlock()
-	if ch == nil {
+	decided := res.Status != wire.RequestQueued && res.Status != wire.RequestRefused
+	switch {
+	case decided && ch != nil:
+		s.deliver(ch, *res)
+		s.Outcome(res.RequestID, func() {})
+	case decided:
+		s.Outcome(res.RequestID, func() {
+			if res.Status != wire.RequestApproved {
+				s.Notice(lateText(*res, time.Now()))
+			}
+		})
+	case ch != nil:
+		s.deliver(ch, *res)
+	default:
 		s.log.Info("outcome of an unknown request", "request_id", res.RequestID, "status", res.Status)
-		return true
 	}
+	return true
+}
+
+// deliver hands res to the command waiting on ch, closing ch after a final
+// result.
+func (s *Service) deliver(ch chan wire.SupportRequestResult, res wire.SupportRequestResult) {
 	select {
-	case ch <- *res: // buffered for the results a request gets: queued, then one final
+	case ch <- res: // buffered for the results a request gets: queued, then one final
 	default:
 		s.log.Warn("request outcome dropped: too many", "request_id", res.RequestID)
 	}
 	if res.Final() {
 		close(ch)
 	}
-	return true
 }
 
 // Submit sends a request and returns its outcomes: "queued" or "refused"
@@ -196,10 +224,25 @@ func (s *Service) ask(ctx context.Context) (Local, error) {
 }
 
 // outcomeText is what the end user reads about a final outcome.
-func outcomeText(r wire.SupportRequestResult) string {
+func outcomeText(r wire.SupportRequestResult) string { return outcomeOf(r, "Your support request") }
+
+// lateText is outcomeText for an outcome nobody waits for any more (the
+// command that filed it is gone): it says which request it is about.
+func lateText(r wire.SupportRequestResult, now time.Time) string {
+	subject := "Your support request"
+	if !r.RequestedAt.IsZero() {
+		subject += " of " + When(r.RequestedAt, now)
+	}
+	if r.Status == wire.RequestExpired {
+		return subject + " expired: " + r.Message
+	}
+	return outcomeOf(r, subject)
+}
+
+func outcomeOf(r wire.SupportRequestResult, subject string) string {
 	switch r.Status {
 	case wire.RequestDenied:
-		t := "Your support request was denied"
+		t := subject + " was denied"
 		if r.By != "" {
 			t += " by " + r.By
 		}
@@ -208,7 +251,7 @@ func outcomeText(r wire.SupportRequestResult) string {
 		}
 		return t + "."
 	case wire.RequestApproved:
-		return "Your support request was approved by " + r.By + ". You will be asked to allow the connection."
+		return subject + " was approved by " + r.By + ". You will be asked to allow the connection."
 	}
 	return r.Message
 }

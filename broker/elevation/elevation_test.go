@@ -276,7 +276,8 @@ func TestRequestsThroughTheQueue(t *testing.T) {
 	if err := f.queue.Deny(ctx, eve, requests.Decision{By: "ann", Comment: "not for games"}); err != nil {
 		t.Fatal(err)
 	}
-	want := &wire.ElevationRequestResult{RequestID: "agentref2", Status: wire.RequestDenied, Message: "not for games", By: "ann"}
+	want := &wire.ElevationRequestResult{RequestID: "agentref2", Status: wire.RequestDenied, Message: "not for games", By: "ann",
+		RequestedAt: now.Add(time.Second).UTC()}
 	if d := cmp.Diff(want, f.agents.sent[len(f.agents.sent)-1]); d != "" {
 		t.Errorf("denial sent (-want +got):\n%s", d)
 	}

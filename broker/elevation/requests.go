@@ -32,7 +32,10 @@ type Queue interface {
 	Queue(ctx context.Context, r store.Request) error
 }
 
-var _ requests.Decider = (*Service)(nil)
+var (
+	_ requests.Decider       = (*Service)(nil)
+	_ requests.AgentReferrer = (*Service)(nil)
+)
 
 // requestPayload is an elevation request's part of the queue entry.
 type requestPayload struct {
@@ -100,8 +103,8 @@ func (s *Service) Grant(ctx context.Context, r store.Request, d requests.Decisio
 	}, nil
 }
 
-// Tell sends the end user a denial or expiry (requests.Decider); an
-// offline device misses it (the request is in the audit log).
+// Tell sends the end user a denial or expiry (requests.Decider); the
+// queue sends it again when an offline device comes back (requests.Resend).
 func (s *Service) Tell(r store.Request, status, message, by string) {
 	p, err := payloadOf(r)
 	if err != nil {
@@ -111,9 +114,20 @@ func (s *Service) Tell(r store.Request, status, message, by string) {
 	if len(message) > 1024 {
 		message = message[:1024]
 	}
-	if err := s.cfg.Agents.Send(r.DeviceID, &wire.ElevationRequestResult{RequestID: p.AgentRef, Status: status, Message: message, By: by}); err != nil {
+	if err := s.cfg.Agents.Send(r.DeviceID, &wire.ElevationRequestResult{RequestID: p.AgentRef, Status: status, Message: message, By: by,
+		RequestedAt: r.CreatedAt}); err != nil {
 		s.log.Info("elevation request outcome not delivered", "request_id", r.ID, "device_id", r.DeviceID, "err", err)
 	}
+}
+
+// AgentRef is the agent's id of an elevation request
+// (requests.AgentReferrer), which its outcomes and acknowledgements quote.
+func (s *Service) AgentRef(r store.Request) string {
+	p, err := payloadOf(r)
+	if err != nil {
+		return ""
+	}
+	return p.AgentRef
 }
 
 // MaxMinutes is the device's elevation.max_minutes (requests.Decider).

@@ -51,6 +51,9 @@ type requestStore interface {
 	Requests(ctx context.Context, status string, limit int) ([]store.Request, error)
 	DecideRequest(ctx context.Context, id, status, by, comment, sessionID string, at time.Time) error
 	DueRequests(ctx context.Context, now time.Time) ([]store.Request, error)
+	UnackedOutcomes(ctx context.Context, deviceID string, since time.Time) ([]store.Request, error)
+	AckOutcome(ctx context.Context, id string, at time.Time) (bool, error)
+	UnackOutcome(ctx context.Context, id string) error
 }
 
 type auditor interface {
@@ -156,11 +159,17 @@ type supportPayload struct {
 // HandleAgent takes a request message from an authenticated agent; it
 // reports whether the message was one.
 func (m *Manager) HandleAgent(deviceID string, msg wire.Message) bool {
+	ctx := context.Background()
+	if ack, ok := msg.(*wire.RequestOutcomeAck); ok {
+		if err := m.Acked(ctx, deviceID, ack.RequestID); err != nil {
+			m.log.Warn("request outcome acknowledgement not recorded", "device_id", deviceID, "agent_request_id", ack.RequestID, "err", err)
+		}
+		return true
+	}
 	sr, ok := msg.(*wire.SupportRequest)
 	if !ok {
 		return false
 	}
-	ctx := context.Background()
 	res := &wire.SupportRequestResult{RequestID: sr.RequestID, Status: wire.RequestQueued,
 		Message: "Your request was sent to IT support. When someone picks it up you will be asked to allow the connection."}
 	if _, err := m.Submit(ctx, deviceID, sr); err != nil {
@@ -430,10 +439,13 @@ func (m *Manager) expire(ctx context.Context, r store.Request) bool {
 	}
 	_ = m.record(ctx, "system", "", "request.expired", r.ID, map[string]any{"kind": r.Kind, "device_id": r.DeviceID})
 	r.Status = store.RequestExpired
-	m.tell(r, wire.RequestExpired, "Nobody from IT support picked up your request in time. Please try again or call the help desk.", "")
+	m.tell(r, wire.RequestExpired, expiredText, "")
 	m.publish(r, "")
 	return true
 }
+
+// expiredText is what the end user reads about an expired request.
+const expiredText = "Nobody from IT support picked up your request in time. Please try again or call the help desk."
 
 // Run expires requests as their deadlines pass, until ctx ends.
 func (m *Manager) Run(ctx context.Context) error {
@@ -445,7 +457,9 @@ func (m *Manager) Run(ctx context.Context) error {
 	return nil
 }
 
-// tell sends a request's outcome to its endpoint, if connected.
+// tell sends a request's outcome to its endpoint, if connected; one that
+// is not acknowledged is sent again when the endpoint comes online
+// (Resend).
 func (m *Manager) tell(r store.Request, status, message, by string) {
 	if dec, ok := m.deciders[r.Kind]; ok {
 		if status != wire.RequestApproved {
@@ -461,7 +475,7 @@ func (m *Manager) tell(r store.Request, status, message, by string) {
 		return
 	}
 	if err := m.cfg.Agents.Send(r.DeviceID, &wire.SupportRequestResult{RequestID: p.AgentRequestID, Status: status,
-		Message: truncate(message, 1024), By: by}); err != nil {
+		Message: truncate(message, 1024), By: by, RequestedAt: r.CreatedAt}); err != nil {
 		m.log.Info("request outcome not delivered", "request_id", r.ID, "device_id", r.DeviceID, "err", err)
 	}
 }

@@ -23,18 +23,34 @@ import (
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-// agentsFake is a connected agent that records what the broker sends it.
+// agentsFake is an agent that records what the broker sends it while it
+// is connected (not offline).
 type agentsFake struct {
-	mu   sync.Mutex
-	sent []wire.Message
+	mu      sync.Mutex
+	sent    []wire.Message
+	offline bool
 }
 
-func (a *agentsFake) Online(string) bool { return true }
+func (a *agentsFake) Online(string) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return !a.offline
+}
+
 func (a *agentsFake) Send(_ string, m wire.Message) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	if a.offline {
+		return errors.New("agent offline")
+	}
 	a.sent = append(a.sent, m)
 	return nil
+}
+
+func (a *agentsFake) setOffline(off bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.offline = off
 }
 
 // results returns the request outcomes sent so far.

@@ -115,6 +115,8 @@ type ElevationRequestResult struct {
 	Status    string `json:"status"` // RequestDenied or RequestExpired
 	Message   string `json:"message,omitempty"`
 	By        string `json:"by,omitempty"`
+	// RequestedAt is when the end user asked, for an outcome told late.
+	RequestedAt time.Time `json:"requested_at,omitzero"`
 }
 
 func (*ElevationRequestResult) Type() string { return "elevation_request_result" }

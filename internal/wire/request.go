@@ -3,6 +3,7 @@ package wire
 import (
 	"net/mail"
 	"strings"
+	"time"
 )
 
 // End-user requests and live settings on the agent link:
@@ -88,6 +89,9 @@ type SupportRequestResult struct {
 	Status    string `json:"status"`
 	Message   string `json:"message,omitempty"`
 	By        string `json:"by,omitempty"` // the portal user who decided
+	// RequestedAt is when the end user asked (final outcomes), so an
+	// outcome told late can say which request it is about.
+	RequestedAt time.Time `json:"requested_at,omitzero"`
 }
 
 func (*SupportRequestResult) Type() string { return "support_request_result" }

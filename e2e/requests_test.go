@@ -164,9 +164,19 @@ func TestSupportRequestApproveThenDeny(t *testing.T) {
 		}
 	}()
 	id = waitRequestRow(t, ctx, "Printer jams")
-	browsertest.Step(ctx, t, 10*time.Second,
-		chromedp.SendKeys(css(`input[data-comment="`+id+`"]`), "Please call the help desk"),
-		chromedp.Click(css(`button[data-deny="`+id+`"]`)))
+	browsertest.Step(ctx, t, 10*time.Second, chromedp.SendKeys(css(`input[data-comment="`+id+`"]`), "Please call the help desk"))
+	// A live update rebuilds the table (here: reloading the list); the
+	// comment being typed survives it.
+	evalString(t, ctx, `(() => { window.__oldRow = document.querySelector('tr[data-request="`+id+`"]');
+		document.getElementById('requests-status').dispatchEvent(new Event('change')); return ''; })()`)
+	waitFor(t, "the table rebuilt", 10*time.Second, func() bool {
+		return evalString(t, ctx, `(() => { const r = document.querySelector('tr[data-request="`+id+`"]');
+			return r && r !== window.__oldRow ? 'new' : 'old'; })()`) == "new"
+	})
+	if got := evalString(t, ctx, `document.querySelector('input[data-comment="`+id+`"]').value`); got != "Please call the help desk" {
+		t.Fatalf("the comment after a live update: %q", got)
+	}
+	browsertest.Step(ctx, t, 10*time.Second, chromedp.Click(css(`button[data-deny="`+id+`"]`)))
 	consenttest.WaitWindow(t, ep.x.Display, consent.OutcomeTitle)
 	code, out := cli.wait(t)
 	if code == 0 || !strings.Contains(out, "denied by admin: Please call the help desk.") {

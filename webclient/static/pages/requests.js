@@ -67,7 +67,21 @@ export async function requestsPage(main, ctx) {
   const connectable = new Set((await api('GET', '/api/devices')).filter((d) => (d.rights || []).includes('connect')).map((d) => d.id));
   let loadedAt = Date.now();
   const ageOf = (r) => r.age_seconds + Math.floor((Date.now() - loadedAt) / 1000);
+  // Live updates rebuild the table: what the user is typing (a comment, the
+  // minutes) and the focus survive it.
+  const typed = 'input[data-comment], input[data-minutes]';
+  const keyOf = (i) => (i.dataset.comment ? `c:${i.dataset.comment}` : `m:${i.dataset.minutes}`);
   const render = () => {
+    const kept = new Map([...body.querySelectorAll(typed)].map((i) => [keyOf(i), i.value]));
+    const active = document.activeElement;
+    const focused = active && body.contains(active) && active.matches(typed) ? keyOf(active) : null;
+    build();
+    for (const i of body.querySelectorAll(typed)) {
+      if (kept.has(keyOf(i))) i.value = kept.get(keyOf(i));
+      if (keyOf(i) === focused) i.focus();
+    }
+  };
+  const build = () => {
     clear(body);
     if (list.length === 0) {
       body.append(el('p', { class: 'empty', id: 'requests-empty' }, 'No requests.'));

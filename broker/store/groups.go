@@ -4,6 +4,9 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -68,20 +71,7 @@ func (s *Store) DeviceGroup(ctx context.Context, deviceID string) (string, error
 
 // GroupDevices lists the ids of a group's devices.
 func (s *Store) GroupDevices(ctx context.Context, groupID string) ([]string, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT device_id FROM device_group_members WHERE group_id = ? ORDER BY device_id`, groupID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		out = append(out, id)
-	}
-	return out, rows.Err()
+	return queryAll(ctx, s.db, scanString, `SELECT device_id FROM device_group_members WHERE group_id = ? ORDER BY device_id`, groupID)
 }
 
 // SetDeviceGroup moves a device into a group ("" removes it from any group).
@@ -93,4 +83,117 @@ func (s *Store) SetDeviceGroup(ctx context.Context, deviceID, groupID string) er
 	_, err := s.db.ExecContext(ctx, `INSERT INTO device_group_members(device_id, group_id) VALUES(?,?)
 		ON CONFLICT(device_id) DO UPDATE SET group_id = excluded.group_id`, deviceID, groupID)
 	return err
+}
+
+// RenameGroup renames a group and returns its old name; a taken name is
+// ErrConflict.
+func (s *Store) RenameGroup(ctx context.Context, id, name string) (old string, err error) {
+	err = s.tx(ctx, func(tx *sql.Tx) error {
+		if err := tx.QueryRowContext(ctx, `SELECT name FROM device_groups WHERE id = ?`, id).Scan(&old); err != nil {
+			return notFound(err, "group")
+		}
+		_, err := tx.ExecContext(ctx, `UPDATE device_groups SET name = ? WHERE id = ?`, name, id)
+		if isUnique(err) {
+			return ErrConflict
+		}
+		return err
+	})
+	return old, err
+}
+
+// GroupDeletion is what deleting a group removes: its devices fall back to
+// no group, its group-scope settings and (when forced) its entitlements
+// are deleted.
+type GroupDeletion struct {
+	ID           string
+	Name         string
+	Devices      []string // ids of the devices that leave the group
+	Settings     []string // keys of the group-scope settings removed
+	Entitlements []string // names of the entitlements removed
+}
+
+// ErrGroupHasEntitlements refuses an unforced delete of a group that
+// entitlements are defined on (they and grants on them would lose meaning).
+var ErrGroupHasEntitlements = errors.New("the group has entitlements")
+
+// ErrGroupChanged refuses a delete whose plan no longer matches the group
+// (a device joined or a setting changed after the caller audited it).
+var ErrGroupChanged = errors.New("the group changed meanwhile; reload and try again")
+
+// Check refuses (ErrGroupHasEntitlements, naming them) to delete a group
+// with entitlements unless the delete is forced.
+func (d GroupDeletion) Check(force bool) error {
+	if len(d.Entitlements) == 0 || force {
+		return nil
+	}
+	return fmt.Errorf("%w: %d (%s); delete them first or force the delete", ErrGroupHasEntitlements, len(d.Entitlements), strings.Join(d.Entitlements, ", "))
+}
+
+// PlanGroupDeletion reports what DeleteGroup would remove, without
+// removing anything.
+func (s *Store) PlanGroupDeletion(ctx context.Context, id string) (GroupDeletion, error) {
+	return planGroupDeletion(ctx, s.db, id)
+}
+
+func planGroupDeletion(ctx context.Context, q queryer, id string) (GroupDeletion, error) {
+	d := GroupDeletion{ID: id}
+	if err := q.QueryRowContext(ctx, `SELECT name FROM device_groups WHERE id = ?`, id).Scan(&d.Name); err != nil {
+		return d, notFound(err, "group")
+	}
+	for _, l := range []struct {
+		dst   *[]string
+		query string
+		arg   string
+	}{
+		{&d.Devices, `SELECT device_id FROM device_group_members WHERE group_id = ? ORDER BY device_id`, id},
+		{&d.Settings, `SELECT key FROM settings WHERE scope = ? ORDER BY key`, "group:" + id},
+		{&d.Entitlements, `SELECT name FROM entitlements WHERE group_id = ? ORDER BY name`, id},
+	} {
+		var err error
+		if *l.dst, err = orEmpty(queryAll(ctx, q, scanString, l.query, l.arg)); err != nil {
+			return d, err
+		}
+	}
+	return d, nil
+}
+
+// scanString scans a one-column text row.
+func scanString(row interface{ Scan(...any) error }) (string, error) {
+	var v string
+	err := row.Scan(&v)
+	return v, err
+}
+
+// DeleteGroup deletes a group in one transaction: its members fall back to
+// no group, its group-scope settings are deleted, and its entitlements too
+// when force is set (otherwise their existence is ErrGroupHasEntitlements).
+// want is the plan the caller audited: if the group changed since
+// (a device joined, a setting was set) the delete is refused with
+// ErrGroupChanged, so nothing goes unrecorded. It returns what was removed.
+func (s *Store) DeleteGroup(ctx context.Context, want GroupDeletion, force bool) (GroupDeletion, error) {
+	var got GroupDeletion
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		var err error
+		if got, err = planGroupDeletion(ctx, tx, want.ID); err != nil {
+			return err
+		}
+		if err := got.Check(force); err != nil {
+			return err
+		}
+		if !slices.Equal(got.Devices, want.Devices) || !slices.Equal(got.Settings, want.Settings) || !slices.Equal(got.Entitlements, want.Entitlements) {
+			return ErrGroupChanged
+		}
+		for _, q := range []struct{ query, arg string }{
+			{`DELETE FROM device_group_members WHERE group_id = ?`, want.ID},
+			{`DELETE FROM settings WHERE scope = ?`, "group:" + want.ID},
+			{`DELETE FROM entitlements WHERE group_id = ?`, want.ID},
+			{`DELETE FROM device_groups WHERE id = ?`, want.ID},
+		} {
+			if _, err := tx.ExecContext(ctx, q.query, q.arg); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return got, err
 }

@@ -161,7 +161,7 @@ func notFound(err error, what string) error {
 
 // queryAll runs q and scans every row with scan. It returns nil when there
 // are no rows; callers that promise an empty list wrap it in orEmpty.
-func queryAll[T any](ctx context.Context, db *sql.DB, scan func(interface{ Scan(...any) error }) (T, error), q string, args ...any) ([]T, error) {
+func queryAll[T any](ctx context.Context, db queryer, scan func(interface{ Scan(...any) error }) (T, error), q string, args ...any) ([]T, error) {
 	rows, err := db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, err
@@ -176,6 +176,12 @@ func queryAll[T any](ctx context.Context, db *sql.DB, scan func(interface{ Scan(
 		out = append(out, v)
 	}
 	return out, rows.Err()
+}
+
+// queryer is what queries read through: the database or a transaction.
+type queryer interface {
+	QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row
+	QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error)
 }
 
 // orEmpty makes a nil list an empty one (JSON [] rather than null).

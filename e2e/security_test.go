@@ -190,6 +190,8 @@ func TestRoutesByRole(t *testing.T) {
 		{"DELETE", "/api/settings/{key}", "/api/settings/remote_support.view_only", nil, adminOnly},
 		{"GET", "/api/groups", "", nil, all},
 		{"POST", "/api/groups", "", map[string]any{"name": "lab"}, adminOnly},
+		{"PUT", "/api/groups/{id}", "/api/groups/none", map[string]any{"name": "lab2"}, adminOnly},
+		{"DELETE", "/api/groups/{id}", "/api/groups/none", nil, adminOnly},
 		{"GET", "/api/devices/{id}/group", "/api/devices/none/group", nil, all},
 		{"PUT", "/api/devices/{id}/group", "/api/devices/none/group", map[string]any{"group_id": ""}, adminOnly},
 		{"GET", "/api/requests", "", nil, requesters},

@@ -277,6 +277,8 @@ func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 		status, msg = http.StatusNotFound, "not found"
 	case errors.Is(err, store.ErrConflict):
 		status, msg = http.StatusConflict, err.Error()
+	case errors.Is(err, store.ErrGroupHasEntitlements), errors.Is(err, store.ErrGroupChanged):
+		status, msg = http.StatusConflict, err.Error()
 	case errors.Is(err, store.ErrTokenExpired), errors.Is(err, store.ErrTokenUsedUp), errors.Is(err, store.ErrTokenRevoked):
 		status, msg = http.StatusForbidden, err.Error()
 	case errors.Is(err, sessions.ErrNotFound):

@@ -19,6 +19,8 @@ func (a *API) requestRoutes(m *http.ServeMux) {
 	m.HandleFunc("DELETE /api/settings/{key}", a.authed(auth.ManageSettings, a.clearSetting))
 	m.HandleFunc("GET /api/groups", a.authed(auth.ViewDevices, a.listGroups))
 	m.HandleFunc("POST /api/groups", a.authed(auth.ManageSettings, a.createGroup))
+	m.HandleFunc("PUT /api/groups/{id}", a.authed(auth.ManageSettings, a.renameGroup))
+	m.HandleFunc("DELETE /api/groups/{id}", a.authed(auth.ManageSettings, a.deleteGroup))
 	m.HandleFunc("GET /api/devices/{id}/group", a.authed(auth.ViewDevices, a.deviceGroup))
 	m.HandleFunc("PUT /api/devices/{id}/group", a.authed(auth.ManageSettings, a.setDeviceGroup))
 	m.HandleFunc("GET /api/requests", a.authed(auth.ViewRequests, a.listRequests))

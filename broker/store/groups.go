@@ -22,8 +22,13 @@ type Group struct {
 // CreateGroup adds a group; a taken name is ErrConflict.
 func (s *Store) CreateGroup(ctx context.Context, g Group) error {
 	_, err := s.db.ExecContext(ctx, `INSERT INTO device_groups(id, name, created_at) VALUES(?,?,?)`, g.ID, g.Name, ms(g.CreatedAt))
+	return nameTaken(err, g.Name)
+}
+
+// nameTaken turns a unique-name violation into a clear ErrConflict.
+func nameTaken(err error, name string) error {
 	if isUnique(err) {
-		return ErrConflict
+		return fmt.Errorf("a group named %q already exists: %w", name, ErrConflict)
 	}
 	return err
 }
@@ -93,10 +98,7 @@ func (s *Store) RenameGroup(ctx context.Context, id, name string) (old string, e
 			return notFound(err, "group")
 		}
 		_, err := tx.ExecContext(ctx, `UPDATE device_groups SET name = ? WHERE id = ?`, name, id)
-		if isUnique(err) {
-			return ErrConflict
-		}
-		return err
+		return nameTaken(err, name)
 	})
 	return old, err
 }

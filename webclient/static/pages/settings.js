@@ -52,6 +52,7 @@ export async function settingsPage(main) {
     scope.append(el('option', { value: 'global' }, 'Global (every device)'),
       ...groups.map((g) => el('option', { value: `group:${g.id}` }, `Group: ${g.name} (${g.devices} device${g.devices === 1 ? '' : 's'})`)));
     scope.value = selected;
+    actions.show();
   };
   // render shows the values of scope sc; the table carries its scope, so
   // nothing saved from it can land in another scope.
@@ -105,12 +106,64 @@ export async function settingsPage(main) {
       await load();
     } catch (e) { groupErr.textContent = e.message; }
   });
-  scope.addEventListener('change', load);
+  const actions = groupActions(() => groups.find((g) => scope.value === `group:${g.id}`), async (selected) => {
+    groups = await api('GET', '/api/groups');
+    fillScopes(selected);
+    await load();
+  });
+  scope.addEventListener('change', () => { actions.show(); load(); });
   fillScopes('global');
-  main.append(el('h1', {}, 'Settings'), groupForm, el('label', {}, 'Scope ', scope),
+  main.append(el('h1', {}, 'Settings'), groupForm, el('p', {}, el('label', {}, 'Scope ', scope), ' ', actions.node),
     el('p', { class: 'muted' }, 'A group\'s value overrides the global one for the devices in that group. Assign devices to groups on their device page.'),
     body);
   await load();
+}
+
+// deleteConsequences says what deleting group g removes, for the
+// confirmation: its devices fall back to global settings, its group-scope
+// settings and entitlements are deleted.
+export function deleteConsequences(g, settings, entitlements) {
+  const n = (k, one, many) => `${k} ${k === 1 ? one : many}`;
+  let s = `Delete group ${g.name}? ${n(g.devices, 'device falls', 'devices fall')} back to no group (global settings apply)`;
+  s += settings.length ? `; ${n(settings.length, 'group setting is', 'group settings are')} removed (${settings.join(', ')})` : '';
+  s += entitlements.length ? `; ${n(entitlements.length, 'entitlement is', 'entitlements are')} deleted too (${entitlements.join(', ')}) and grants on them lose their effect` : '';
+  return s + '.';
+}
+
+// groupActions are the Rename and Delete controls of the selected group
+// (current returns it, or undefined for the global scope); changed(scope)
+// reloads the page's groups and selects scope.
+function groupActions(current, changed) {
+  const name = el('input', { id: 'group-rename-name', maxlength: '64', 'aria-label': 'Group name' });
+  const err = el('span', { class: 'error', id: 'group-action-error' });
+  const rename = el('button', { type: 'button', id: 'group-rename', onclick: async () => {
+    const g = current();
+    err.textContent = '';
+    try {
+      await api('PUT', `/api/groups/${g.id}`, { name: name.value });
+      await changed(`group:${g.id}`);
+    } catch (e) { err.textContent = e.message; }
+  } }, 'Rename');
+  const del = el('button', { type: 'button', id: 'group-delete', onclick: async () => {
+    const g = current();
+    err.textContent = '';
+    try {
+      const scope = `group:${g.id}`;
+      const [values, ents] = await Promise.all([api('GET', `/api/settings?scope=${encodeURIComponent(scope)}`), api('GET', '/api/access/entitlements')]);
+      const own = values.filter((v) => v.source === scope).map((v) => v.key);
+      const mine = ents.filter((x) => x.group_id === g.id).map((x) => x.name);
+      if (!confirm(deleteConsequences(g, own, mine))) return;
+      await api('DELETE', `/api/groups/${g.id}${mine.length ? '?force=true' : ''}`);
+      await changed('global');
+    } catch (e) { err.textContent = e.message; }
+  } }, 'Delete group');
+  const node = el('span', { id: 'group-actions' }, name, ' ', rename, ' ', del, ' ', err);
+  const show = () => {
+    const g = current();
+    node.hidden = !g;
+    if (g) name.value = g.name;
+  };
+  return { node, show };
 }
 
 // deviceSettingsPanel shows a device's group (admins can change it) and

@@ -22,6 +22,10 @@ func (a *API) renameGroup(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	name := strings.TrimSpace(req.Name)
+	if err := a.cfg.Store.GroupNameFree(r.Context(), name, g.ID); err != nil {
+		a.fail(w, r, err)
+		return
+	}
 	if err := a.record(r, "group.renamed", g.ID, map[string]any{"old": g.Name, "new": name}); err != nil {
 		a.fail(w, r, err)
 		return

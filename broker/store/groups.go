@@ -25,12 +25,30 @@ func (s *Store) CreateGroup(ctx context.Context, g Group) error {
 	return nameTaken(err, g.Name)
 }
 
+// GroupNameFree reports ErrConflict when another group than exceptID is
+// named name, so callers can refuse before auditing.
+func (s *Store) GroupNameFree(ctx context.Context, name, exceptID string) error {
+	var id string
+	err := s.db.QueryRowContext(ctx, `SELECT id FROM device_groups WHERE name = ? AND id != ?`, name, exceptID).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil
+	}
+	if err == nil {
+		return errNameTaken(name)
+	}
+	return err
+}
+
 // nameTaken turns a unique-name violation into a clear ErrConflict.
 func nameTaken(err error, name string) error {
 	if isUnique(err) {
-		return fmt.Errorf("a group named %q already exists: %w", name, ErrConflict)
+		return errNameTaken(name)
 	}
 	return err
+}
+
+func errNameTaken(name string) error {
+	return fmt.Errorf("a group named %q already exists: %w", name, ErrConflict)
 }
 
 // Group returns one group.

@@ -64,6 +64,9 @@ func TestRenameGroup(t *testing.T) {
 		{"none", "x", "", ErrNotFound},
 	}
 	for _, tc := range tests {
+		if free := s.GroupNameFree(ctx, tc.name, tc.id); !errors.Is(free, tc.err) && !errors.Is(tc.err, ErrNotFound) {
+			t.Errorf("GroupNameFree(%s, %s) = %v, want %v", tc.name, tc.id, free, tc.err)
+		}
 		old, err := s.RenameGroup(ctx, tc.id, tc.name)
 		if !errors.Is(err, tc.err) || (err == nil && old != tc.old) {
 			t.Errorf("RenameGroup(%s, %s) = %q, %v; want %q, %v", tc.id, tc.name, old, err, tc.old, tc.err)

@@ -79,4 +79,3 @@ func (a *API) deleteGroup(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, GroupDeletedView{ID: done.ID, Name: done.Name, DevicesMoved: len(done.Devices), Devices: done.Devices,
 		Settings: done.Settings, Entitlements: done.Entitlements})
 }
-

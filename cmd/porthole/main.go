@@ -9,6 +9,7 @@
 //	porthole elevations list --device ID
 //	porthole request create ENTITLEMENT --for 1h --reason TEXT [--emergency]
 //	porthole task list|approve|deny|escalate ID
+//	porthole group list|create|rename|delete|assign
 package main
 
 import (
@@ -60,6 +61,13 @@ commands:
   entitlement set NAME --group ID --approvers L [--approvals N] [--max D] [--justification]
       [--self-approve] [--emergency-approvers L [--emergency-approvals N] | --emergency-auto] [--emergency-max D]
                                                       define or change an entitlement (admins)
+  group list [--json]                                 device groups and how many devices each holds
+  group create NAME | rename ID|NAME NEW_NAME [--json]
+                                                      create or rename a device group (admins)
+  group delete ID|NAME [--force] [--json]             delete a group: its devices fall back to no group (global
+                                                      settings), its group settings are removed; refused while
+                                                      entitlements exist on it unless --force (deletes them too)
+  group assign DEVICE_ID GROUP|none [--json]          move a device into a group (id or name), or out of any
 
 Exit codes: 0 ok, 1 error, 2 usage, 3 not logged in or token expired, 4 permission denied.`
 
@@ -136,6 +144,8 @@ func run(ctx context.Context, args []string, in io.Reader, out io.Writer) error 
 		return cmdGrants(ctx, args[1:], out)
 	case "entitlement":
 		return cmdEntitlement(ctx, args[1:], out)
+	case "group":
+		return cmdGroup(ctx, args[1:], out)
 	case "-h", "--help", "help":
 		fmt.Fprintln(out, usage)
 		return nil

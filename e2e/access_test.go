@@ -1,11 +1,16 @@
 package e2e
 
 import (
+	"mime"
+	"slices"
+	"strconv"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
 
+	"porthole/broker/notify/smtptest"
+	"porthole/broker/settings"
 	"porthole/internal/browsertest"
 )
 
@@ -15,8 +20,15 @@ import (
 // on its page; a normal request is escalated from its page, which switches
 // it to the emergency policy (one on-call approval instead of two).
 func TestAccessEmergencyPortal(t *testing.T) {
+	mail := smtptest.Start(t)
 	e := startBroker(t, nil)
 	admin := e.login(t, "admin", e.Password)
+	for _, kv := range [][2]string{{settings.NotifyEmailTo, "oncall@example.com"}, {settings.NotifySMTPHost, mail.Host},
+		{settings.NotifySMTPPort, strconv.Itoa(mail.Port)}} {
+		if st, body := admin.do("PUT", "/api/settings/"+kv[0], map[string]string{"scope": settings.Global, "value": kv[1]}, nil); st != 200 {
+			t.Fatalf("set %s: %d %s", kv[0], st, body)
+		}
+	}
 	pw := map[string]string{}
 	for _, u := range [][2]string{{"tess", "technician"}, {"oscar", "technician"}} {
 		var res struct{ Password string }
@@ -109,6 +121,15 @@ func TestAccessEmergencyPortal(t *testing.T) {
 	waitFor(t, "badge after escalation", 10*time.Second, func() bool {
 		return evalString(t, ctx, `(document.getElementById('access-emergency-badge') ? 'badge' : 'none') + ' ' + (document.getElementById('access-approvals')?.textContent || '')`) == "badge 0/1"
 	})
+	// The on-call approvers are emailed: two new requests, then the escalation.
+	var subjects []string
+	for _, m := range mail.Wait(t, 3, 20*time.Second) {
+		s, _ := new(mime.WordDecoder).DecodeHeader(m.Header.Get("Subject"))
+		subjects = append(subjects, s)
+	}
+	if want := "[Porthole] ⚡ Escalated to emergency: tess wants break_glass on servers"; !slices.Contains(subjects, want) {
+		t.Fatalf("emails %q: want %q", subjects, want)
+	}
 	// The on-call approver now decides it alone.
 	oscar := e.login(t, "oscar", pw["oscar"])
 	var after struct{ State string }

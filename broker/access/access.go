@@ -420,7 +420,8 @@ func (s *Service) Do(ctx context.Context, who Actor, id string, step Step, comme
 		return View{}, err
 	}
 	if err := s.record(ctx, who.audit(), who.SourceIP, stepAction[step], row.ID, map[string]any{"entitlement": p.Entitlement,
-		"group_id": p.GroupID, "requester": p.Requester, "emergency": p.Emergency, "state": string(p.State), "comment": comment}); err != nil {
+		"group_id": p.GroupID, "requester": p.Requester, "emergency": p.Emergency, "state": string(p.State), "comment": comment,
+		"justification": p.Justification, "duration": p.Duration.String()}); err != nil {
 		return View{}, err
 	}
 	if err := s.save(ctx, who, row, old, p); err != nil {

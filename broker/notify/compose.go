@@ -26,15 +26,19 @@ type Request struct {
 	// Access: the entitlement, its group and how long it is asked for.
 	Entitlement, GroupID, Group, Duration string
 	Emergency                             bool
+	// Escalated: an open access request switched to the emergency policy
+	// (CreatedAt is then when it was escalated).
+	Escalated bool
 	// Who asks, how to reach them, and why.
 	User, ContactName, ContactEmail, ContactPhone, Reason string
 	CreatedAt                                             time.Time
 }
 
-// requestOf reads a new request from its audit record: request.created
-// (support, elevation) or access.requested.
+// requestOf reads a request to announce from its audit record:
+// request.created (support, elevation), access.requested, or
+// access.escalated (the emergency approvers must hear of it at once).
 func requestOf(rec store.AuditRecord) (Request, bool) {
-	if rec.Action != "request.created" && rec.Action != "access.requested" {
+	if rec.Action != "request.created" && rec.Action != "access.requested" && rec.Action != "access.escalated" {
 		return Request{}, false
 	}
 	var d map[string]any
@@ -48,6 +52,10 @@ func requestOf(rec store.AuditRecord) (Request, bool) {
 		r.Kind, r.Entitlement, r.GroupID, r.Group, r.Duration = kindAccess, s("entitlement"), s("group_id"), s("group_id"), s("duration")
 		r.Reason, r.User = s("justification"), strings.TrimPrefix(rec.Actor, "user:")
 		r.Emergency, _ = d["emergency"].(bool)
+	}
+	if rec.Action == "access.escalated" {
+		r.Kind, r.Entitlement, r.GroupID, r.Group, r.Duration = kindAccess, s("entitlement"), s("group_id"), s("group_id"), s("duration")
+		r.Reason, r.User, r.Emergency, r.Escalated = s("justification"), s("requester"), true, true
 	}
 	return r, r.ID != ""
 }
@@ -69,7 +77,12 @@ func Compose(r Request, portalURL string, deadline, now time.Time) (subject, bod
 		if r.Emergency {
 			subject = fmt.Sprintf("[Porthole] ⚡ Emergency access request: %s wants %s on %s", r.User, r.Entitlement, r.Group)
 		}
-		b.WriteString("A portal user asks for access.\n\n")
+		if r.Escalated {
+			subject = fmt.Sprintf("[Porthole] ⚡ Escalated to emergency: %s wants %s on %s", r.User, r.Entitlement, r.Group)
+			b.WriteString("A portal user escalated an open access request to the emergency policy.\n\n")
+		} else {
+			b.WriteString("A portal user asks for access.\n\n")
+		}
 		if r.Emergency {
 			b.WriteString("⚡ EMERGENCY: this request bypasses the normal approval policy.\n\n")
 		}
@@ -93,7 +106,11 @@ func Compose(r Request, portalURL string, deadline, now time.Time) (subject, bod
 		line("Phone", r.ContactPhone)
 	}
 	line("Reason", r.Reason)
-	line("Requested", fmt.Sprintf("%s (%s ago)", r.CreatedAt.UTC().Format(time.RFC1123), now.Sub(r.CreatedAt).Round(time.Second)))
+	when := "Requested"
+	if r.Escalated {
+		when = "Escalated"
+	}
+	line(when, fmt.Sprintf("%s (%s ago)", r.CreatedAt.UTC().Format(time.RFC1123), now.Sub(r.CreatedAt).Round(time.Second)))
 	if deadline.After(r.CreatedAt) {
 		line("Expires", fmt.Sprintf("%s (in %s)", deadline.UTC().Format(time.RFC1123), deadline.Sub(now).Round(time.Second)))
 	}

@@ -100,6 +100,9 @@ func TestCompose(t *testing.T) {
 		{"emergency", Request{ID: "r4", Kind: kindAccess, Entitlement: "break_glass", Group: "Servers", User: "bob", Emergency: true,
 			Reason: "outage\r\nBcc: x", CreatedAt: created}, "[Porthole] ⚡ Emergency access request: bob wants break_glass on Servers",
 			[]string{"⚡ EMERGENCY", "outage  Bcc: x", "/#/access/r4"}},
+		{"escalated", Request{ID: "r5", Kind: kindAccess, Entitlement: "remote_support", Group: "Lab", User: "tess", Emergency: true,
+			Escalated: true, Reason: "vendor on site", CreatedAt: created}, "[Porthole] ⚡ Escalated to emergency: tess wants remote_support on Lab",
+			[]string{"escalated an open access request", "⚡ EMERGENCY", "vendor on site", "Escalated:", "/#/access/r5"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -135,6 +138,11 @@ func TestRequestOf(t *testing.T) {
 			Details: `{"duration":"1h0m0s","emergency":true,"entitlement":"break_glass","group_id":"g1","justification":"outage"}`},
 			Request{ID: "r3", Kind: kindAccess, Entitlement: "break_glass", GroupID: "g1", Group: "g1", Duration: "1h0m0s", Emergency: true,
 				User: "bob", Reason: "outage", CreatedAt: at}, true},
+		{"escalated access", store.AuditRecord{Action: "access.escalated", Actor: "user:tess", Target: "r5", Time: at,
+			Details: `{"comment":"","duration":"30m0s","emergency":true,"entitlement":"remote_support","group_id":"g1",` +
+				`"justification":"vendor on site","requester":"tess","state":"pending"}`},
+			Request{ID: "r5", Kind: kindAccess, Entitlement: "remote_support", GroupID: "g1", Group: "g1", Duration: "30m0s", Emergency: true,
+				Escalated: true, User: "tess", Reason: "vendor on site", CreatedAt: at}, true},
 		{"refused request", store.AuditRecord{Action: "request.refused", Target: "", Details: `{}`}, Request{}, false},
 		{"other", store.AuditRecord{Action: "session.started", Target: "s1", Details: `{}`}, Request{}, false},
 		{"bad details", store.AuditRecord{Action: "request.created", Target: "r4", Details: `{`}, Request{}, false},

@@ -67,7 +67,8 @@ func (g *grantee) grant(name string) string {
 // with one the portal shows the controls, the approver runs a real
 // session from it, and the session ends when the grant is revoked. An
 // unattended_access grant, and nothing else (not even the admin role),
-// lets a session skip the end user's prompt.
+// lets a session skip the end user's prompt; that session ends when the
+// device leaves the grants' group.
 func TestGrantStandsInForRole(t *testing.T) {
 	e := startBroker(t, nil)
 	admin := e.login(t, "admin", e.Password)
@@ -174,8 +175,18 @@ func TestGrantStandsInForRole(t *testing.T) {
 	if log := auditActions(t, admin, id); !strings.Contains(log, "consent_mode:unattended") || !strings.Contains(log, "unattended_by_grant:true") {
 		t.Fatalf("the unattended session's audit:\n%s", log)
 	}
-	browsertest.Step(ctx, t, 10*time.Second, chromedp.Click(css(`#session-off`)))
+	// The device leaves the group: the grants no longer cover it, and the
+	// session they carry ends.
+	if st, body := admin.do("PUT", "/api/devices/"+ep.deviceID+"/group", map[string]string{"group_id": ""}, nil); st != 200 {
+		t.Fatalf("ungroup: %d %s", st, body)
+	}
 	waitViewerState(t, ctx, "ended", 10*time.Second)
+	if r := viewerReason(t, ctx); !strings.Contains(r, "access grant ended") {
+		t.Fatalf("end reason after the device left the group %q", r)
+	}
+	if r := rights(); len(r) != 0 {
+		t.Fatalf("rights outside the group: %v", r)
+	}
 }
 
 // TestBreakGlassUnderGrant: a break_glass grant lets an approver create and

@@ -56,6 +56,7 @@ type accessStore interface {
 	Request(ctx context.Context, id string) (store.Request, error)
 	KindRequests(ctx context.Context, kind string) ([]store.Request, error)
 	UpdateRequest(ctx context.Context, r store.Request, oldStatus, oldPayload string) error
+	DeviceGroup(ctx context.Context, deviceID string) (string, error)
 }
 
 type auditor interface {
@@ -662,18 +663,26 @@ func (s *Service) Holding(ctx context.Context, user, name, groupID string) (g Gr
 	return g, ok, nil
 }
 
-// Active reports whether the grant made by request id is still in force
-// (approved, not revoked, not past its end). Work started under a grant
-// asks this to stop when the grant does.
-func (s *Service) Active(ctx context.Context, id string) (bool, error) {
+// Covers reports whether the grant made by request id is still in force
+// (approved, not revoked, not past its end) and deviceID is still in its
+// group. Work started under a grant asks this to stop when the grant does,
+// or when the device leaves the group.
+func (s *Service) Covers(ctx context.Context, id, deviceID string) (bool, error) {
 	_, p, _, err := s.load(ctx, id)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, store.ErrNotFound) || errors.Is(err, ErrNotAccess) {
 		return false, nil
 	}
 	if err != nil {
 		return false, err
 	}
-	return p.Active(s.cfg.Clock.Now()), nil
+	if !p.Active(s.cfg.Clock.Now()) {
+		return false, nil
+	}
+	group, err := s.cfg.Store.DeviceGroup(ctx, deviceID)
+	if err != nil {
+		return false, err
+	}
+	return group != "" && group == p.GroupID, nil
 }
 
 func (s *Service) publish(row store.Request) {

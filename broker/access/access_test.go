@@ -22,12 +22,13 @@ import (
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 type rig struct {
-	s     *Service
-	st    *store.Store
-	log   *audit.Log
-	clk   *clocktest.Fake
-	group string
-	n     int
+	s      *Service
+	st     *store.Store
+	log    *audit.Log
+	clk    *clocktest.Fake
+	group  string
+	device string // a device in group
+	n      int
 }
 
 func newRig(t *testing.T) *rig {
@@ -39,8 +40,18 @@ func newRig(t *testing.T) *rig {
 	}
 	t.Cleanup(func() { st.Close() })
 	clk := clocktest.New(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC))
-	r := &rig{st: st, clk: clk, log: audit.New(st, clk), group: "g1"}
+	r := &rig{st: st, clk: clk, log: audit.New(st, clk), group: "g1", device: "d1"}
 	if err := st.CreateGroup(ctx, store.Group{ID: r.group, Name: "servers", CreatedAt: clk.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	now := clk.Now()
+	if err := st.CreateEnrollToken(ctx, store.EnrollToken{ID: "tok", Hash: "h", CreatedAt: now, ExpiresAt: now.Add(time.Hour), MaxUses: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Enroll(ctx, "h", now, store.Device{ID: r.device, PublicKey: []byte("k"), Secret: make([]byte, 32), Hostname: "pc-1"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.SetDeviceGroup(ctx, r.device, r.group); err != nil {
 		t.Fatal(err)
 	}
 	r.s = New(Config{Store: st, Audit: r.log, Settings: settings.New(st), Clock: clk, NewID: func() string { r.n++; return fmt.Sprintf("id%d", r.n) }})
@@ -121,8 +132,11 @@ func TestTwoApprovalsThenGrantExpires(t *testing.T) {
 			t.Fatalf("holding %+v: %v %v", other, ok, err)
 		}
 	}
-	if ok, err := r.s.Active(ctx, v.ID); err != nil || !ok {
-		t.Fatalf("active before the end: %v %v", ok, err)
+	if ok, err := r.s.Covers(ctx, v.ID, r.device); err != nil || !ok {
+		t.Fatalf("covers the group's device before the end: %v %v", ok, err)
+	}
+	if ok, err := r.s.Covers(ctx, v.ID, "device-elsewhere"); err != nil || ok {
+		t.Fatalf("covers a device outside the group: %v %v", ok, err)
 	}
 	// The generic queue cannot decide it behind the policy's back.
 	row, _ := r.st.Request(ctx, v.ID)
@@ -136,11 +150,11 @@ func TestTwoApprovalsThenGrantExpires(t *testing.T) {
 	if gs, err := r.s.Grants(ctx); err != nil || len(gs) != 0 {
 		t.Fatalf("grants after expiry: %+v %v", gs, err)
 	}
-	if ok, err := r.s.Active(ctx, v.ID); err != nil || ok {
-		t.Fatalf("active after the end: %v %v", ok, err)
+	if ok, err := r.s.Covers(ctx, v.ID, r.device); err != nil || ok {
+		t.Fatalf("covers after the end: %v %v", ok, err)
 	}
-	if ok, err := r.s.Active(ctx, "no-such-request"); err != nil || ok {
-		t.Fatalf("active for an unknown id: %v %v", ok, err)
+	if ok, err := r.s.Covers(ctx, "no-such-request", r.device); err != nil || ok {
+		t.Fatalf("covers for an unknown id: %v %v", ok, err)
 	}
 	want := []string{"access.approved", "access.approved", "access.expired", "access.granted", "access.requested"}
 	if got := r.actions(t, v.ID); !slices.Equal(got, want) {

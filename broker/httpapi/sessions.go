@@ -114,7 +114,7 @@ func (a *API) ownSession(w http.ResponseWriter, r *http.Request) (*sessions.Sess
 		return s, true
 	}
 	if s.Grant != "" && a.cfg.Access != nil {
-		active, err := a.cfg.Access.Active(r.Context(), s.Grant)
+		active, err := a.cfg.Access.Covers(r.Context(), s.Grant, s.DeviceID)
 		if err != nil {
 			a.fail(w, r, err)
 			return nil, false

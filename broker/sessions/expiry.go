@@ -65,15 +65,16 @@ func (s *Session) tick(f func()) {
 	}()
 }
 
-// ReasonGrantEnded ends a session whose access grant expired or was revoked.
+// ReasonGrantEnded ends a session whose access grant expired or was
+// revoked, or whose device left the grant's group.
 const ReasonGrantEnded = "the access grant ended"
 
-// grantTick ends the session once the grant it runs under is no longer in
-// force. A failed check is logged and tried again on the next tick.
+// grantTick ends the session once the grant it runs under no longer covers
+// the device. A failed check is logged and tried again on the next tick.
 func (s *Session) grantTick() {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	ok, err := s.m.cfg.Grants.Active(ctx, s.Grant)
+	ok, err := s.m.cfg.Grants.Covers(ctx, s.Grant, s.DeviceID)
 	if err != nil {
 		s.m.log.Warn("check the session's access grant", "session_id", s.ID, "grant", s.Grant, "err", err)
 		return

@@ -105,7 +105,7 @@ type Config struct {
 }
 
 type grants interface {
-	Active(ctx context.Context, requestID string) (bool, error)
+	Covers(ctx context.Context, requestID, deviceID string) (bool, error)
 }
 
 // Manager owns every session of this broker.

@@ -62,9 +62,9 @@ export async function requestsPage(main, ctx) {
   let list = [];
   let access = new Map(); // access request views by id (see accessRow)
   // Approving support makes the approver the viewer: it needs the right to
-  // connect to that device, by role or by an access grant (read once with
-  // the page; the broker checks again on Approve).
-  const connectable = new Set((await api('GET', '/api/devices')).filter((d) => (d.rights || []).includes('connect')).map((d) => d.id));
+  // connect to that device, by role or by an access grant (read with each
+  // load, so a grant decided meanwhile counts; the broker checks again).
+  let connectable = new Set();
   let loadedAt = Date.now();
   const ageOf = (r) => r.age_seconds + Math.floor((Date.now() - loadedAt) / 1000);
   // Live updates rebuild the table: what the user is typing (a comment, the
@@ -110,6 +110,9 @@ export async function requestsPage(main, ctx) {
   const load = async () => {
     list = await api('GET', `/api/requests?status=${encodeURIComponent(status.value)}`);
     if (list.some((r) => r.kind === 'access')) access = new Map((await api('GET', '/api/access/requests')).map((v) => [v.id, v]));
+    if (list.some((r) => r.kind === 'support')) {
+      connectable = new Set((await api('GET', '/api/devices')).filter((d) => (d.rights || []).includes('connect')).map((d) => d.id));
+    }
     loadedAt = Date.now();
     render();
   };

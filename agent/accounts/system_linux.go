@@ -152,17 +152,7 @@ func (s *linuxSystem) exists(_ context.Context, name string) (bool, error) {
 		}
 		return s.groupExists(name)
 	}
-	if _, err := user.Lookup(name); err == nil {
-		return true, nil
-	} else if !errors.As(err, new(user.UnknownUserError)) {
-		return false, fmt.Errorf("%w: look up user %s: %w", ErrSystem, name, err)
-	}
-	if _, err := user.LookupGroup(name); err == nil {
-		return true, nil
-	} else if !errors.As(err, new(user.UnknownGroupError)) {
-		return false, fmt.Errorf("%w: look up group %s: %w", ErrSystem, name, err)
-	}
-	return false, nil
+	return userOrGroupExists(name)
 }
 
 // adminGroup is "sudo" (Debian, Ubuntu) or "wheel" (Fedora, Arch…).

@@ -255,13 +255,7 @@ func New(cfg Config) (*Manager, error) {
 		sys:     sys,
 		journal: journal{path: filepath.Join(cfg.StateDir, JournalFile)},
 	}
-	m.loop = expiry.New(expiry.Config{
-		Clock:        cfg.Clock,
-		Timer:        cfg.Timer,
-		PollInterval: cfg.PollInterval,
-		Logger:       log,
-		Reconcile:    m.reconcile,
-	})
+	m.loop = expiry.New(cfg.Clock, cfg.Timer, cfg.PollInterval, log, m.reconcile)
 	return m, nil
 }
 

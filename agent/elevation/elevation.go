@@ -279,13 +279,7 @@ func New(cfg Config) (*Manager, error) {
 		sys:     sys,
 		journal: journal{path: filepath.Join(cfg.StateDir, StateFile)},
 	}
-	m.loop = expiry.New(expiry.Config{
-		Clock:        cfg.Clock,
-		Timer:        cfg.Timer,
-		PollInterval: cfg.PollInterval,
-		Logger:       log,
-		Reconcile:    m.reconcile,
-	})
+	m.loop = expiry.New(cfg.Clock, cfg.Timer, cfg.PollInterval, log, m.reconcile)
 	m.rec = newRecorder(recorderConfig{
 		src:         newProcSource(),
 		clock:       cfg.Clock,

@@ -22,25 +22,22 @@ const RetryDelay = 10 * time.Second
 // future one, zero if none. An error is logged and retried after RetryDelay.
 type ReconcileFunc func(ctx context.Context, now time.Time) (next time.Time, err error)
 
-// Config configures a Loop. Every field is required (the managers fill
-// their own defaults).
-type Config struct {
-	Clock        clock.Clock
-	Timer        clock.Timer
-	PollInterval time.Duration
-	Logger       *slog.Logger
-	Reconcile    ReconcileFunc
-}
-
-// Loop calls Reconcile until its context ends. Safe for concurrent use.
+// Loop calls a ReconcileFunc until its context ends. Safe for concurrent
+// use.
 type Loop struct {
-	cfg  Config
-	wake chan struct{} // Poke asks Run to reconcile now
+	clock     clock.Clock
+	timer     clock.Timer
+	poll      time.Duration // the longest sleep
+	log       *slog.Logger
+	reconcile ReconcileFunc
+	wake      chan struct{} // Poke asks Run to reconcile now
 }
 
-// New returns a Loop; it does nothing until Run.
-func New(cfg Config) *Loop {
-	return &Loop{cfg: cfg, wake: make(chan struct{}, 1)}
+// New returns a Loop that sleeps on timer, reads the time from clk, sleeps
+// at most poll and logs failed reconciles to log. All are required (the
+// managers fill their own defaults). It does nothing until Run.
+func New(clk clock.Clock, timer clock.Timer, poll time.Duration, log *slog.Logger, reconcile ReconcileFunc) *Loop {
+	return &Loop{clock: clk, timer: timer, poll: poll, log: log, reconcile: reconcile, wake: make(chan struct{}, 1)}
 }
 
 // Poke makes Run reconcile now because a new deadline exists. It never
@@ -53,18 +50,18 @@ func (l *Loop) Poke() {
 }
 
 // Run reconciles at once, then at the earliest deadline, on Poke or after
-// PollInterval, whichever comes first, until ctx ends; it then returns nil.
+// the poll interval, whichever comes first, until ctx ends; it then returns nil.
 func (l *Loop) Run(ctx context.Context) error {
 	for {
-		now := l.cfg.Clock.Now()
-		next, err := l.cfg.Reconcile(ctx, now)
+		now := l.clock.Now()
+		next, err := l.reconcile(ctx, now)
 		if ctx.Err() != nil {
 			return nil
 		}
-		wait := l.cfg.PollInterval
+		wait := l.poll
 		switch {
 		case err != nil:
-			l.cfg.Logger.Warn("reconcile", "err", err)
+			l.log.Warn("reconcile", "err", err)
 			wait = min(wait, RetryDelay)
 		case !next.IsZero():
 			wait = min(wait, next.Sub(now))
@@ -72,7 +69,7 @@ func (l *Loop) Run(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-l.cfg.Timer.After(wait):
+		case <-l.timer.After(wait):
 		case <-l.wake:
 		}
 	}

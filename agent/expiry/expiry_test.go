@@ -25,16 +25,10 @@ func TestLoopWaits(t *testing.T) {
 	}
 	calls := make(chan time.Time)
 	results := make(chan result)
-	l := New(Config{
-		Clock:        clk,
-		Timer:        clk,
-		PollInterval: time.Minute,
-		Logger:       slog.New(slog.DiscardHandler),
-		Reconcile: func(ctx context.Context, now time.Time) (time.Time, error) {
-			calls <- now
-			r := <-results
-			return r.next, r.err
-		},
+	l := New(clk, clk, time.Minute, slog.New(slog.DiscardHandler), func(ctx context.Context, now time.Time) (time.Time, error) {
+		calls <- now
+		r := <-results
+		return r.next, r.err
 	})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)

@@ -30,6 +30,7 @@ import (
 	"time"
 	"unicode"
 
+	"porthole/agent/expiry"
 	"porthole/internal/clock"
 )
 
@@ -45,8 +46,6 @@ const (
 	// removedRetention is how long removed accounts stay in the journal, so
 	// Status can still answer "removed".
 	removedRetention = 30 * 24 * time.Hour
-	// retryDelay is how long Run waits before retrying a removal that failed.
-	retryDelay = 10 * time.Second
 	// maxTextLen bounds GrantID and Requester.
 	maxTextLen = 256
 	// nameAttempts is how many random names Create tries before giving up.
@@ -54,15 +53,7 @@ const (
 )
 
 // Timer gives the channels Run waits on; tests drive it (clocktest.TimerClock).
-type Timer interface {
-	// After returns a channel that receives once d has elapsed.
-	After(d time.Duration) <-chan time.Time
-}
-
-// realTimer is time.After.
-type realTimer struct{}
-
-func (realTimer) After(d time.Duration) <-chan time.Time { return time.After(d) }
+type Timer = clock.Timer
 
 // Config configures a Manager.
 type Config struct {
@@ -220,7 +211,7 @@ type Manager struct {
 	cfg  Config
 	log  *slog.Logger
 	sys  system
-	wake chan struct{} // Create pokes Run to recompute its deadline
+	loop *expiry.Loop // Create pokes it to recompute its deadline
 
 	mu      sync.Mutex // serialises all journal and system changes
 	journal journal    // guarded by mu
@@ -236,7 +227,7 @@ func New(cfg Config) (*Manager, error) {
 		cfg.Clock = clock.Real{}
 	}
 	if cfg.Timer == nil {
-		cfg.Timer = realTimer{}
+		cfg.Timer = clock.RealTimer{}
 	}
 	if cfg.OnEvent == nil {
 		cfg.OnEvent = func(Event) {}
@@ -258,13 +249,14 @@ func New(cfg Config) (*Manager, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Manager{
+	m := &Manager{
 		cfg:     cfg,
 		log:     log,
 		sys:     sys,
-		wake:    make(chan struct{}, 1),
 		journal: journal{path: filepath.Join(cfg.StateDir, JournalFile)},
-	}, nil
+	}
+	m.loop = expiry.New(cfg.Clock, cfg.Timer, cfg.PollInterval, log, m.reconcile)
+	return m, nil
 }
 
 // JournalPath is where the journal is kept.
@@ -323,10 +315,7 @@ func (m *Manager) Create(ctx context.Context, spec Spec) (Account, error) {
 	if err != nil {
 		return Account{}, err
 	}
-	select {
-	case m.wake <- struct{}{}:
-	default:
-	}
+	m.loop.Poke()
 	return acct, nil
 }
 
@@ -621,29 +610,7 @@ func (m *Manager) reconcileLocked(ctx context.Context, now time.Time) (time.Time
 // account is created or PollInterval passes, until ctx ends (it then
 // returns nil). It needs no broker: an offline machine removes accounts on
 // time. Errors are logged and retried.
-func (m *Manager) Run(ctx context.Context) error {
-	for {
-		now := m.cfg.Clock.Now()
-		next, err := m.reconcile(ctx, now)
-		if ctx.Err() != nil {
-			return nil
-		}
-		wait := m.cfg.PollInterval
-		switch {
-		case err != nil:
-			m.log.Warn("reconcile", "err", err)
-			wait = min(wait, retryDelay)
-		case !next.IsZero():
-			wait = min(wait, next.Sub(now))
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-m.cfg.Timer.After(wait):
-		case <-m.wake:
-		}
-	}
-}
+func (m *Manager) Run(ctx context.Context) error { return m.loop.Run(ctx) }
 
 // markRemoved records e's removal.
 func (m *Manager) markRemoved(e *entry, reason EventKind) {

@@ -1,11 +1,7 @@
 package accounts
 
 import (
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io/fs"
-	"os"
 	"time"
 
 	"porthole/internal/durable"
@@ -73,19 +69,9 @@ type journal struct {
 // does not parse is an error, not an empty journal: forgetting accounts
 // would leave administrators behind.
 func (j *journal) load() ([]*entry, error) {
-	b, err := os.ReadFile(j.path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("%w: read %s: %w", ErrJournal, j.path, err)
-	}
 	var f journalFile
-	if err := json.Unmarshal(b, &f); err != nil {
-		return nil, fmt.Errorf("%w: parse %s: %w", ErrJournal, j.path, err)
-	}
-	if f.Version != journalVersion {
-		return nil, fmt.Errorf("%w: %s has version %d, want %d", ErrJournal, j.path, f.Version, journalVersion)
+	if err := durable.ReadJSON(j.path, journalVersion, &f); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrJournal, err)
 	}
 	return f.Accounts, nil
 }
@@ -93,11 +79,7 @@ func (j *journal) load() ([]*entry, error) {
 // save replaces the journal atomically (mode 0600), so after a crash the
 // file is either the old or the new version, never a torn one.
 func (j *journal) save(entries []*entry) error {
-	b, err := json.MarshalIndent(journalFile{Version: journalVersion, Accounts: entries}, "", "  ")
-	if err != nil {
-		return fmt.Errorf("%w: encode: %w", ErrJournal, err)
-	}
-	if err := durable.WriteFile(j.path, append(b, '\n'), 0o600); err != nil {
+	if err := durable.WriteJSON(j.path, journalFile{Version: journalVersion, Accounts: entries}, 0o600); err != nil {
 		return fmt.Errorf("%w: %w", ErrJournal, err)
 	}
 	return nil

@@ -54,17 +54,7 @@ func (s *darwinSystem) run(ctx context.Context, stdin, tool string, args ...stri
 }
 
 func (s *darwinSystem) exists(_ context.Context, name string) (bool, error) {
-	if _, err := user.Lookup(name); err == nil {
-		return true, nil
-	} else if !errors.As(err, new(user.UnknownUserError)) {
-		return false, fmt.Errorf("%w: look up user %s: %w", ErrSystem, name, err)
-	}
-	if _, err := user.LookupGroup(name); err == nil {
-		return true, nil
-	} else if !errors.As(err, new(user.UnknownGroupError)) {
-		return false, fmt.Errorf("%w: look up group %s: %w", ErrSystem, name, err)
-	}
-	return false, nil
+	return userOrGroupExists(name)
 }
 
 func (s *darwinSystem) adminGroup(context.Context) (string, error) {

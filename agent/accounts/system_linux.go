@@ -24,6 +24,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"porthole/internal/exitstatus"
 )
 
 // Linux login records read to tell whether an account was ever used.
@@ -132,18 +134,6 @@ func (e *cmdError) Error() string {
 
 func (e *cmdError) Unwrap() []error { return []error{ErrSystem, e.err} }
 
-// exitCode is a command's exit status: 0 for nil, -1 if it did not exit.
-func exitCode(err error) int {
-	if err == nil {
-		return 0
-	}
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		return ee.ExitCode()
-	}
-	return -1
-}
-
 func (s *linuxSystem) exists(_ context.Context, name string) (bool, error) {
 	if s.root != "" {
 		_, _, found, err := s.lookupUser(name)
@@ -152,17 +142,7 @@ func (s *linuxSystem) exists(_ context.Context, name string) (bool, error) {
 		}
 		return s.groupExists(name)
 	}
-	if _, err := user.Lookup(name); err == nil {
-		return true, nil
-	} else if !errors.As(err, new(user.UnknownUserError)) {
-		return false, fmt.Errorf("%w: look up user %s: %w", ErrSystem, name, err)
-	}
-	if _, err := user.LookupGroup(name); err == nil {
-		return true, nil
-	} else if !errors.As(err, new(user.UnknownGroupError)) {
-		return false, fmt.Errorf("%w: look up group %s: %w", ErrSystem, name, err)
-	}
-	return false, nil
+	return userOrGroupExists(name)
 }
 
 // adminGroup is "sudo" (Debian, Ubuntu) or "wheel" (Fedora, Arch…).
@@ -219,7 +199,7 @@ func (s *linuxSystem) remove(ctx context.Context, name string) error {
 		return err
 	}
 	err = s.run(ctx, "", "userdel", "-f", "-r", name)
-	switch code := exitCode(err); {
+	switch code := exitstatus.Of(err); {
 	case err == nil, code == userdelNoUser:
 	case code == userdelHomeFailed:
 		s.log.Warn("userdel left the home directory", "user", name, "err", err)

@@ -3,7 +3,6 @@ package consent
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -14,6 +13,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"porthole/internal/exitstatus"
 )
 
 // Zenity exit statuses (zenity(1)).
@@ -113,7 +114,7 @@ func (z *Zenity) Ask(ctx context.Context, req Request) (Answer, error) {
 		"--timeout", strconv.Itoa(secs))
 	start := time.Now()
 	err = cmd.Run()
-	code := exitCode(err)
+	code := exitstatus.Of(err)
 	z.log.Debug("consent_dialog_exit", "exit", code, "elapsed", time.Since(start))
 	switch {
 	case ctx.Err() != nil:
@@ -160,7 +161,7 @@ func (z *Zenity) Show(ctx context.Context, req Request) (<-chan struct{}, func()
 		if sctx.Err() != nil {
 			return // stopped by us
 		}
-		code := exitCode(err)
+		code := exitstatus.Of(err)
 		if code != zenityOK {
 			z.log.Warn("session_indicator_failed", "exit", code, "stderr", firstLine(stderr.Bytes()))
 		}
@@ -186,19 +187,6 @@ func (z *Zenity) command(ctx context.Context, args ...string) (*exec.Cmd, *bound
 	cmd.Stderr = stderr
 	cmd.WaitDelay = time.Second
 	return cmd, stderr
-}
-
-// exitCode is the process's exit status, 0 for success, -1 when it did not
-// exit normally (killed, or never started).
-func exitCode(err error) int {
-	if err == nil {
-		return 0
-	}
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		return ee.ExitCode()
-	}
-	return -1
 }
 
 // noDisplay recognises GTK's "cannot open display" warning: zenity then
@@ -270,7 +258,7 @@ func (z *Zenity) Form(ctx context.Context, text string, fields []string, timeout
 	if ctx.Err() != nil {
 		return nil, ctx.Err()
 	}
-	switch code := exitCode(err); {
+	switch code := exitstatus.Of(err); {
 	case code == zenityOK:
 	case code == zenityCancel && noDisplay(stderr.Bytes()):
 		return nil, fmt.Errorf("request form: %w: %s", ErrNoDisplay, firstLine(stderr.Bytes()))
@@ -295,7 +283,7 @@ func (z *Zenity) Info(ctx context.Context, text string, timeout time.Duration) e
 	cmd, stderr := z.command(dctx, "--info", "--title", OutcomeTitle, "--text", text, "--no-markup", "--no-wrap",
 		"--timeout", strconv.Itoa(secs))
 	err := cmd.Run()
-	if code := exitCode(err); code != zenityOK && code != zenityTimeout && ctx.Err() == nil {
+	if code := exitstatus.Of(err); code != zenityOK && code != zenityTimeout && ctx.Err() == nil {
 		return fmt.Errorf("message dialog: %w: %w: %s", ErrDialog, err, firstLine(stderr.Bytes()))
 	}
 	return nil

@@ -39,6 +39,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"porthole/agent/expiry"
 	"porthole/internal/clock"
 	"porthole/internal/elevcode"
 )
@@ -58,19 +59,10 @@ const (
 	DefaultSecretReplacement = "${1}=[REDACTED]"
 	// endedRetention is how long ended grants stay in the journal.
 	endedRetention = 30 * 24 * time.Hour
-	// retryDelay is how soon Run retries a revocation that failed.
-	retryDelay = 10 * time.Second
 )
 
 // Timer gives the channels Run waits on; tests drive it (clocktest.TimerClock).
-type Timer interface {
-	// After returns a channel that receives once d has elapsed.
-	After(d time.Duration) <-chan time.Time
-}
-
-type realTimer struct{}
-
-func (realTimer) After(d time.Duration) <-chan time.Time { return time.After(d) }
+type Timer = clock.Timer
 
 // Config configures a Manager.
 type Config struct {
@@ -222,7 +214,7 @@ type Manager struct {
 	log  *slog.Logger
 	sys  system
 	rec  *recorder
-	wake chan struct{}
+	loop *expiry.Loop // Elevate and SelfApprove poke it about new deadlines
 
 	mu      sync.Mutex // serialises journal and system changes
 	journal journal
@@ -243,7 +235,7 @@ func New(cfg Config) (*Manager, error) {
 		cfg.Clock = clock.Real{}
 	}
 	if cfg.Timer == nil {
-		cfg.Timer = realTimer{}
+		cfg.Timer = clock.RealTimer{}
 	}
 	if cfg.OnEvent == nil {
 		cfg.OnEvent = func(Event) {}
@@ -285,9 +277,9 @@ func New(cfg Config) (*Manager, error) {
 		cfg:     cfg,
 		log:     log,
 		sys:     sys,
-		wake:    make(chan struct{}, 1),
 		journal: journal{path: filepath.Join(cfg.StateDir, StateFile)},
 	}
+	m.loop = expiry.New(cfg.Clock, cfg.Timer, cfg.PollInterval, log, m.reconcile)
 	m.rec = newRecorder(recorderConfig{
 		src:         newProcSource(),
 		clock:       cfg.Clock,
@@ -314,7 +306,7 @@ func (m *Manager) Elevate(ctx context.Context, user, code string) (Session, erro
 	m.mu.Unlock()
 	m.emit(events)
 	if err == nil {
-		m.poke()
+		m.loop.Poke()
 	}
 	return s, err
 }
@@ -375,7 +367,7 @@ func (m *Manager) SelfApprove(ctx context.Context, user, note string, d time.Dur
 	m.mu.Unlock()
 	m.emit(events)
 	if err == nil {
-		m.poke()
+		m.loop.Poke()
 	}
 	return s, err
 }
@@ -590,38 +582,8 @@ func (m *Manager) reconcileLocked(ctx context.Context, now time.Time) (time.Time
 func (m *Manager) Run(ctx context.Context) error {
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return m.rec.run(ctx) })
-	g.Go(func() error {
-		for {
-			now := m.cfg.Clock.Now()
-			next, err := m.reconcile(ctx, now)
-			if ctx.Err() != nil {
-				return nil
-			}
-			wait := m.cfg.PollInterval
-			switch {
-			case err != nil:
-				m.log.Warn("reconcile", "err", err)
-				wait = min(wait, retryDelay)
-			case !next.IsZero():
-				wait = min(wait, next.Sub(now))
-			}
-			select {
-			case <-ctx.Done():
-				return nil
-			case <-m.cfg.Timer.After(wait):
-			case <-m.wake:
-			}
-		}
-	})
+	g.Go(func() error { return m.loop.Run(ctx) })
 	return g.Wait()
-}
-
-// poke makes Run reconcile now (a new deadline exists).
-func (m *Manager) poke() {
-	select {
-	case m.wake <- struct{}{}:
-	default:
-	}
 }
 
 // markEnded records e's end.

@@ -1,11 +1,7 @@
 package elevation
 
 import (
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io/fs"
-	"os"
 	"time"
 
 	"porthole/internal/durable"
@@ -108,19 +104,9 @@ type journal struct{ path string }
 // load reads the state; a missing file is an empty state, a corrupt one an
 // error (forgetting grants would leave administrators behind).
 func (j journal) load() (*state, error) {
-	b, err := os.ReadFile(j.path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return &state{Version: stateVersion}, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("%w: read %s: %w", ErrJournal, j.path, err)
-	}
-	var s state
-	if err := json.Unmarshal(b, &s); err != nil {
-		return nil, fmt.Errorf("%w: parse %s: %w", ErrJournal, j.path, err)
-	}
-	if s.Version != stateVersion {
-		return nil, fmt.Errorf("%w: %s has version %d, want %d", ErrJournal, j.path, s.Version, stateVersion)
+	s := state{Version: stateVersion}
+	if err := durable.ReadJSON(j.path, stateVersion, &s); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrJournal, err)
 	}
 	return &s, nil
 }
@@ -128,11 +114,7 @@ func (j journal) load() (*state, error) {
 // save replaces the state atomically (temp file, fsync, rename, fsync dir).
 func (j journal) save(s *state) error {
 	s.Version = stateVersion
-	b, err := json.MarshalIndent(s, "", "  ")
-	if err != nil {
-		return fmt.Errorf("%w: encode: %w", ErrJournal, err)
-	}
-	if err := durable.WriteFile(j.path, append(b, '\n'), 0o600); err != nil {
+	if err := durable.WriteJSON(j.path, s, 0o600); err != nil {
 		return fmt.Errorf("%w: %w", ErrJournal, err)
 	}
 	return nil

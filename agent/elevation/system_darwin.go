@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os/exec"
-	"os/user"
 	"strings"
 	"time"
 )
@@ -23,14 +22,7 @@ func newSystem(_ Config, log *slog.Logger) (system, error) {
 }
 
 func (adminGroup) lookup(_ context.Context, name string) (string, error) {
-	u, err := user.Lookup(name)
-	if err != nil {
-		return "", fmt.Errorf("%w: %w", ErrBadUser, err)
-	}
-	if u.Uid == "0" {
-		return "", fmt.Errorf("%w: %s is already root", ErrBadUser, name)
-	}
-	return u.Uid, nil
+	return lookupUID(name)
 }
 
 func (adminGroup) grant(ctx context.Context, name, _ string, _ time.Time) error {

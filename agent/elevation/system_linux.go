@@ -11,7 +11,6 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
-	"os/user"
 	"path/filepath"
 	"strings"
 	"time"
@@ -73,14 +72,7 @@ func userFromDropIn(name string) (string, bool) {
 }
 
 func (s *sudoers) lookup(_ context.Context, name string) (string, error) {
-	u, err := user.Lookup(name)
-	if err != nil {
-		return "", fmt.Errorf("%w: %w", ErrBadUser, err)
-	}
-	if u.Uid == "0" {
-		return "", fmt.Errorf("%w: %s is already root", ErrBadUser, name)
-	}
-	return u.Uid, nil
+	return lookupUID(name)
 }
 
 // grant writes the drop-in next to its final place under a name sudo

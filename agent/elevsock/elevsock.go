@@ -32,6 +32,7 @@ import (
 	"unicode/utf8"
 
 	"porthole/agent/elevation"
+	"porthole/agent/localsock"
 	"porthole/internal/elevcode"
 )
 
@@ -154,13 +155,8 @@ func (s *Server) Run(ctx context.Context) error {
 	if err := os.MkdirAll(filepath.Dir(s.path), 0o755); err != nil {
 		return fmt.Errorf("elevsock: %w", err)
 	}
-	_ = os.Remove(s.path)
-	ln, err := net.Listen("unix", s.path)
+	ln, err := localsock.Listen(s.path)
 	if err != nil {
-		return fmt.Errorf("elevsock: %w", err)
-	}
-	if err := os.Chmod(s.path, 0o666); err != nil {
-		ln.Close()
 		return fmt.Errorf("elevsock: %w", err)
 	}
 	s.mu.Lock()

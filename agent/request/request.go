@@ -26,6 +26,7 @@ import (
 	"sync"
 	"time"
 
+	"porthole/agent/localsock"
 	"porthole/internal/wire"
 )
 
@@ -288,13 +289,8 @@ func (s *Service) Run(ctx context.Context) error {
 		<-ctx.Done()
 		return nil
 	}
-	_ = os.Remove(s.cfg.Socket) // a stale socket from a previous run
-	ln, err := net.Listen("unix", s.cfg.Socket)
+	ln, err := localsock.Listen(s.cfg.Socket)
 	if err != nil {
-		return fmt.Errorf("request socket: %w", err)
-	}
-	if err := os.Chmod(s.cfg.Socket, 0o666); err != nil {
-		ln.Close()
 		return fmt.Errorf("request socket: %w", err)
 	}
 	stop := context.AfterFunc(ctx, func() { ln.Close() })

@@ -96,12 +96,6 @@ func New(cfg Config) *Service {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	if cfg.NewTicker == nil {
-		cfg.NewTicker = sessions.NewRealTicker
-	}
-	if cfg.Tick == 0 {
-		cfg.Tick = time.Second
-	}
 	return &Service{cfg: cfg, log: cfg.Logger.With("component", "access")}
 }
 
@@ -490,11 +484,7 @@ func (s *Service) ExpireDue(ctx context.Context) (int, error) {
 
 // Run expires requests and grants as their deadlines pass, until ctx ends.
 func (s *Service) Run(ctx context.Context) error {
-	sessions.Every(ctx, s.cfg.NewTicker, s.cfg.Tick, func(ctx context.Context) {
-		if _, err := s.ExpireDue(ctx); err != nil && ctx.Err() == nil {
-			s.log.Error("expire access requests", "err", err)
-		}
-	})
+	sessions.ExpireEvery(ctx, s.log, "expire access requests", s.cfg.NewTicker, s.cfg.Tick, s.ExpireDue)
 	return nil
 }
 

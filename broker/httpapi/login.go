@@ -37,24 +37,34 @@ func (a *API) passwordStep(w http.ResponseWriter, r *http.Request, req wire.Logi
 	return u, true
 }
 
+// passwordLogin is the start both password logins share: it decodes the
+// request, runs passwordStep (via says which login) and finds the second
+// factor the user still owes ("", "verify" or "enroll"). It answers the
+// request itself when ok is false.
+func (a *API) passwordLogin(w http.ResponseWriter, r *http.Request, via string) (req wire.LoginRequest, u store.User, next string, ok bool) {
+	if err := wire.DecodeJSON(r.Body, maxBody, &req); err != nil {
+		a.fail(w, r, err)
+		return req, u, "", false
+	}
+	if u, ok = a.passwordStep(w, r, req, via); !ok {
+		return req, u, "", false
+	}
+	next, err := a.secondFactor(r.Context(), u.ID)
+	if err != nil {
+		a.fail(w, r, err)
+		return req, u, "", false
+	}
+	return req, u, next, true
+}
+
 // login is the portal's password step. Without a second factor it starts
 // a full session; otherwise a pending one that may only finish the login
 // (POST /api/login/mfa) or set up TOTP first when the portal requires it
 // (the answer's "mfa" says which: "verify" or "enroll"). Either way the
 // session id is new, and a session the browser already had is ended.
 func (a *API) login(w http.ResponseWriter, r *http.Request) {
-	var req wire.LoginRequest
-	if err := wire.DecodeJSON(r.Body, maxBody, &req); err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	u, ok := a.passwordStep(w, r, req, "portal")
+	_, u, next, ok := a.passwordLogin(w, r, "portal")
 	if !ok {
-		return
-	}
-	next, err := a.secondFactor(r.Context(), u.ID)
-	if err != nil {
-		a.fail(w, r, err)
 		return
 	}
 	if c, err := r.Cookie(CookieName); err == nil && c.Value != "" {
@@ -69,7 +79,10 @@ func (a *API) login(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	var secret string
+	var (
+		secret string
+		err    error
+	)
 	if next == "" {
 		secret, err = a.cfg.Auth.StartSession(r.Context(), u)
 	} else {
@@ -100,18 +113,8 @@ func (a *API) setSessionCookie(w http.ResponseWriter, secret string) {
 // user who must enroll is told to do so in the portal. The token is only
 // ever issued after the second factor.
 func (a *API) cliLogin(w http.ResponseWriter, r *http.Request) {
-	var req wire.LoginRequest
-	if err := wire.DecodeJSON(r.Body, maxBody, &req); err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	u, ok := a.passwordStep(w, r, req, "cli")
+	req, u, next, ok := a.passwordLogin(w, r, "cli")
 	if !ok {
-		return
-	}
-	next, err := a.secondFactor(r.Context(), u.ID)
-	if err != nil {
-		a.fail(w, r, err)
 		return
 	}
 	switch next {

@@ -180,6 +180,43 @@ func (a *API) failedAttempt(at attempt, now time.Time) {
 // one valid account must not reset the limit for guessing others.
 func (a *API) goodAttempt(at attempt) { a.cfg.MFA.Accounts.Succeed(at.account) }
 
+// limitedCode runs check, a one-time code check for userID, behind the code
+// limiters (per account and per address): a caller locked out is refused
+// with 429 before the code is looked at and audited as failAction with
+// reason "locked"; a failure is counted against the limit when counts(err)
+// says it was a guess, audited through codeFailure and answered; a success
+// forgets the account's failures. details go into both audit events. It
+// answers the request itself when it returns false.
+func (a *API) limitedCode(w http.ResponseWriter, r *http.Request, userID, username string, now time.Time,
+	failAction string, details map[string]any, counts func(error) bool, check func() error) bool {
+	at := a.attemptFor(r, codeKey(userID))
+	if wait := a.locked(at, now); wait > 0 {
+		locked := map[string]any{"reason": "locked"}
+		for k, v := range details {
+			locked[k] = v
+		}
+		_ = a.record(r, failAction, userID, locked)
+		tooMany(w, wait)
+		return false
+	}
+	if err := check(); err != nil {
+		if counts(err) {
+			a.failedAttempt(at, now)
+		}
+		a.codeFailure(w, r, "user:"+username, failAction, userID, err, details)
+		return false
+	}
+	a.goodAttempt(at)
+	return true
+}
+
+// wrongGuess is limitedCode's count for login and step-up codes: every
+// failure but "not enrolled", which guesses nothing.
+func wrongGuess(err error) bool { return !errors.Is(err, mfa.ErrNotEnrolled) }
+
+// invalidCode is limitedCode's count for enrollment: only a wrong code.
+func invalidCode(err error) bool { return errors.Is(err, mfa.ErrInvalidCode) }
+
 func tooMany(w http.ResponseWriter, wait time.Duration) {
 	secs := int(math.Ceil(wait.Seconds()))
 	w.Header().Set("Retry-After", strconv.Itoa(secs))
@@ -276,21 +313,13 @@ func (a *API) loginMFA(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := a.cfg.Clock.Now()
-	at := a.attemptFor(r, codeKey(p.UserID))
-	if wait := a.locked(at, now); wait > 0 {
-		_ = a.record(r, "mfa.failed", p.UserID, map[string]any{"reason": "locked", "step": "login"})
-		tooMany(w, wait)
+	var method string
+	if !a.limitedCode(w, r, p.UserID, p.Username, now, "mfa.failed", map[string]any{"step": "login"}, wrongGuess, func() (err error) {
+		method, err = a.checkCode(r.Context(), p.UserID, req.Code, now)
+		return err
+	}) {
 		return
 	}
-	method, err := a.checkCode(r.Context(), p.UserID, req.Code, now)
-	if err != nil {
-		if !errors.Is(err, mfa.ErrNotEnrolled) {
-			a.failedAttempt(at, now)
-		}
-		a.codeFailure(w, r, "user:"+p.Username, "mfa.failed", p.UserID, err, map[string]any{"step": "login"})
-		return
-	}
-	a.goodAttempt(at)
 	if err := a.record(r, "login.ok", p.UserID, map[string]any{"mfa": method}); err != nil {
 		a.fail(w, r, err)
 		return
@@ -327,21 +356,13 @@ func (a *API) cliLoginMFA(w http.ResponseWriter, r *http.Request) {
 	}
 	r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, p))
 	now := a.cfg.Clock.Now()
-	at := a.attemptFor(r, codeKey(p.UserID))
-	if wait := a.locked(at, now); wait > 0 {
-		_ = a.record(r, "mfa.failed", p.UserID, map[string]any{"reason": "locked", "step": "login", "via": "cli"})
-		tooMany(w, wait)
+	var method string
+	if !a.limitedCode(w, r, p.UserID, p.Username, now, "mfa.failed", map[string]any{"step": "login", "via": "cli"}, wrongGuess, func() (err error) {
+		method, err = a.checkCode(r.Context(), p.UserID, req.Code, now)
+		return err
+	}) {
 		return
 	}
-	method, err := a.checkCode(r.Context(), p.UserID, req.Code, now)
-	if err != nil {
-		if !errors.Is(err, mfa.ErrNotEnrolled) {
-			a.failedAttempt(at, now)
-		}
-		a.codeFailure(w, r, "user:"+p.Username, "mfa.failed", p.UserID, err, map[string]any{"step": "login", "via": "cli"})
-		return
-	}
-	a.goodAttempt(at)
 	if err := a.cfg.Auth.EndSession(r.Context(), p.SessionHash); err != nil {
 		a.fail(w, r, err)
 		return
@@ -471,21 +492,13 @@ func (a *API) mfaConfirm(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, errNoEnrollment)
 		return
 	}
-	at := a.attemptFor(r, codeKey(p.UserID))
-	if wait := a.locked(at, now); wait > 0 {
-		_ = a.record(r, "mfa.enroll_failed", p.UserID, map[string]any{"reason": "locked"})
-		tooMany(w, wait)
+	var codes []string
+	if !a.limitedCode(w, r, p.UserID, p.Username, now, "mfa.enroll_failed", nil, invalidCode, func() (err error) {
+		codes, err = a.cfg.MFA.Manager.Confirm(r.Context(), p.UserID, pend, req.Code, now)
+		return err
+	}) {
 		return
 	}
-	codes, err := a.cfg.MFA.Manager.Confirm(r.Context(), p.UserID, pend, req.Code, now)
-	if err != nil {
-		if errors.Is(err, mfa.ErrInvalidCode) {
-			a.failedAttempt(at, now)
-		}
-		a.codeFailure(w, r, "user:"+p.Username, "mfa.enroll_failed", p.UserID, err, nil)
-		return
-	}
-	a.goodAttempt(at)
 	a.cfg.MFA.dropPending(p.SessionHash)
 	// Fail closed: an enrollment that cannot be audited is undone.
 	if err := a.record(r, "mfa.enrolled", p.UserID, map[string]any{"during_login": p.MFAPending}); err != nil {
@@ -524,20 +537,11 @@ func (a *API) verifyTOTP(w http.ResponseWriter, r *http.Request, action string) 
 		return false
 	}
 	now := a.cfg.Clock.Now()
-	at := a.attemptFor(r, codeKey(p.UserID))
-	if wait := a.locked(at, now); wait > 0 {
-		_ = a.record(r, "mfa.failed", p.UserID, map[string]any{"reason": "locked", "step": action})
-		tooMany(w, wait)
+	if !a.limitedCode(w, r, p.UserID, p.Username, now, "mfa.failed", map[string]any{"step": action}, wrongGuess, func() error {
+		return a.cfg.MFA.Manager.Verify(r.Context(), p.UserID, req.Code, now)
+	}) {
 		return false
 	}
-	if err := a.cfg.MFA.Manager.Verify(r.Context(), p.UserID, req.Code, now); err != nil {
-		if !errors.Is(err, mfa.ErrNotEnrolled) {
-			a.failedAttempt(at, now)
-		}
-		a.codeFailure(w, r, "user:"+p.Username, "mfa.failed", p.UserID, err, map[string]any{"step": action})
-		return false
-	}
-	a.goodAttempt(at)
 	if err := a.cfg.Auth.StepUp(r.Context(), p.SessionHash); err != nil {
 		a.fail(w, r, err)
 		return false

@@ -129,15 +129,26 @@ func (a *API) listRecordings(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, out)
 }
 
-func (a *API) getRecording(w http.ResponseWriter, r *http.Request) {
-	id := r.PathValue("id")
+// recording looks up the recording id from a request, refusing a malformed
+// id before the store is asked. It answers the request itself when ok is
+// false.
+func (a *API) recording(w http.ResponseWriter, r *http.Request, id string) (rec store.Recording, ok bool) {
 	if !recording.ValidID(id) {
 		a.fail(w, r, recording.ErrBadID)
-		return
+		return rec, false
 	}
 	rec, err := a.cfg.Store.Recording(r.Context(), id)
 	if err != nil {
 		a.fail(w, r, err)
+		return rec, false
+	}
+	return rec, true
+}
+
+func (a *API) getRecording(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	rec, ok := a.recording(w, r, id)
+	if !ok {
 		return
 	}
 	v := viewRecording(rec)
@@ -181,13 +192,8 @@ func (a *API) recordingFile(w http.ResponseWriter, r *http.Request) {
 // verifyRecordings checks every recording (or ?id=) against its audit entry.
 func (a *API) verifyRecordings(w http.ResponseWriter, r *http.Request) {
 	if id := r.URL.Query().Get("id"); id != "" {
-		if !recording.ValidID(id) {
-			a.fail(w, r, recording.ErrBadID)
-			return
-		}
-		rec, err := a.cfg.Store.Recording(r.Context(), id)
-		if err != nil {
-			a.fail(w, r, err)
+		rec, ok := a.recording(w, r, id)
+		if !ok {
 			return
 		}
 		c := archive.Check{ID: id, State: rec.State, OK: true}

@@ -151,31 +151,29 @@ func (a *API) endSession(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) sessionViewOnly(w http.ResponseWriter, r *http.Request) {
-	var req wire.ViewOnlyRequest
-	if err := wire.DecodeJSON(r.Body, maxBody, &req); err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	s, ok := a.ownSession(w, r)
-	if !ok {
-		return
-	}
-	// Toward view-only is always allowed; back to control only when the
-	// device's settings do not force view-only.
-	forced, err := a.cfg.Settings.Bool(r.Context(), s.DeviceID, settings.ViewOnlyDefault)
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	if err := s.SetViewOnly(r.Context(), req.ViewOnly, !forced); err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, s.Snapshot())
+	changeSession(a, w, r, func(s *sessions.Session, req wire.ViewOnlyRequest) error {
+		// Toward view-only is always allowed; back to control only when the
+		// device's settings do not force view-only.
+		forced, err := a.cfg.Settings.Bool(r.Context(), s.DeviceID, settings.ViewOnlyDefault)
+		if err != nil {
+			return err
+		}
+		return s.SetViewOnly(r.Context(), req.ViewOnly, !forced)
+	})
 }
 
 func (a *API) sessionDisplay(w http.ResponseWriter, r *http.Request) {
-	var req wire.DisplayRequest
+	changeSession(a, w, r, func(s *sessions.Session, req wire.DisplayRequest) error {
+		return s.SetDisplay(r.Context(), req.Display)
+	})
+}
+
+// changeSession is the body of the endpoints that change a live session's
+// mode: it decodes the request body as T, lets only who may control the
+// session (ownSession) go on, applies change and answers the session's new
+// snapshot, or the error through fail.
+func changeSession[T any](a *API, w http.ResponseWriter, r *http.Request, change func(*sessions.Session, T) error) {
+	var req T
 	if err := wire.DecodeJSON(r.Body, maxBody, &req); err != nil {
 		a.fail(w, r, err)
 		return
@@ -184,7 +182,7 @@ func (a *API) sessionDisplay(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if err := s.SetDisplay(r.Context(), req.Display); err != nil {
+	if err := change(s, req); err != nil {
 		a.fail(w, r, err)
 		return
 	}

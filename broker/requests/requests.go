@@ -141,12 +141,6 @@ func New(cfg Config) *Manager {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	if cfg.NewTicker == nil {
-		cfg.NewTicker = sessions.NewRealTicker
-	}
-	if cfg.Tick == 0 {
-		cfg.Tick = time.Second
-	}
 	return &Manager{cfg: cfg, log: cfg.Logger.With("component", "requests")}
 }
 
@@ -449,11 +443,7 @@ const expiredText = "Nobody from IT support picked up your request in time. Plea
 
 // Run expires requests as their deadlines pass, until ctx ends.
 func (m *Manager) Run(ctx context.Context) error {
-	sessions.Every(ctx, m.cfg.NewTicker, m.cfg.Tick, func(ctx context.Context) {
-		if _, err := m.ExpireDue(ctx); err != nil && ctx.Err() == nil {
-			m.log.Error("expire requests", "err", err)
-		}
-	})
+	sessions.ExpireEvery(ctx, m.log, "expire requests", m.cfg.NewTicker, m.cfg.Tick, m.ExpireDue)
 	return nil
 }
 

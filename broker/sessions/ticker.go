@@ -2,6 +2,7 @@ package sessions
 
 import (
 	"context"
+	"log/slog"
 	"time"
 )
 
@@ -35,4 +36,24 @@ func Every(ctx context.Context, newTicker func(time.Duration) Ticker, d time.Dur
 			f(ctx)
 		}
 	}
+}
+
+// ExpireEvery is the Run loop of a background expiry service (requests,
+// access grants): it calls expire on each tick until ctx ends and logs a
+// failure, other than one caused by ctx ending, at error level as msg. A nil
+// newTicker means NewRealTicker and a zero d one second, the defaults those
+// services document for their Config.
+func ExpireEvery(ctx context.Context, log *slog.Logger, msg string, newTicker func(time.Duration) Ticker, d time.Duration,
+	expire func(context.Context) (int, error)) {
+	if newTicker == nil {
+		newTicker = NewRealTicker
+	}
+	if d == 0 {
+		d = time.Second
+	}
+	Every(ctx, newTicker, d, func(ctx context.Context) {
+		if _, err := expire(ctx); err != nil && ctx.Err() == nil {
+			log.Error(msg, "err", err)
+		}
+	})
 }

@@ -20,6 +20,8 @@ import (
 	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
+
+	"porthole/broker/dbtime"
 )
 
 //go:embed migrations/*.sql
@@ -134,19 +136,9 @@ var (
 	ErrConflict = errors.New("store: already exists")
 )
 
-func ms(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return t.UnixMilli()
-}
-
-func fromMS(v int64) time.Time {
-	if v == 0 {
-		return time.Time{}
-	}
-	return time.UnixMilli(v).UTC()
-}
+// ms and fromMS are the database's time encoding (dbtime).
+func ms(t time.Time) int64     { return dbtime.MS(t) }
+func fromMS(v int64) time.Time { return dbtime.FromMS(v) }
 
 func isUnique(err error) bool {
 	return err != nil && strings.Contains(err.Error(), "UNIQUE constraint failed")

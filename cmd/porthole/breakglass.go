@@ -96,16 +96,11 @@ func cmdBreakGlassCreate(ctx context.Context, args []string, out io.Writer) erro
 }
 
 func cmdBreakGlassList(ctx context.Context, args []string, out io.Writer) error {
-	fs := newFlags("breakglass list")
-	device := fs.String("device", "", "device id")
-	asJSON := fs.Bool("json", false, "print JSON")
-	if err := parse(fs, args); err != nil {
+	device, asJSON, err := parseDeviceList("breakglass list", args)
+	if err != nil {
 		return err
 	}
-	if *device == "" {
-		return &exitError{2, errors.New("--device is required")}
-	}
-	return list(ctx, out, *asJSON, "/api/devices/"+url.PathEscape(*device)+"/breakglass",
+	return list(ctx, out, asJSON, "/api/devices/"+url.PathEscape(device)+"/breakglass",
 		[]string{"ID", "USERNAME", "STATUS", "CREATED BY", "CREATED", "EXPIRES"}, func(g grant) []string {
 			return []string{g.ID, g.Username, g.Status, g.Requester, when(g.CreatedAt), when(g.ExpiresAt)}
 		})

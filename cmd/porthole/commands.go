@@ -36,6 +36,24 @@ func parse(fs *flag.FlagSet, args []string) error {
 	return nil
 }
 
+// errNoDevice is the usage error of a command whose --device is missing.
+var errNoDevice = &exitError{2, errors.New("--device is required")}
+
+// parseDeviceList parses the flags of a list of one device's records (name
+// is the command, e.g. "breakglass list"): --device, required, and --json.
+func parseDeviceList(name string, args []string) (device string, asJSON bool, err error) {
+	fs := newFlags(name)
+	dev := fs.String("device", "", "device id")
+	js := fs.Bool("json", false, "print JSON")
+	if err := parse(fs, args); err != nil {
+		return "", false, err
+	}
+	if *dev == "" {
+		return "", false, errNoDevice
+	}
+	return *dev, *js, nil
+}
+
 func cmdLogin(ctx context.Context, args []string, in io.Reader, out io.Writer) error {
 	fs := newFlags("login")
 	broker := fs.String("broker", "", "broker URL")

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/url"
@@ -26,7 +25,7 @@ func cmdCodeIssue(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	if *dev == "" {
-		return &exitError{2, errors.New("--device is required")}
+		return errNoDevice
 	}
 	if *dur%time.Minute != 0 {
 		return &exitError{2, fmt.Errorf("--for %s: whole minutes, a multiple of 5", *dur)}
@@ -73,16 +72,11 @@ type elevationSession struct {
 // cmdElevationsList prints a device's elevation sessions and what ran
 // elevated in each.
 func cmdElevationsList(ctx context.Context, args []string, out io.Writer) error {
-	fs := newFlags("elevations list")
-	dev := fs.String("device", "", "device id")
-	asJSON := fs.Bool("json", false, "print JSON")
-	if err := parse(fs, args); err != nil {
+	dev, asJSON, err := parseDeviceList("elevations list", args)
+	if err != nil {
 		return err
 	}
-	if *dev == "" {
-		return &exitError{2, errors.New("--device is required")}
-	}
-	ss, done, err := fetch[elevationSession](ctx, out, *asJSON, "/api/devices/"+url.PathEscape(*dev)+"/elevations")
+	ss, done, err := fetch[elevationSession](ctx, out, asJSON, "/api/devices/"+url.PathEscape(dev)+"/elevations")
 	if done || err != nil {
 		return err
 	}

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"time"
 
+	"porthole/broker/dbtime"
 	"porthole/broker/mfa"
 )
 
@@ -26,20 +27,6 @@ type Store struct {
 // New returns a Store over db.
 func New(db *sql.DB) *Store { return &Store{db: db} }
 
-func ms(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return t.UnixMilli()
-}
-
-func fromMS(v int64) time.Time {
-	if v == 0 {
-		return time.Time{}
-	}
-	return time.UnixMilli(v).UTC()
-}
-
 // InsertMFA implements mfa.Store.
 func (s *Store) InsertMFA(ctx context.Context, e mfa.Enrollment, codes []mfa.RecoveryCode) (inserted bool, err error) {
 	tx, err := s.db.BeginTx(ctx, nil)
@@ -52,7 +39,7 @@ func (s *Store) InsertMFA(ctx context.Context, e mfa.Enrollment, codes []mfa.Rec
 		}
 	}()
 	res, err := tx.ExecContext(ctx, `INSERT INTO mfa_totp(user_id, secret_sealed, last_step, enrolled_at) VALUES(?,?,?,?)
-		ON CONFLICT(user_id) DO NOTHING`, e.UserID, e.SealedSecret, e.LastStep, ms(e.EnrolledAt))
+		ON CONFLICT(user_id) DO NOTHING`, e.UserID, e.SealedSecret, e.LastStep, dbtime.MS(e.EnrolledAt))
 	if err != nil {
 		return false, fmt.Errorf("insert mfa_totp: %w", err)
 	}
@@ -71,7 +58,7 @@ func (s *Store) InsertMFA(ctx context.Context, e mfa.Enrollment, codes []mfa.Rec
 func insertCodes(ctx context.Context, tx *sql.Tx, userID string, codes []mfa.RecoveryCode) error {
 	for _, c := range codes {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO mfa_recovery_codes(id, user_id, hash, created_at, used_at) VALUES(?,?,?,?,?)`,
-			c.ID, userID, c.Hash, ms(c.CreatedAt), ms(c.UsedAt)); err != nil {
+			c.ID, userID, c.Hash, dbtime.MS(c.CreatedAt), dbtime.MS(c.UsedAt)); err != nil {
 			return fmt.Errorf("insert mfa_recovery_codes: %w", err)
 		}
 	}
@@ -90,7 +77,7 @@ func (s *Store) TOTP(ctx context.Context, userID string) (mfa.Enrollment, bool, 
 	if err != nil {
 		return mfa.Enrollment{}, false, fmt.Errorf("select mfa_totp: %w", err)
 	}
-	e.EnrolledAt = fromMS(enrolled)
+	e.EnrolledAt = dbtime.FromMS(enrolled)
 	return e, true, nil
 }
 
@@ -119,7 +106,7 @@ func (s *Store) RecoveryCodes(ctx context.Context, userID string) ([]mfa.Recover
 		if err := rows.Scan(&c.ID, &c.Hash, &created); err != nil {
 			return nil, err
 		}
-		c.CreatedAt = fromMS(created)
+		c.CreatedAt = dbtime.FromMS(created)
 		out = append(out, c)
 	}
 	return out, rows.Err()
@@ -127,7 +114,7 @@ func (s *Store) RecoveryCodes(ctx context.Context, userID string) ([]mfa.Recover
 
 // UseRecoveryCode implements mfa.Store.
 func (s *Store) UseRecoveryCode(ctx context.Context, userID, codeID string, at time.Time) (bool, error) {
-	used := ms(at)
+	used := dbtime.MS(at)
 	if used == 0 {
 		used = 1 // 0 means unused
 	}

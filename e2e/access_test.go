@@ -3,14 +3,12 @@ package e2e
 import (
 	"mime"
 	"slices"
-	"strconv"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
 
 	"porthole/broker/notify/smtptest"
-	"porthole/broker/settings"
 	"porthole/internal/browsertest"
 )
 
@@ -23,12 +21,7 @@ func TestAccessEmergencyPortal(t *testing.T) {
 	mail := smtptest.Start(t)
 	e := startBroker(t, nil)
 	admin := e.login(t, "admin", e.Password)
-	for _, kv := range [][2]string{{settings.NotifyEmailTo, "oncall@example.com"}, {settings.NotifySMTPHost, mail.Host},
-		{settings.NotifySMTPPort, strconv.Itoa(mail.Port)}} {
-		if st, body := admin.do("PUT", "/api/settings/"+kv[0], map[string]string{"scope": settings.Global, "value": kv[1]}, nil); st != 200 {
-			t.Fatalf("set %s: %d %s", kv[0], st, body)
-		}
-	}
+	emailTo(t, admin, mail, "oncall@example.com")
 	pw := map[string]string{}
 	for _, u := range [][2]string{{"tess", "technician"}, {"oscar", "technician"}} {
 		var res struct{ Password string }

@@ -16,6 +16,17 @@ import (
 	"porthole/internal/browsertest"
 )
 
+// emailTo points request emails at to through the SMTP server srv (global
+// settings, set as the admin).
+func emailTo(t *testing.T, admin *client, srv *smtptest.Server, to string) {
+	t.Helper()
+	for _, kv := range [][2]string{{settings.NotifyEmailTo, to}, {settings.NotifySMTPHost, srv.Host}, {settings.NotifySMTPPort, strconv.Itoa(srv.Port)}} {
+		if st, body := admin.do("PUT", "/api/settings/"+kv[0], map[string]string{"scope": settings.Global, "value": kv[1]}, nil); st != 200 {
+			t.Fatalf("set %s: %d %s", kv[0], st, body)
+		}
+	}
+}
+
 // TestRequestEmail: an admin points request emails at a real SMTP server
 // (aiosmtpd) through the settings API; an end user asks for support with
 // the real agent, and the email arrives with the host, the reason and the
@@ -33,12 +44,7 @@ func TestRequestEmail(t *testing.T) {
 			t.Fatalf("%s=%q: %d %s, want 400 with the reason", key, bad, st, body)
 		}
 	}
-	for _, kv := range [][2]string{{settings.NotifyEmailTo, "ops@example.com, helpdesk@example.com"}, {settings.NotifySMTPHost, mail.Host},
-		{settings.NotifySMTPPort, strconv.Itoa(mail.Port)}} {
-		if st, body := put(kv[0], kv[1]); st != 200 {
-			t.Fatalf("set %s: %d %s", kv[0], st, body)
-		}
-	}
+	emailTo(t, admin, mail, "ops@example.com, helpdesk@example.com")
 	if got := auditActions(t, admin, settings.NotifySMTPPort); !strings.Contains(got, "setting") || !strings.Contains(got, strconv.Itoa(mail.Port)) {
 		t.Fatalf("port change not audited old → new:\n%s", got)
 	}

@@ -8,12 +8,36 @@ import (
 	"porthole/broker/auth"
 )
 
-// standIn names the entitlement whose active grant stands in for a role's
-// permission on the devices of the grant's group: just-in-time access.
-var standIn = map[auth.Permission]string{
-	auth.ConnectDevice:      access.RemoteSupport,
-	auth.BreakGlass:         access.BreakGlass,
-	auth.IssueElevationCode: access.ElevationCodes,
+// The rights a DeviceView lists.
+const (
+	RightConnect        = "connect"
+	RightUnattended     = "unattended"
+	RightBreakGlass     = "break_glass"
+	RightElevationCodes = "elevation_codes"
+)
+
+// rights is the one table of just-in-time access: each right a device view
+// lists, the role permission that gives it ("": no role does), and the
+// entitlement whose active grant stands in for it on the devices of the
+// grant's group.
+var rights = []struct {
+	name, entitlement string
+	perm              auth.Permission
+}{
+	{RightConnect, access.RemoteSupport, auth.ConnectDevice},
+	{RightUnattended, access.UnattendedAccess, ""},
+	{RightBreakGlass, access.BreakGlass, auth.BreakGlass},
+	{RightElevationCodes, access.ElevationCodes, auth.IssueElevationCode},
+}
+
+// standIn names the entitlement whose grant stands in for perm ("": none).
+func standIn(perm auth.Permission) string {
+	for _, x := range rights {
+		if x.perm == perm {
+			return x.entitlement
+		}
+	}
+	return ""
 }
 
 // grantOn returns the caller's active grant of the entitlement name on
@@ -38,7 +62,7 @@ func (a *API) entitled(w http.ResponseWriter, r *http.Request, perm auth.Permiss
 	if principal(r).Can(perm) {
 		return access.Grant{}, true
 	}
-	return a.useGrant(w, r, standIn[perm], perm, deviceID, errNoGrant)
+	return a.useGrant(w, r, standIn(perm), perm, deviceID, errNoGrant)
 }
 
 // useGrant finds the caller's grant of name on deviceID's group and audits

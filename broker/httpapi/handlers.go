@@ -67,14 +67,6 @@ type DeviceView struct {
 	Rights []string `json:"rights"`
 }
 
-// The rights a DeviceView lists.
-const (
-	RightConnect        = "connect"
-	RightUnattended     = "unattended"
-	RightBreakGlass     = "break_glass"
-	RightElevationCodes = "elevation_codes"
-)
-
 func (a *API) view(d store.Device, rights []string) DeviceView {
 	return DeviceView{ID: d.ID, Hostname: d.Hostname, OS: d.OS, Arch: d.Arch, User: d.User, AgentVersion: d.AgentVersion,
 		Displays: d.Displays, EnrolledAt: d.EnrolledAt, LastSeen: d.LastSeen, Online: a.cfg.Agents.Online(d.ID), Revoked: d.Revoked,
@@ -106,22 +98,14 @@ func (a *API) views(r *http.Request, ds []store.Device) ([]DeviceView, error) {
 				return nil, err
 			}
 		}
-		rights := []string{}
-		for _, x := range []struct {
-			right, entitlement string
-			perm               auth.Permission
-		}{
-			{RightConnect, access.RemoteSupport, auth.ConnectDevice},
-			{RightUnattended, access.UnattendedAccess, ""}, // never by role
-			{RightBreakGlass, access.BreakGlass, auth.BreakGlass},
-			{RightElevationCodes, access.ElevationCodes, auth.IssueElevationCode},
-		} {
+		may := []string{}
+		for _, x := range rights {
 			granted := group != "" && slices.ContainsFunc(held, func(g access.Grant) bool { return g.Entitlement == x.entitlement && g.GroupID == group })
 			if (x.perm != "" && p.Can(x.perm)) || granted {
-				rights = append(rights, x.right)
+				may = append(may, x.name)
 			}
 		}
-		out = append(out, a.view(d, rights))
+		out = append(out, a.view(d, may))
 	}
 	return out, nil
 }

@@ -193,3 +193,19 @@ func TestPendingSessionAndMFA(t *testing.T) {
 		t.Fatalf("session survived EndUserSessions: %v", err)
 	}
 }
+
+// TestNewIDNeverLooksLikeAFlag draws enough ids that about 300 would begin
+// with "-" or "_" if NewID did not skip them.
+func TestNewIDNeverLooksLikeAFlag(t *testing.T) {
+	seen := map[string]bool{}
+	for range 10000 {
+		id := NewID()
+		if len(id) != 16 || id[0] == '-' || id[0] == '_' {
+			t.Fatalf("id %q", id)
+		}
+		if seen[id] {
+			t.Fatalf("id %q drawn twice", id)
+		}
+		seen[id] = true
+	}
+}

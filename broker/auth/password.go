@@ -76,8 +76,17 @@ func RandomToken(n int) string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-// NewID returns a random identifier for URLs and rows.
-func NewID() string { return RandomToken(12) }
+// NewID returns a random identifier for URLs and rows. It never begins
+// with "-" or "_", so it cannot be taken for a flag when pasted into the
+// CLI (one id in 32 would otherwise).
+func NewID() string {
+	for {
+		id := RandomToken(12)
+		if c := id[0]; c != '-' && c != '_' {
+			return id
+		}
+	}
+}
 
 // TokenHash is how bearer secrets (cookies, tokens) are stored: SHA-256 hex.
 // They carry 256 bits of entropy, so a fast hash is enough.

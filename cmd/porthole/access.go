@@ -143,13 +143,14 @@ func cmdTask(ctx context.Context, args []string, out io.Writer) error {
 	if !slices.Contains(taskSteps, step) {
 		return &exitError{2, errors.New(u)}
 	}
-	if len(args) < 2 || args[1] == "" || args[1][0] == '-' {
+	id, rest, ok := idArg(args[1:])
+	if !ok {
 		return &exitError{2, fmt.Errorf("usage: porthole task %s ID [--comment T] [--json]", step)}
 	}
 	fs := newFlags("task " + step)
 	comment := fs.String("comment", "", "a comment recorded with the step")
 	asJSON := fs.Bool("json", false, "print JSON")
-	if err := parse(fs, args[2:]); err != nil {
+	if err := parse(fs, rest); err != nil {
 		return err
 	}
 	body := wire.DecisionRequest{Comment: *comment}
@@ -157,7 +158,7 @@ func cmdTask(ctx context.Context, args []string, out io.Writer) error {
 		return &exitError{2, err}
 	}
 	var res accessRequest
-	if err := authed(ctx, "POST", "/api/access/requests/"+url.PathEscape(args[1])+"/"+step, body, &res); err != nil {
+	if err := authed(ctx, "POST", "/api/access/requests/"+url.PathEscape(id)+"/"+step, body, &res); err != nil {
 		return err
 	}
 	if *asJSON {

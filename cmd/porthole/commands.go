@@ -36,6 +36,19 @@ func parse(fs *flag.FlagSet, args []string) error {
 	return nil
 }
 
+// idArg takes the record id that leads args. An id is never a flag, but
+// older ids may begin with "-", so "--" before the id is honoured:
+// porthole task approve -- -AbC123.
+func idArg(args []string) (id string, rest []string, ok bool) {
+	if len(args) > 1 && args[0] == "--" {
+		return args[1], args[2:], args[1] != ""
+	}
+	if len(args) == 0 || args[0] == "" || args[0][0] == '-' {
+		return "", nil, false
+	}
+	return args[0], args[1:], true
+}
+
 // errNoDevice is the usage error of a command whose --device is missing.
 var errNoDevice = &exitError{2, errors.New("--device is required")}
 

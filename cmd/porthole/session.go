@@ -55,11 +55,11 @@ func cmdSession(ctx context.Context, args []string, out io.Writer) error {
 	case "terminate":
 		fs := newFlags("session terminate")
 		asJSON := fs.Bool("json", false, "print JSON")
-		if len(args) < 2 || args[1] == "" || args[1][0] == '-' {
+		id, rest, ok := idArg(args[1:])
+		if !ok {
 			return &exitError{2, errors.New("usage: porthole session terminate ID [--json]")}
 		}
-		id := args[1]
-		if err := parse(fs, args[2:]); err != nil {
+		if err := parse(fs, rest); err != nil {
 			return err
 		}
 		var s session

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -98,5 +99,31 @@ func TestSessionListTerminate(t *testing.T) {
 	}
 	if err := run(ctx, []string{"session", "terminate", "nosuchsession"}, nil, &out); err == nil || !strings.Contains(err.Error(), "no such session") {
 		t.Fatalf("unknown session: %v", err)
+	}
+}
+
+func TestIDArg(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		args []string
+		id   string
+		rest []string
+		ok   bool
+	}{
+		{"id then flags", []string{"AbC", "--json"}, "AbC", []string{"--json"}, true},
+		{"id alone", []string{"AbC"}, "AbC", []string{}, true},
+		{"dashed id after --", []string{"--", "-AbC", "--json"}, "-AbC", []string{"--json"}, true},
+		{"flag first", []string{"--json", "AbC"}, "", nil, false},
+		{"dashed id without --", []string{"-AbC"}, "", nil, false},
+		{"nothing", nil, "", nil, false},
+		{"empty id", []string{""}, "", nil, false},
+		{"-- then nothing", []string{"--"}, "", nil, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			id, rest, ok := idArg(tc.args)
+			if id != tc.id || ok != tc.ok || !slices.Equal(rest, tc.rest) {
+				t.Fatalf("idArg(%q) = %q, %q, %v", tc.args, id, rest, ok)
+			}
+		})
 	}
 }

@@ -120,7 +120,8 @@ func TestGroupRenameDeleteInPortal(t *testing.T) {
 
 // TestDeleteGroupWithEntitlements: a group that entitlements are defined
 // on is refused (409, naming them) without ?force=true; forced, the
-// entitlements go with it and the answer and the audit record say so.
+// entitlements go with it, their grants in force are revoked, and the
+// answer and the audit record say so.
 func TestDeleteGroupWithEntitlements(t *testing.T) {
 	e := startBroker(t, nil)
 	admin := e.login(t, "admin", e.Password)
@@ -140,12 +141,34 @@ func TestDeleteGroupWithEntitlements(t *testing.T) {
 	if admin.do("GET", "/api/groups", nil, &groups); len(groups) != 1 {
 		t.Fatalf("group gone after a refused delete: %v", groups)
 	}
-	var res struct {
-		DevicesMoved int      `json:"devices_moved"`
-		Entitlements []string `json:"entitlements_removed"`
+	// A grant in force on the group goes with it.
+	_, tpw := newUser(t, admin, "tina", "technician")
+	tina := e.login(t, "tina", tpw)
+	var req struct{ ID string }
+	if st, body := tina.do("POST", "/api/access/requests", map[string]any{"entitlement": "break_glass", "duration_seconds": 3600,
+		"justification": "INC-3"}, &req); st != 201 {
+		t.Fatalf("request: %d %s", st, body)
 	}
-	if st, body := admin.do("DELETE", "/api/groups/"+g.ID+"?force=true", nil, &res); st != 200 || len(res.Entitlements) != 1 || res.Entitlements[0] != "break_glass" {
+	_, vpw := newUser(t, admin, "val", "approver")
+	if st, body := e.login(t, "val", vpw).do("POST", "/api/access/requests/"+req.ID+"/approve", nil, nil); st != 200 {
+		t.Fatalf("approve: %d %s", st, body)
+	}
+	var res struct {
+		DevicesMoved  int      `json:"devices_moved"`
+		Entitlements  []string `json:"entitlements_removed"`
+		GrantsRevoked []string `json:"grants_revoked"`
+	}
+	if st, body := admin.do("DELETE", "/api/groups/"+g.ID+"?force=true", nil, &res); st != 200 || len(res.Entitlements) != 1 || res.Entitlements[0] != "break_glass" ||
+		len(res.GrantsRevoked) != 1 || res.GrantsRevoked[0] != req.ID {
 		t.Fatalf("forced delete: %d %s", st, body)
+	}
+	var grants []any
+	if admin.do("GET", "/api/access/grants", nil, &grants); len(grants) != 0 {
+		t.Fatalf("grants left: %v", grants)
+	}
+	var v struct{ State, Comment string }
+	if st, body := tina.do("GET", "/api/access/requests/"+req.ID, nil, &v); st != 200 || v.State != "revoked" || v.Comment != "the device group was deleted" {
+		t.Fatalf("the grant after the delete: %d %s", st, body)
 	}
 	var ents []any
 	if admin.do("GET", "/api/access/entitlements", nil, &ents); len(ents) != 0 {

@@ -212,8 +212,9 @@ func (s *Service) PutEntitlement(ctx context.Context, who Actor, ent policy.Enti
 	return s.entitlement(ctx, id)
 }
 
-// DeleteEntitlement removes an entitlement; open requests for it can no
-// longer be decided and expire.
+// DeleteEntitlement removes an entitlement and revokes its grants in
+// force, so no grant outlives what it was granted under; open requests for
+// it can no longer be decided and expire.
 func (s *Service) DeleteEntitlement(ctx context.Context, who Actor, id string) error {
 	e, err := s.cfg.Store.EntitlementByID(ctx, id)
 	if err != nil {
@@ -223,7 +224,52 @@ func (s *Service) DeleteEntitlement(ctx context.Context, who Actor, id string) e
 		"entitlement_id": id}); err != nil {
 		return err
 	}
-	return s.cfg.Store.DeleteEntitlement(ctx, id)
+	if err := s.cfg.Store.DeleteEntitlement(ctx, id); err != nil {
+		return err
+	}
+	_, err = s.revokeWhere(ctx, who, "the entitlement was deleted", func(p payload) bool { return p.EntitlementID == id })
+	return err
+}
+
+// GroupDeleted revokes the grants in force on a deleted group (its
+// entitlements went with it) and returns their request ids.
+func (s *Service) GroupDeleted(ctx context.Context, who Actor, groupID string) ([]string, error) {
+	return s.revokeWhere(ctx, who, "the device group was deleted", func(p payload) bool { return p.GroupID == groupID })
+}
+
+// revokeWhere revokes, as who and audited like a revoke step, every grant
+// in force whose payload matches, and returns their request ids. It goes
+// on past a failure, so one bad row does not keep the others in force.
+func (s *Service) revokeWhere(ctx context.Context, who Actor, why string, match func(payload) bool) ([]string, error) {
+	rows, err := s.cfg.Store.KindRequests(ctx, requests.KindAccess)
+	if err != nil {
+		return nil, err
+	}
+	now := s.cfg.Clock.Now()
+	var done []string
+	var errs []error
+	for _, row := range rows {
+		var p payload
+		if row.Status != store.RequestApproved || json.Unmarshal([]byte(row.Payload), &p) != nil || !match(p) || !p.Active(now) {
+			continue
+		}
+		old := p
+		if err := p.Revoke(who.Principal, why, now); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if err := s.record(ctx, who.audit(), who.SourceIP, stepAction[StepRevoke], row.ID, map[string]any{"entitlement": p.Entitlement,
+			"group_id": p.GroupID, "requester": p.Requester, "emergency": p.Emergency, "state": string(p.State), "comment": why}); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if err := s.save(ctx, who, row, old, p); err != nil {
+			errs = append(errs, fmt.Errorf("revoke %s: %w", row.ID, err))
+			continue
+		}
+		done = append(done, row.ID)
+	}
+	return done, errors.Join(errs...)
 }
 
 // payload is an access request's part of the generic queue row: which

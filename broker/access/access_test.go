@@ -289,3 +289,69 @@ func TestEntitlementValidation(t *testing.T) {
 		t.Fatalf("after delete: %+v", es)
 	}
 }
+
+// TestDeletionRevokesGrants: deleting an entitlement, or its group,
+// revokes the grants in force under it (audited); other grants stay.
+func TestDeletionRevokesGrants(t *testing.T) {
+	ctx := context.Background()
+	granted := func(t *testing.T, r *rig, name string) string {
+		t.Helper()
+		v, err := r.s.Create(ctx, tech, NewRequest{Name: name, Duration: time.Hour, Justification: "INC-1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, who := range []Actor{apr1, apr2} {
+			if v, err = r.s.Do(ctx, who, v.ID, StepApprove, ""); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if !v.Active {
+			t.Fatalf("not granted: %+v", v)
+		}
+		return v.ID
+	}
+	holds := func(t *testing.T, r *rig, name string) bool {
+		t.Helper()
+		_, ok, err := r.s.Holding(ctx, tech.User, name, r.group)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ok
+	}
+	t.Run("entitlement", func(t *testing.T) {
+		r := newRig(t)
+		bg := r.entitlement(t, BreakGlass, nil)
+		r.entitlement(t, RemoteSupport, nil)
+		gone, kept := granted(t, r, BreakGlass), granted(t, r, RemoteSupport)
+		if err := r.s.DeleteEntitlement(ctx, admin, bg.ID); err != nil {
+			t.Fatal(err)
+		}
+		if holds(t, r, BreakGlass) || !holds(t, r, RemoteSupport) {
+			t.Fatalf("after delete: break glass held %v, remote support held %v", holds(t, r, BreakGlass), holds(t, r, RemoteSupport))
+		}
+		if v, err := r.s.Get(ctx, admin, gone); err != nil || v.State != policy.Revoked || v.Comment != "the entitlement was deleted" {
+			t.Fatalf("revoked grant: %+v %v", v, err)
+		}
+		if a := r.actions(t, gone); !slices.Contains(a, "access.revoked") {
+			t.Fatalf("no access.revoked for %s: %v", gone, a)
+		}
+		if a := r.actions(t, kept); slices.Contains(a, "access.revoked") {
+			t.Fatalf("the other grant was revoked: %v", a)
+		}
+	})
+	t.Run("group", func(t *testing.T) {
+		r := newRig(t)
+		r.entitlement(t, BreakGlass, nil)
+		id := granted(t, r, BreakGlass)
+		ids, err := r.s.GroupDeleted(ctx, admin, r.group)
+		if err != nil || !slices.Equal(ids, []string{id}) {
+			t.Fatalf("GroupDeleted: %v %v, want [%s]", ids, err, id)
+		}
+		if holds(t, r, BreakGlass) {
+			t.Fatal("grant still held")
+		}
+		if ids, err := r.s.GroupDeleted(ctx, admin, r.group); err != nil || len(ids) != 0 {
+			t.Fatalf("second call: %v %v", ids, err)
+		}
+	})
+}

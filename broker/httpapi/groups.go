@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
 
@@ -46,13 +47,17 @@ type GroupDeletedView struct {
 	Devices      []string `json:"devices"`
 	Settings     []string `json:"settings_removed"`     // keys of the group-scope settings deleted
 	Entitlements []string `json:"entitlements_removed"` // names, only with ?force=true
+	// GrantsRevoked are the access requests whose grants on the group were
+	// in force, revoked with it.
+	GrantsRevoked []string `json:"grants_revoked"`
 }
 
 // deleteGroup is DELETE /api/groups/{id}[?force=true]. Its devices fall
 // back to no group and its group-scope settings are deleted; a group that
 // entitlements are defined on is refused (409) unless forced, which deletes
-// them too. The audit record lists everything removed, and connected
-// agents of the moved devices get their new effective settings.
+// them too and revokes their grants in force. The audit record lists
+// everything removed, and connected agents of the moved devices get their
+// new effective settings.
 func (a *API) deleteGroup(w http.ResponseWriter, r *http.Request) {
 	force := r.URL.Query().Get("force") == "true"
 	plan, err := a.cfg.Store.PlanGroupDeletion(r.Context(), r.PathValue("id"))
@@ -76,6 +81,11 @@ func (a *API) deleteGroup(w http.ResponseWriter, r *http.Request) {
 	for _, id := range done.Devices {
 		a.settingsChanged(r, settings.DeviceScope(id))
 	}
+	revoked, err := a.cfg.Access.GroupDeleted(r.Context(), accessActor(r), done.ID)
+	if err != nil {
+		a.fail(w, r, fmt.Errorf("group deleted, but not all of its grants were revoked: %w", err))
+		return
+	}
 	writeJSON(w, http.StatusOK, GroupDeletedView{ID: done.ID, Name: done.Name, DevicesMoved: len(done.Devices), Devices: done.Devices,
-		Settings: done.Settings, Entitlements: done.Entitlements})
+		Settings: done.Settings, Entitlements: done.Entitlements, GrantsRevoked: revoked})
 }

@@ -33,6 +33,7 @@ type groupDeleted struct {
 	Devices      []string `json:"devices"`
 	Settings     []string `json:"settings_removed"`
 	Entitlements []string `json:"entitlements_removed"`
+	Revoked      []string `json:"grants_revoked"`
 }
 
 // groupArgs splits "VERB POSITIONAL... --flags" (flags may also come
@@ -168,6 +169,9 @@ func groupDelete(ctx context.Context, out io.Writer, asJSON bool, idOrName strin
 	}
 	if len(res.Entitlements) > 0 {
 		fmt.Fprintf(out, "Entitlements removed: %s\n", strings.Join(res.Entitlements, ", "))
+	}
+	if len(res.Revoked) > 0 {
+		fmt.Fprintf(out, "Grants revoked (access requests): %s\n", strings.Join(res.Revoked, ", "))
 	}
 	return nil
 }

@@ -126,7 +126,7 @@ export function deleteConsequences(g, settings, entitlements) {
   const n = (k, one, many) => `${k} ${k === 1 ? one : many}`;
   let s = `Delete group ${g.name}? ${n(g.devices, 'device falls', 'devices fall')} back to no group (global settings apply)`;
   s += settings.length ? `; ${n(settings.length, 'group setting is', 'group settings are')} removed (${settings.join(', ')})` : '';
-  s += entitlements.length ? `; ${n(entitlements.length, 'entitlement is', 'entitlements are')} deleted too (${entitlements.join(', ')}) and grants on them lose their effect` : '';
+  s += entitlements.length ? `; ${n(entitlements.length, 'entitlement is', 'entitlements are')} deleted too (${entitlements.join(', ')}) and their grants in force are revoked` : '';
   return s + '.';
 }
 

@@ -109,10 +109,7 @@ func (b *bgBinaryAgent) start(t *testing.T) (kill func()) {
 	}
 	t.Cleanup(func() {
 		kill()
-		if t.Failed() {
-			out, _ := os.ReadFile(b.logPath)
-			t.Logf("agent log:\n%s", out)
-		}
+		showLog(t, "agent", b.logPath)
 	})
 	return kill
 }

@@ -3,6 +3,8 @@ package e2e
 import (
 	"log/slog"
 	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -20,4 +22,61 @@ type tWriter struct{ t *testing.T }
 func (w tWriter) Write(p []byte) (int, error) {
 	w.t.Log(string(p))
 	return len(p), nil
+}
+
+// logTailLines is how much of a process log a failed test prints.
+const logTailLines = 12
+
+// showLog is for a cleanup of a test that ran a process logging to path:
+// when the test failed, it keeps the whole log (in PORTHOLE_TEST_LOGDIR,
+// default $TMPDIR/porthole-test-logs) and prints only its last lines above
+// debug level. The failure message is printed before the cleanups run, so
+// a short tail keeps it inside the end of CI's output that gets read.
+func showLog(t *testing.T, name, path string) {
+	if !t.Failed() {
+		return
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Logf("%s log: %v", name, err)
+		return
+	}
+	dir := os.Getenv("PORTHOLE_TEST_LOGDIR")
+	if dir == "" {
+		dir = filepath.Join(os.TempDir(), "porthole-test-logs")
+	}
+	kept := filepath.Join(dir, strings.NewReplacer("/", "_", " ", "_").Replace(t.Name())+"-"+name+".log")
+	if err := os.MkdirAll(dir, 0o700); err != nil || os.WriteFile(kept, b, 0o600) != nil {
+		kept = "(not kept)"
+	}
+	t.Logf("%s log, last lines above debug (all of it: %s):\n%s", name, kept, logTail(string(b), logTailLines))
+}
+
+// logTail returns the last n lines of log that are not at debug level.
+func logTail(log string, n int) string {
+	var keep []string
+	for _, l := range strings.Split(strings.TrimRight(log, "\n"), "\n") {
+		if !strings.Contains(l, "level=DEBUG") {
+			keep = append(keep, l)
+		}
+	}
+	return strings.Join(keep[max(0, len(keep)-n):], "\n")
+}
+
+func TestLogTail(t *testing.T) {
+	for _, tc := range []struct {
+		name, log string
+		n         int
+		want      string
+	}{
+		{"debug dropped", "a level=INFO\nb level=DEBUG\nc level=WARN\n", 5, "a level=INFO\nc level=WARN"},
+		{"last n", "1\n2\n3\n4\n", 2, "3\n4"},
+		{"empty", "", 3, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := logTail(tc.log, tc.n); got != tc.want {
+				t.Fatalf("logTail = %q, want %q", got, tc.want)
+			}
+		})
+	}
 }

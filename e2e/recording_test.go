@@ -360,10 +360,7 @@ func TestRecordingSurvivesBrokerKill(t *testing.T) {
 	t.Cleanup(func() {
 		_ = cmd.Process.Kill()
 		<-exited
-		if t.Failed() {
-			b, _ := os.ReadFile(logf.Name())
-			t.Logf("broker log:\n%s", b)
-		}
+		showLog(t, "broker", logf.Name())
 	})
 	pw := make(chan string, 1)
 	go func() {

@@ -71,10 +71,7 @@ func startAgentOn(t *testing.T, e *env, admin *client, x *xvfb.Server) *endpoint
 	go func() { ep.exited <- ep.cmd.Wait(); logf.Close() }()
 	t.Cleanup(func() {
 		ep.kill(syscall.SIGTERM)
-		if t.Failed() {
-			b, _ := os.ReadFile(ep.logPath)
-			t.Logf("agent log:\n%s", b)
-		}
+		showLog(t, "agent", ep.logPath)
 	})
 	waitFor(t, "agent online", 15*time.Second, func() bool { return admin.device(id).Online })
 	return ep

@@ -224,7 +224,9 @@ func TestRecordingReplay(t *testing.T) {
 	if n != clicks {
 		t.Fatalf("timeline shows %d clicks, want %d", n, clicks)
 	}
-	browsertest.Step(ctx, t, 10*time.Second, chromedp.Click(css(`#rec-play`)))
+	// Paused for what follows, whether or not it has played to the end
+	// meanwhile (Play would start it again then).
+	evalString(t, ctx, `(() => { document.getElementById('rec-video').pause(); return ''; })()`)
 	want := browsertest.Value(ctx, t, 5*time.Second, chromedp.Evaluate[float64](`(() => {
 	  const a = [...document.querySelectorAll('.rec-event[data-t="down"]')].pop(); a.click();
 	  const seg = window.portholePlayer.events.find((e) => e.kind === 'segment');
@@ -240,6 +242,14 @@ func TestRecordingReplay(t *testing.T) {
 		  let n = 0; for (let i = 0; i < d.length; i += 4) if (d[i] > 200 && d[i+1] > 120 && d[i+1] < 200 && d[i+2] < 80 && d[i+3] > 200) n++;
 		  return n; })()`)) > 20
 	})
+	defer func() {
+		if t.Failed() {
+			t.Logf("player: %s", evalString(t, ctx, `(() => { const v = document.getElementById('rec-video'), k = document.getElementById('rec-keys');
+			  return JSON.stringify({ currentTime: v.currentTime, paused: v.paused, ended: v.ended, keys: k.textContent, keysHidden: k.hidden,
+			    kdown: [...document.querySelectorAll('.rec-event[data-t="kdown"]')].map((a) => a.dataset.ms),
+			    segments: window.portholePlayer.events.filter((e) => e.kind === 'segment').map((e) => e.ms) }); })()`))
+		}
+	}()
 	browsertest.Step(ctx, t, 10*time.Second, chromedp.Click(css(`.rec-event[data-t="kdown"]`)))
 	waitFor(t, "key on the overlay", 10*time.Second, func() bool {
 		return strings.Contains(browsertest.Value(ctx, t, 5*time.Second, chromedp.Evaluate[string](

@@ -149,7 +149,10 @@ export async function recordingPage(main, ctx) {
   let raf = 0;
   const draw = () => {
     raf = requestAnimationFrame(draw);
-    const now = (segStart.get(cur) ?? base) + video.currentTime * 1000;
+    // Whole ms, as the events are: a jump to an event sets currentTime to
+    // its ms / 1000, which reads back a hair early (binary fractions, the
+    // media clock's µs) and would leave the event itself "in the future".
+    const now = (segStart.get(cur) ?? base) + Math.round(video.currentTime * 1000);
     clock.textContent = `${fmtTime(now - base)} / ${fmtTime(rec.duration_ms)}`;
     if (document.activeElement !== seek) seek.value = String(video.currentTime);
     const w = video.clientWidth, h = video.clientHeight;

@@ -67,6 +67,9 @@ type Config struct {
 	// Hostname names the broker in the default sender address
 	// (default os.Hostname).
 	Hostname string
+	// Concurrent bounds the SMTP sessions open at once (default 4): a burst
+	// of requests queues for the relay instead of opening a connection each.
+	Concurrent int
 }
 
 // Notifier sends request emails. Publish starts them; Close waits for them.
@@ -78,6 +81,7 @@ type Notifier struct {
 	closed bool           // guarded by mu: Publish starts no more sends
 	wg     sync.WaitGroup // sends in flight
 	abort  chan struct{}  // closed when Close gives up waiting
+	slots  chan struct{}  // one token per open SMTP session (Concurrent)
 }
 
 // New returns a Notifier.
@@ -97,6 +101,9 @@ func New(cfg Config) *Notifier {
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 30 * time.Second
 	}
+	if cfg.Concurrent <= 0 {
+		cfg.Concurrent = 4
+	}
 	if cfg.Hostname == "" {
 		cfg.Hostname, _ = os.Hostname()
 		if cfg.Hostname == "" {
@@ -104,7 +111,8 @@ func New(cfg Config) *Notifier {
 		}
 	}
 	cfg.PortalURL = strings.TrimRight(cfg.PortalURL, "/")
-	return &Notifier{cfg: cfg, log: cfg.Logger.With("component", "notify"), abort: make(chan struct{})}
+	return &Notifier{cfg: cfg, log: cfg.Logger.With("component", "notify"), abort: make(chan struct{}),
+		slots: make(chan struct{}, cfg.Concurrent)}
 }
 
 // Publish implements audit.Sink: a new request starts an email in the
@@ -170,7 +178,14 @@ func (n *Notifier) deliver(r Request) {
 		}
 		return
 	}
+	select {
+	case n.slots <- struct{}{}:
+	case <-ctx.Done():
+		n.failed(r, msg, 0, fmt.Errorf("%w: waiting for a free SMTP session", ErrClosed))
+		return
+	}
 	attempts, err := n.send(ctx, srv, msg)
+	<-n.slots
 	if err != nil {
 		n.failed(r, msg, attempts, err)
 		return

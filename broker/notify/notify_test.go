@@ -299,3 +299,68 @@ func TestNotifierEmergencyAccess(t *testing.T) {
 		}
 	}
 }
+
+// gate is a sender that holds every send until released and counts how
+// many are open at once.
+type gate struct {
+	mu         sync.Mutex
+	open, most int
+	release    chan struct{}
+}
+
+func (g *gate) Send(ctx context.Context, _ notify.Server, _ notify.Message) error {
+	g.mu.Lock()
+	g.open++
+	g.most = max(g.most, g.open)
+	g.mu.Unlock()
+	defer func() { g.mu.Lock(); g.open--; g.mu.Unlock() }()
+	select {
+	case <-g.release:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (g *gate) counts() (open, most int) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.open, g.most
+}
+
+// TestNotifierBoundsConcurrentSends: a burst of requests opens at most
+// Concurrent SMTP sessions; the rest wait their turn and all are sent.
+func TestNotifierBoundsConcurrentSends(t *testing.T) {
+	set := newSettings(t, map[string]string{settings.NotifyEmailTo: "ops@example.com", settings.NotifySMTPHost: "127.0.0.1"})
+	ev := &events{}
+	g := &gate{release: make(chan struct{})}
+	n := notify.New(notify.Config{Settings: set, Audit: ev, Sender: g, Concurrent: 2})
+	const burst = 10
+	for i := range burst {
+		n.Publish(supportCreated("r" + itoa(i)))
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for open, _ := g.counts(); open < 2; open, _ = g.counts() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d sends open, want 2", open)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(100 * time.Millisecond) // room for a third to open, were it allowed
+	close(g.release)
+	if err := n.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if _, most := g.counts(); most != 2 {
+		t.Fatalf("%d sends open at once, want 2", most)
+	}
+	sent := 0
+	for _, e := range ev.all {
+		if e.Action == "notify.sent" {
+			sent++
+		}
+	}
+	if sent != burst {
+		t.Fatalf("%d emails sent, want %d", sent, burst)
+	}
+}

@@ -254,13 +254,18 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("broker: %w", err)
 	}
 	mgr, err := mfa.New(mfa.Config{Store: mfasql.New(st.DB()), Box: box, Logger: cfg.Logger})
+	// Account lockouts survive a restart; address limits are a minute long.
+	accounts := mfa.NewLimiter(mfa.LimiterConfig{Store: st, Scope: "account"})
+	if err == nil {
+		err = accounts.Load(ctx, cfg.Clock.Now())
+	}
 	if err != nil {
 		s.recs.Close()
 		rtcCloser.Close()
 		st.Close()
 		return nil, fmt.Errorf("broker: %w", err)
 	}
-	s.mfa = &httpapi.MFA{Manager: mgr, Accounts: mfa.NewLimiter(mfa.LimiterConfig{}),
+	s.mfa = &httpapi.MFA{Manager: mgr, Accounts: accounts,
 		Addrs: mfa.NewLimiter(mfa.LimiterConfig{Free: 10, MaxDelay: time.Minute, Forget: time.Hour})}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {

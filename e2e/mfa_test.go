@@ -376,8 +376,8 @@ func TestMFAStepUpForPrivileged(t *testing.T) {
 }
 
 // TestLoginBruteForce: 20 wrong passwords lock the account and slow the
-// address; the right password is refused while locked; the lock lifts
-// after its time on the injected clock. Refusals never say whether the
+// address; the right password is refused while locked, also after a
+// broker restart; the lock lifts after its time on the injected clock. Refusals never say whether the
 // user exists, and every failure is audited.
 func TestLoginBruteForce(t *testing.T) {
 	clk := clocktest.New(time.Now())
@@ -440,6 +440,14 @@ func TestLoginBruteForce(t *testing.T) {
 	if st, _, _ := try("tina", pw); st != 429 {
 		t.Fatalf("tina still locked: %d", st)
 	}
+	// A broker restart does not lift the account's lockout.
+	adminPW := e.Password
+	e.stop()
+	e = startBrokerIn(t, e.DataDir, clk)
+	e.Password = adminPW
+	if st, ra, _ := try("tina", pw); st != 429 || ra < 13*60 {
+		t.Fatalf("tina after a broker restart: %d retry-after %d", st, ra)
+	}
 	clk.Advance(15 * time.Minute)
 	if st, _, msg := try("tina", pw); st != 200 {
 		t.Fatalf("right password after the lock: %d %q", st, msg)
@@ -455,7 +463,7 @@ func TestLoginBruteForce(t *testing.T) {
 			t.Fatal("a password reached the audit log")
 		}
 	}
-	if byReason["bad_credentials"] != 20 || byReason["locked"] != locks+2 {
+	if byReason["bad_credentials"] != 20 || byReason["locked"] != locks+3 {
 		t.Fatalf("audited failures for tina: %v (locks %d)", byReason, locks)
 	}
 }

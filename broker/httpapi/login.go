@@ -25,7 +25,7 @@ func (a *API) passwordStep(w http.ResponseWriter, r *http.Request, req wire.Logi
 	u, err := a.cfg.Auth.Password(r.Context(), req.Username, req.Password)
 	if err != nil {
 		if errors.Is(err, auth.ErrBadCredentials) {
-			a.failedAttempt(at, now)
+			a.failedAttempt(r.Context(), at, now)
 			if aerr := a.record(r, "login.failed", "", map[string]any{"username": req.Username, "reason": "bad_credentials", "via": via}); aerr != nil {
 				a.log.Error("audit login failure", "err", aerr)
 			}
@@ -33,7 +33,7 @@ func (a *API) passwordStep(w http.ResponseWriter, r *http.Request, req wire.Logi
 		a.fail(w, r, err)
 		return u, false
 	}
-	a.goodAttempt(at)
+	a.goodAttempt(r.Context(), at)
 	return u, true
 }
 

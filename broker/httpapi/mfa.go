@@ -171,14 +171,29 @@ func (a *API) locked(at attempt, now time.Time) time.Duration {
 	return max(w1, w2)
 }
 
-func (a *API) failedAttempt(at attempt, now time.Time) {
-	a.cfg.MFA.Accounts.Fail(at.account, now)
-	a.cfg.MFA.Addrs.Fail(at.addr, now)
+// failedAttempt counts a wrong guess against the account and the address.
+// The save outlives the request (a guesser who hangs up still counts), and
+// a limiter that cannot save the failure still counts it in memory, so the
+// error is logged, not answered.
+func (a *API) failedAttempt(ctx context.Context, at attempt, now time.Time) {
+	ctx = context.WithoutCancel(ctx)
+	for _, c := range []struct {
+		l   *mfa.Limiter
+		key string
+	}{{a.cfg.MFA.Accounts, at.account}, {a.cfg.MFA.Addrs, at.addr}} {
+		if _, err := c.l.Fail(ctx, c.key, now); err != nil {
+			a.log.Error("brute-force limiter", "err", err)
+		}
+	}
 }
 
 // goodAttempt forgets the account's failures. The address keeps its own:
 // one valid account must not reset the limit for guessing others.
-func (a *API) goodAttempt(at attempt) { a.cfg.MFA.Accounts.Succeed(at.account) }
+func (a *API) goodAttempt(ctx context.Context, at attempt) {
+	if err := a.cfg.MFA.Accounts.Succeed(ctx, at.account); err != nil {
+		a.log.Error("brute-force limiter", "err", err)
+	}
+}
 
 // limitedCode runs check, a one-time code check for userID, behind the code
 // limiters (per account and per address): a caller locked out is refused
@@ -201,12 +216,12 @@ func (a *API) limitedCode(w http.ResponseWriter, r *http.Request, userID, userna
 	}
 	if err := check(); err != nil {
 		if counts(err) {
-			a.failedAttempt(at, now)
+			a.failedAttempt(r.Context(), at, now)
 		}
 		a.codeFailure(w, r, "user:"+username, failAction, userID, err, details)
 		return false
 	}
-	a.goodAttempt(at)
+	a.goodAttempt(r.Context(), at)
 	return true
 }
 

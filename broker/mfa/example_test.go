@@ -45,11 +45,11 @@ func Example_loginSecondStep() {
 			err = m.UseRecoveryCode(ctx, userID, code, now) // the same box accepts either
 		}
 		if err != nil {
-			accounts.Fail("user:"+userID, now)
-			addrs.Fail(mfa.IPKey(ip), now)
+			_, _ = accounts.Fail(ctx, "user:"+userID, now) // errors only with a Store
+			_, _ = addrs.Fail(ctx, mfa.IPKey(ip), now)
 			return "401 invalid code" // audit err itself, never the code
 		}
-		accounts.Succeed("user:" + userID)
+		_ = accounts.Succeed(ctx, "user:"+userID)
 		return "200 logged in (rotate the session id, set mfa_at)"
 	}
 

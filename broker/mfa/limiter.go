@@ -2,10 +2,22 @@ package mfa
 
 import (
 	"container/list"
+	"context"
+	"fmt"
 	"net/netip"
 	"sync"
 	"time"
+
+	"porthole/broker/store"
 )
+
+// LimitStore keeps a Limiter's entries across restarts (*store.Store in
+// the broker).
+type LimitStore interface {
+	SaveLoginLimit(ctx context.Context, scope string, l store.LoginLimit) error
+	DeleteLoginLimit(ctx context.Context, scope, key string) error
+	LoginLimits(ctx context.Context, scope string, forgetBefore, now time.Time) ([]store.LoginLimit, error)
+}
 
 // LimiterConfig tunes a Limiter. Zero fields take the defaults.
 type LimiterConfig struct {
@@ -22,6 +34,12 @@ type LimiterConfig struct {
 	// MaxEntries bounds memory (default 10000 keys, about 1 MB). When full,
 	// forgotten keys go first, then the key whose last failure is oldest.
 	MaxEntries int
+	// Store, when set, keeps every key's failures under Scope, so that a
+	// restart does not lift a lockout: Load reads them back. The broker
+	// keeps the per-account limiter; per-address state is short-lived
+	// (MaxDelay a minute) and stays in memory.
+	Store LimitStore
+	Scope string
 }
 
 // Limiter slows brute force against one kind of key (an account, or a client
@@ -97,8 +115,9 @@ func (l *Limiter) Check(key string, now time.Time) (time.Duration, error) {
 }
 
 // Fail records a failed attempt for key at now and returns the wait it
-// now imposes (zero while within Free).
-func (l *Limiter) Fail(key string, now time.Time) time.Duration {
+// now imposes (zero while within Free). The error is the Store's; the
+// failure counts in memory regardless.
+func (l *Limiter) Fail(ctx context.Context, key string, now time.Time) (time.Duration, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	var e *limitEntry
@@ -117,16 +136,57 @@ func (l *Limiter) Fail(key string, now time.Time) time.Duration {
 	e.lastFail = now
 	d := l.delay(e.failures)
 	e.lockedUntil = now.Add(d)
-	return d
+	if l.cfg.Store == nil {
+		return d, nil
+	}
+	// Under mu, so the Store sees a key's failures in order.
+	if err := l.cfg.Store.SaveLoginLimit(ctx, l.cfg.Scope, store.LoginLimit{Key: key, Failures: e.failures, LastFail: now,
+		LockedUntil: e.lockedUntil}); err != nil {
+		return d, fmt.Errorf("limiter %s: save a failure: %w", l.cfg.Scope, err)
+	}
+	return d, nil
 }
 
-// Succeed forgets key's failures (after a correct password or code).
-func (l *Limiter) Succeed(key string) {
+// Succeed forgets key's failures (after a correct password or code). The
+// error is the Store's; the key is forgotten in memory regardless.
+func (l *Limiter) Succeed(ctx context.Context, key string) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if el, ok := l.byKey[key]; ok {
-		l.removeLocked(el)
+	el, ok := l.byKey[key]
+	if !ok {
+		return nil
 	}
+	l.removeLocked(el)
+	if l.cfg.Store == nil {
+		return nil
+	}
+	if err := l.cfg.Store.DeleteLoginLimit(ctx, l.cfg.Scope, key); err != nil {
+		return fmt.Errorf("limiter %s: forget a key: %w", l.cfg.Scope, err)
+	}
+	return nil
+}
+
+// Load reads the Store's entries into the Limiter (pruning forgotten ones
+// from the Store), so a lockout outlives a restart. Call it once, before
+// the Limiter is used.
+func (l *Limiter) Load(ctx context.Context, now time.Time) error {
+	if l.cfg.Store == nil {
+		return nil
+	}
+	saved, err := l.cfg.Store.LoginLimits(ctx, l.cfg.Scope, now.Add(-l.cfg.Forget), now)
+	if err != nil {
+		return fmt.Errorf("limiter %s: load: %w", l.cfg.Scope, err)
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, e := range saved { // oldest failure first, as order keeps them
+		if el, ok := l.byKey[e.Key]; ok {
+			l.removeLocked(el)
+		}
+		l.makeRoomLocked(now)
+		l.byKey[e.Key] = l.order.PushBack(&limitEntry{key: e.Key, failures: e.Failures, lastFail: e.LastFail, lockedUntil: e.LockedUntil})
+	}
+	return nil
 }
 
 // Len returns how many keys the Limiter remembers.

@@ -1,15 +1,28 @@
 package mfa_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/netip"
+	"path/filepath"
 	"testing"
 	"time"
 
 	"porthole/broker/mfa"
+	"porthole/broker/store"
 	"porthole/internal/clock/clocktest"
 )
+
+// fail is Limiter.Fail for a limiter without a Store (which cannot fail).
+func fail(t *testing.T, l *mfa.Limiter, key string, now time.Time) time.Duration {
+	t.Helper()
+	d, err := l.Fail(context.Background(), key, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
 
 func TestLimiterBackoffSchedule(t *testing.T) {
 	clk := clocktest.New(t0)
@@ -25,7 +38,7 @@ func TestLimiterBackoffSchedule(t *testing.T) {
 		if wait, err := l.Check("user:ann", clk.Now()); wait != 0 || err != nil {
 			t.Fatalf("before failure %d: Check = %v, %v; want free", n, wait, err)
 		}
-		if got := l.Fail("user:ann", clk.Now()); got != w {
+		if got := fail(t, l, "user:ann", clk.Now()); got != w {
 			t.Fatalf("failure %d: wait %v, want %v", n, got, w)
 		}
 		if w == 0 {
@@ -43,7 +56,7 @@ func TestLimiterBackoffSchedule(t *testing.T) {
 	}
 	// After 20 failures the account is locked for 15 minutes; the right
 	// password in that time is refused because Check comes first.
-	l.Fail("user:ann", clk.Now())
+	fail(t, l, "user:ann", clk.Now())
 	if wait, err := l.Check("user:ann", clk.Now()); wait != 15*time.Minute || !errors.Is(err, mfa.ErrLocked) {
 		t.Fatalf("locked account: Check = %v, %v", wait, err)
 	}
@@ -55,8 +68,10 @@ func TestLimiterBackoffSchedule(t *testing.T) {
 		t.Fatalf("lock did not lift after its time: %v", err)
 	}
 	// Success clears the history: the next failure is free again.
-	l.Succeed("user:ann")
-	if got := l.Fail("user:ann", clk.Now()); got != 0 {
+	if err := l.Succeed(context.Background(), "user:ann"); err != nil {
+		t.Fatal(err)
+	}
+	if got := fail(t, l, "user:ann", clk.Now()); got != 0 {
 		t.Fatalf("first failure after success: wait %v", got)
 	}
 }
@@ -65,7 +80,7 @@ func TestLimiterCustomConfig(t *testing.T) {
 	l := mfa.NewLimiter(mfa.LimiterConfig{Free: 2, BaseDelay: 10 * time.Second, MaxDelay: 30 * time.Second})
 	var got []time.Duration
 	for range 5 {
-		got = append(got, l.Fail("ip:192.0.2.1", t0))
+		got = append(got, fail(t, l, "ip:192.0.2.1", t0))
 	}
 	want := fmt.Sprint([]time.Duration{0, 0, 10 * time.Second, 20 * time.Second, 30 * time.Second})
 	if fmt.Sprint(got) != want {
@@ -77,10 +92,10 @@ func TestLimiterForgets(t *testing.T) {
 	clk := clocktest.New(t0)
 	l := mfa.NewLimiter(mfa.LimiterConfig{Forget: time.Hour})
 	for range 7 {
-		l.Fail("k", clk.Now())
+		fail(t, l, "k", clk.Now())
 	}
 	clk.Advance(time.Hour - time.Second)
-	if got := l.Fail("k", clk.Now()); got != 4*time.Second {
+	if got := fail(t, l, "k", clk.Now()); got != 4*time.Second {
 		t.Fatalf("8th failure within the forget window: wait %v, want 4s", got)
 	}
 	clk.Advance(time.Hour)
@@ -90,7 +105,7 @@ func TestLimiterForgets(t *testing.T) {
 	if l.Len() != 0 {
 		t.Fatalf("forgotten key still held: Len = %d", l.Len())
 	}
-	if got := l.Fail("k", clk.Now()); got != 0 {
+	if got := fail(t, l, "k", clk.Now()); got != 0 {
 		t.Fatalf("failure after the forget window: wait %v, want 0", got)
 	}
 }
@@ -99,12 +114,12 @@ func TestLimiterEviction(t *testing.T) {
 	clk := clocktest.New(t0)
 	l := mfa.NewLimiter(mfa.LimiterConfig{Free: 1, MaxEntries: 3, Forget: time.Hour})
 	for _, k := range []string{"a", "b", "c"} {
-		l.Fail(k, clk.Now())
-		l.Fail(k, clk.Now()) // locked for 1 s
+		fail(t, l, k, clk.Now())
+		fail(t, l, k, clk.Now()) // locked for 1 s
 		clk.Advance(time.Second)
 	}
-	l.Fail("a", clk.Now()) // a is now the most recently failed
-	l.Fail("d", clk.Now()) // full: evicts b, the least recently failed
+	fail(t, l, "a", clk.Now()) // a is now the most recently failed
+	fail(t, l, "d", clk.Now()) // full: evicts b, the least recently failed
 	if l.Len() != 3 {
 		t.Fatalf("Len = %d, want 3", l.Len())
 	}
@@ -114,19 +129,19 @@ func TestLimiterEviction(t *testing.T) {
 			t.Errorf("Check(%s) locked = %v, want %v", k, locked, wantLocked)
 		}
 	}
-	if l.Fail("c", clk.Now()) == 0 { // a third failure for c; a first one had it been evicted
+	if fail(t, l, "c", clk.Now()) == 0 { // a third failure for c; a first one had it been evicted
 		t.Fatal("c was evicted instead of b")
 	}
 	// Forgotten keys are dropped first, whatever the bound.
 	clk.Advance(2 * time.Hour)
-	l.Fail("e", clk.Now())
+	fail(t, l, "e", clk.Now())
 	if l.Len() != 1 {
 		t.Fatalf("Len after everything was forgotten = %d, want 1", l.Len())
 	}
 	// Memory stays bounded under a flood of keys.
 	big := mfa.NewLimiter(mfa.LimiterConfig{MaxEntries: 100})
 	for i := range 10000 {
-		big.Fail(fmt.Sprintf("ip:%d", i), clk.Now())
+		fail(t, big, fmt.Sprintf("ip:%d", i), clk.Now())
 	}
 	if big.Len() != 100 {
 		t.Fatalf("Len after a flood = %d, want 100", big.Len())
@@ -150,10 +165,10 @@ func TestLimiterConcurrent(t *testing.T) {
 			defer func() { done <- struct{}{} }()
 			for i := range 500 {
 				k := fmt.Sprintf("k%d", (g*500+i)%80)
-				l.Fail(k, t0)
+				_, _ = l.Fail(context.Background(), k, t0)
 				_, _ = l.Check(k, t0)
 				if i%7 == 0 {
-					l.Succeed(k)
+					_ = l.Succeed(context.Background(), k)
 				}
 			}
 		}()
@@ -208,5 +223,60 @@ func TestStepUp(t *testing.T) {
 				t.Fatal("Fresh disagrees with Check")
 			}
 		})
+	}
+}
+
+// TestLimiterStore: with a Store (the real one), a lockout outlives the
+// Limiter (a broker restart), a success forgets the key for good, keys
+// past Forget are pruned, and scopes are apart.
+func TestLimiterStore(t *testing.T) {
+	ctx := context.Background()
+	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "p.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	clk := clocktest.New(t0)
+	restart := func(scope string) *mfa.Limiter {
+		t.Helper()
+		l := mfa.NewLimiter(mfa.LimiterConfig{Store: st, Scope: scope})
+		if err := l.Load(ctx, clk.Now()); err != nil {
+			t.Fatal(err)
+		}
+		return l
+	}
+	l := restart("account")
+	for range 7 {
+		fail(t, l, "user:ann", clk.Now()) // the 7th waits 2 s
+	}
+	fail(t, l, "user:old", clk.Now())
+	clk.Advance(time.Second)
+
+	l = restart("account")
+	if wait, err := l.Check("user:ann", clk.Now()); wait != time.Second || !errors.Is(err, mfa.ErrLocked) {
+		t.Fatalf("after a restart: Check = %v, %v; want 1s, ErrLocked", wait, err)
+	}
+	if got := fail(t, l, "user:ann", clk.Now()); got != 4*time.Second {
+		t.Fatalf("8th failure after a restart: wait %v, want 4s (the count carried over)", got)
+	}
+	if other := restart("addr"); other.Len() != 0 {
+		t.Fatalf("another scope sees %d keys", other.Len())
+	}
+	if err := l.Succeed(ctx, "user:ann"); err != nil {
+		t.Fatal(err)
+	}
+	l = restart("account")
+	if l.Len() != 1 {
+		t.Fatalf("after a success and a restart: %d keys, want 1 (user:old)", l.Len())
+	}
+	if wait, err := l.Check("user:ann", clk.Now()); wait != 0 || err != nil {
+		t.Fatalf("forgotten account: Check = %v, %v", wait, err)
+	}
+	clk.Advance(25 * time.Hour) // past the default Forget of 24 h
+	if l = restart("account"); l.Len() != 0 {
+		t.Fatalf("a key past Forget was loaded: %d keys", l.Len())
+	}
+	if saved, err := st.LoginLimits(ctx, "account", time.Time{}, time.Time{}); err != nil || len(saved) != 0 {
+		t.Fatalf("pruned rows left: %+v %v", saved, err)
 	}
 }

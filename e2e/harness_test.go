@@ -108,9 +108,11 @@ func (e *env) stop() {
 	select {
 	case err := <-e.done:
 		if err != nil {
+			brokerStacks(e.t, "shutdown")
 			e.t.Errorf("broker: %v", err)
 		}
 	case <-time.After(15 * time.Second):
+		brokerStacks(e.t, "shutdown")
 		e.t.Error("broker did not shut down")
 	}
 }

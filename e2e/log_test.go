@@ -4,17 +4,28 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 )
 
-// testLogger shows broker and agent logs with -v when PORTHOLE_TEST_LOG is
-// set, and discards them otherwise to keep CI output readable.
+// testLogger is the log of an in-process broker or agent: with
+// PORTHOLE_TEST_LOG set, every record goes to the test's output (see it
+// with -v); otherwise records from info up go to a file whose tail a
+// failed test prints (showLog), keeping CI output readable.
 func testLogger(t *testing.T) *slog.Logger {
-	if os.Getenv("PORTHOLE_TEST_LOG") == "" {
-		return slog.New(slog.DiscardHandler)
+	if os.Getenv("PORTHOLE_TEST_LOG") != "" {
+		return slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	return slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	f, err := os.CreateTemp(t.TempDir(), "process-*.log") // TempDir first: it is removed after this cleanup
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		f.Close()
+		showLog(t, strings.TrimSuffix(filepath.Base(f.Name()), ".log"), f.Name())
+	})
+	return slog.New(slog.NewTextHandler(f, &slog.HandlerOptions{Level: slog.LevelInfo}))
 }
 
 type tWriter struct{ t *testing.T }
@@ -41,15 +52,42 @@ func showLog(t *testing.T, name, path string) {
 		t.Logf("%s log: %v", name, err)
 		return
 	}
+	t.Logf("%s log, last lines above debug (all of it: %s):\n%s", name, keepLog(t, name, b), logTail(string(b), logTailLines))
+}
+
+// keepLog writes b where a failed test's logs are kept (PORTHOLE_TEST_LOGDIR,
+// default $TMPDIR/porthole-test-logs) and returns the file's path.
+func keepLog(t *testing.T, name string, b []byte) string {
 	dir := os.Getenv("PORTHOLE_TEST_LOGDIR")
 	if dir == "" {
 		dir = filepath.Join(os.TempDir(), "porthole-test-logs")
 	}
 	kept := filepath.Join(dir, strings.NewReplacer("/", "_", " ", "_").Replace(t.Name())+"-"+name+".log")
 	if err := os.MkdirAll(dir, 0o700); err != nil || os.WriteFile(kept, b, 0o600) != nil {
-		kept = "(not kept)"
+		return "(not kept)"
 	}
-	t.Logf("%s log, last lines above debug (all of it: %s):\n%s", name, kept, logTail(string(b), logTailLines))
+	return kept
+}
+
+// brokerStacks logs where the in-process broker's goroutines are (those in
+// porthole/broker code), for a test that waited on the broker in vain, and
+// keeps every goroutine's stack.
+func brokerStacks(t *testing.T, why string) {
+	buf := make([]byte, 8<<20)
+	buf = buf[:runtime.Stack(buf, true)]
+	var ours, rest []string // session, relay and recorder work first; idle loops after
+	for _, g := range strings.Split(string(buf), "\n\n") {
+		switch {
+		case !strings.Contains(g, "porthole/broker/") || strings.Contains(g, "testing.tRunner"):
+		case strings.Contains(g, "broker/sessions.(*Session)") || strings.Contains(g, "broker/relay.") || strings.Contains(g, "broker/recording."):
+			ours = append(ours, g)
+		default:
+			rest = append(rest, g)
+		}
+	}
+	ours = append(ours, rest...)
+	t.Logf("%s: %d broker goroutines (all stacks: %s):\n%s", why, len(ours), keepLog(t, "stacks", buf),
+		strings.Join(ours[:min(len(ours), 6)], "\n\n"))
 }
 
 // logTail returns the last n lines of log that are not at debug level.

@@ -88,7 +88,7 @@ func TestElevationRequestInPortalQueue(t *testing.T) {
 		t.Fatalf("request-admin: %v %s", err, out)
 	}
 	id = waitRequestRow(t, ctx, "play a game")
-	browsertest.Step(ctx, t, 10*time.Second,
+	browsertest.LiveStep(ctx, t, 10*time.Second,
 		chromedp.SendKeys(css(`input[data-comment="`+id+`"]`), "Not for games"),
 		chromedp.Click(css(`button[data-deny="`+id+`"]`)))
 	consenttest.WaitWindow(t, x.Display, consent.OutcomeTitle) // "denied by admin: Not for games."

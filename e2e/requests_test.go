@@ -164,7 +164,7 @@ func TestSupportRequestApproveThenDeny(t *testing.T) {
 		}
 	}()
 	id = waitRequestRow(t, ctx, "Printer jams")
-	browsertest.Step(ctx, t, 10*time.Second, chromedp.SendKeys(css(`input[data-comment="`+id+`"]`), "Please call the help desk"))
+	browsertest.LiveStep(ctx, t, 10*time.Second, chromedp.SendKeys(css(`input[data-comment="`+id+`"]`), "Please call the help desk"))
 	// A live update rebuilds the table (here: reloading the list); the
 	// comment being typed survives it.
 	evalString(t, ctx, `(() => { window.__oldRow = document.querySelector('tr[data-request="`+id+`"]');

@@ -6,6 +6,7 @@ import (
 	"context"
 	"os"
 	"os/exec"
+	"strings"
 	"testing"
 	"time"
 
@@ -75,20 +76,60 @@ func New(t testing.TB) context.Context {
 	return ctx
 }
 
-// Step runs actions in order within d, so a hung page fails fast.
+// Slack multiplies every browser limit a test names. The limits are there
+// to stop a hung page, not to time it, and a loaded CI machine runs
+// Chromium (and the race-enabled broker it talks to) several times slower
+// than a quiet one; a passing step takes no longer for it.
+const Slack = 2
+
+// Step runs actions in order within d (times Slack), so a hung page fails
+// fast.
 func Step(ctx context.Context, t testing.TB, d time.Duration, actions ...chromedp.Action[chromedp.Void]) {
 	t.Helper()
-	sctx, cancel := context.WithTimeout(ctx, d)
+	sctx, cancel := context.WithTimeout(ctx, d*Slack)
 	defer cancel()
 	if err := chromedp.Do(sctx, actions...); err != nil {
 		t.Fatalf("browser: %v", err)
 	}
 }
 
-// Value runs one action that reads a value, within d.
+// LiveStep is Step for a page that re-renders on live updates: an action
+// whose element the page replaced between its lookup and its use (CDP's
+// "Could not find node with given id") did nothing, and is run again. Each
+// action is retried on its own, so one that went through is never
+// repeated; all of them share d (times Slack).
+func LiveStep(ctx context.Context, t testing.TB, d time.Duration, actions ...chromedp.Action[chromedp.Void]) {
+	t.Helper()
+	sctx, cancel := context.WithTimeout(ctx, d*Slack)
+	defer cancel()
+	for _, a := range actions {
+		for {
+			err := chromedp.Do(sctx, a)
+			if err == nil {
+				break
+			}
+			if !replaced(err) || sctx.Err() != nil {
+				t.Fatalf("browser: %v", err)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+}
+
+// replaced reports whether err says the element acted on left the page.
+func replaced(err error) bool {
+	for _, s := range []string{"Could not find node with given id", "No node with given id found", "Node is detached from document"} {
+		if strings.Contains(err.Error(), s) {
+			return true
+		}
+	}
+	return false
+}
+
+// Value runs one action that reads a value, within d (times Slack).
 func Value[T any](ctx context.Context, t testing.TB, d time.Duration, a chromedp.Action[T]) T {
 	t.Helper()
-	sctx, cancel := context.WithTimeout(ctx, d)
+	sctx, cancel := context.WithTimeout(ctx, d*Slack)
 	defer cancel()
 	v, err := chromedp.Run(sctx, a)
 	if err != nil {

@@ -250,6 +250,10 @@ type Recorder struct {
 	lastFrameWall time.Time
 	lastPktWall   time.Time // when the worker took the previous packet
 	streamEnd     time.Time // lastPktWall of the stream before a restart
+	// newest is the header of the newest packet (by sequence number) the
+	// sample builder holds: flush ends the stream just after it.
+	newest     rtp.Header
+	haveNewest bool
 }
 
 // New starts recording session id into the directory id under root (the
@@ -503,7 +507,6 @@ func (r *Recorder) push(p *rtp.Packet) {
 		// frames and start over on a keyframe, re-anchoring the timeline.
 		r.log.Info("recording_new_stream", "ssrc", p.SSRC)
 		r.flush()
-		r.sb = r.newBuilder()
 		r.tsInit = false
 		r.reanchor = true
 		r.lastHead = vp8Head{}
@@ -517,17 +520,41 @@ func (r *Recorder) push(p *rtp.Packet) {
 		r.askedAtStart = true
 		r.requestKeyframe()
 	}
+	if !r.haveNewest || int16(p.SequenceNumber-r.newest.SequenceNumber) > 0 {
+		r.newest, r.haveNewest = p.Header, true
+	}
 	r.sb.Push(p)
+	r.pop()
+}
+
+func (r *Recorder) pop() {
 	for s := r.sb.Pop(); s != nil; s = r.sb.Pop() {
 		r.sample(s)
 	}
 }
 
+// flush writes the frames the sample builder still holds and starts a new
+// builder. pion's SampleBuilder.Flush (v4.2.26) has a trap: when the
+// packets it purges last are a frame's tail without its head (lost or
+// late), it runs past the end of its buffer and walks all 65536 sequence
+// slots, scanning the range on each: seconds of CPU, tens of seconds under
+// the race detector, which held up Close and with it the session's end.
+// So an empty packet that starts a new frame is pushed just after the
+// newest first: Flush then always ends on a whole frame. The empty frame
+// is skipped like any empty sample.
 func (r *Recorder) flush() {
-	r.sb.Flush()
-	for s := r.sb.Pop(); s != nil; s = r.sb.Pop() {
-		r.sample(s)
+	if r.haveNewest {
+		h := r.newest
+		h.SequenceNumber++
+		h.Timestamp += 90 // 1 ms later: a new frame
+		h.Marker = true
+		r.sb.Push(&rtp.Packet{Header: h, Payload: []byte{0x10}}) // VP8 descriptor: start of partition, no data
+		r.pop()
+		r.sb.Flush()
+		r.pop()
 	}
+	r.sb = r.newBuilder()
+	r.haveNewest = false
 }
 
 func (r *Recorder) requestKeyframe() {

@@ -624,3 +624,33 @@ func BenchmarkRecordPipeline(b *testing.B) {
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(all)), "ns/frame")
 	b.ReportMetric(float64(len(pkts))/float64(len(all)), "pkts/frame")
 }
+
+// TestCloseAfterHeadlessTail: the stream ends with a frame whose first
+// packet was lost. Close still writes every whole frame and returns at
+// once: pion's SampleBuilder.Flush on such a tail walks all 65536 sequence
+// slots, scanning the range on each, and held up Close for seconds (tens
+// under the race detector), and with it the end of the session.
+func TestCloseAfterHeadlessTail(t *testing.T) {
+	frames := encodeFrames(t, 640, 480, 30, 30)
+	s := newStream(7, 65000, 1) // across the sequence wrap too
+	pkts := s.packets(frames)
+	tail := s.packets(frames[:1])[0] // a keyframe again: several packets
+	if len(tail) < 2 {
+		t.Fatalf("the keyframe fits in %d packet; the test needs a frame of several", len(tail))
+	}
+	r, dir := newRecorder(t, Options{})
+	feed(t, r, append(flat(pkts), tail[1:]...))
+	waitFrames(t, r, 29)
+	start := time.Now()
+	res, err := r.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Fatalf("Close took %s", d)
+	}
+	if len(res.Files) != 1 || res.Files[0].Frames != 30 {
+		t.Fatalf("files %+v, want one of 30 frames", res.Files)
+	}
+	recordingtest.Decode(t, filepath.Join(dir, "1.webm"))
+}

@@ -211,7 +211,7 @@ func TestBreakGlassPortal(t *testing.T) {
 		loginSteps(e, "admin", e.Password),
 		chromedp.WaitVisible(css(`tr[data-device="`+dev+`"]`)),
 		chromedp.Navigate(e.URL+"/#/devices/"+dev),
-		chromedp.WaitVisible(css(`#bg-generate`)),
+		chromedp.WaitVisible(css(`#bg-generate`)), settled(),
 	)
 	js := func(expr string) string {
 		return browsertest.Value(ctx, t, 5*time.Second, chromedp.Evaluate[string](expr))

@@ -25,7 +25,7 @@ func TestPortalElevationPanel(t *testing.T) {
 		loginSteps(e, "admin", e.Password),
 		chromedp.WaitVisible(css(`tr[data-device="`+a.DeviceID()+`"]`)),
 		chromedp.Navigate(e.URL+"/#/devices/"+a.DeviceID()),
-		chromedp.WaitVisible(css(`#elev-issue`)),
+		chromedp.WaitVisible(css(`#elev-issue`)), settled(),
 		chromedp.WaitVisible(css(`#elev-sessions .empty`)),
 		chromedp.Evaluate[chromedp.Void](`document.getElementById('elev-user').value = 'bob'; document.getElementById('elev-minutes').value = '15'; 0`),
 		chromedp.Click(css(`#elev-issue`)),

@@ -121,7 +121,7 @@ func TestGrantStandsInForRole(t *testing.T) {
 		loginSteps(e, "abby", pw),
 		chromedp.WaitVisible(css(`button[data-support="`+ep.deviceID+`"]`)),
 		chromedp.Navigate(e.URL+"/#/devices/"+ep.deviceID),
-		chromedp.WaitVisible(css(`#rs-screenshare`)),
+		chromedp.WaitVisible(css(`#rs-screenshare`)), settled(),
 	)
 	if n := evalString(t, ctx, `String(document.querySelectorAll('#rs-unattended').length)`); n != "0" {
 		t.Fatalf("the unattended switch shows without its grant (%s)", n)
@@ -165,7 +165,7 @@ func TestGrantStandsInForRole(t *testing.T) {
 	}
 	browsertest.Step(ctx, t, 30*time.Second,
 		chromedp.Navigate(e.URL+"/#/devices/"+ep.deviceID),
-		chromedp.WaitVisible(css(`#rs-unattended`)),
+		chromedp.WaitVisible(css(`#rs-unattended`)), settled(),
 		chromedp.Click(css(`#rs-unattended`)),
 		chromedp.Click(css(`#rs-screenshare`)),
 	)

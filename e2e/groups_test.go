@@ -91,7 +91,7 @@ func TestGroupRenameDeleteInPortal(t *testing.T) {
 	// The device page shows no group and the global value.
 	browsertest.Step(ctx, t, 10*time.Second,
 		chromedp.Navigate(e.URL+"/#/devices/"+dev),
-		chromedp.WaitVisible(css(`#device-group`)))
+		chromedp.WaitVisible(css(`#device-group`)), settled())
 	waitFor(t, "device page without group", 10*time.Second, func() bool {
 		return evalString(t, ctx, `(() => { const s = document.getElementById('device-group'); const r = document.querySelector('tr[data-effective="`+key+`"]');
 			return s && r ? s.options[s.selectedIndex].textContent + ' / ' + r.querySelector('.value').textContent + ' from ' + r.querySelector('.source').textContent : ''; })()`) ==

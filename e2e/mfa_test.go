@@ -347,7 +347,7 @@ func TestMFAStepUpForPrivileged(t *testing.T) {
 	// The portal asks for the code, then creates the account.
 	browsertest.Step(ctx, t, 40*time.Second,
 		chromedp.Navigate(e.URL+"/#/devices/"+dev),
-		chromedp.WaitVisible(css(`#bg-generate`)),
+		chromedp.WaitVisible(css(`#bg-generate`)), settled(),
 		chromedp.SetValue(css(`#bg-minutes`), "30"),
 		chromedp.Click(css(`#bg-generate`)),
 		chromedp.WaitVisible(css(`#stepup-code`)))

@@ -54,3 +54,17 @@ func TestPortalInventoryLive(t *testing.T) {
 		t.Fatalf("details page lacks inventory: %q", details)
 	}
 }
+
+// settled waits until the page stops growing: its height unchanged over
+// 300 ms (at most 10 s). Pages fill panels asynchronously, and a click
+// computed before a panel above the target grows lands on something else.
+func settled() chromedp.Action[chromedp.Void] {
+	return chromedp.Evaluate[chromedp.Void](`new Promise((resolve) => {
+	  let last = -1, same = 0, n = 0;
+	  const t = setInterval(() => {
+	    const h = document.documentElement.scrollHeight;
+	    same = h === last ? same + 1 : 0; last = h;
+	    if (same >= 3 || ++n > 100) { clearInterval(t); resolve(); }
+	  }, 100);
+	})`, chromedp.EvalAwaitPromise)
+}

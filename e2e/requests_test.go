@@ -239,7 +239,7 @@ func TestGroupDisallowsRemoteSupport(t *testing.T) {
 	// The device page moves it into the group and shows where the value comes from.
 	browsertest.Step(ctx, t, 10*time.Second,
 		chromedp.Navigate(e.URL+"/#/devices/"+ep.deviceID),
-		chromedp.WaitVisible(css(`#device-group`)))
+		chromedp.WaitVisible(css(`#device-group`)), settled())
 	setAndClick(t, ctx, "device-group", groups[0].ID, `#device-group-save`)
 	waitFor(t, "effective value from the group", 10*time.Second, func() bool {
 		return evalString(t, ctx, `(() => { const r = document.querySelector('tr[data-effective="remote_support.allow"]');

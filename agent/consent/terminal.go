@@ -3,6 +3,7 @@ package consent
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -169,22 +170,40 @@ func (t *Terminal) release() {
 	t.mu.Unlock()
 }
 
-// read delivers each line to the current waiter, or drops it. When r ends
-// the waiter gets ErrInputClosed and so will every later claim.
+// maxLine bounds a line of terminal input; the rest of a longer line is
+// skipped (its start is not an answer anyway).
+const maxLine = 4096
+
+// read delivers each line to the current waiter, or drops it. Input already
+// buffered behind a line that answered is dropped too: a question is
+// answered by a line typed for it, never by one typed ahead ("y" twice in
+// a row allows one session, not the next). When r ends the waiter gets
+// ErrInputClosed and so will every later claim.
 func (t *Terminal) read() {
 	defer close(t.readerEnd)
-	sc := bufio.NewScanner(t.r)
-	for sc.Scan() {
+	br := bufio.NewReaderSize(t.r, maxLine)
+	var rerr error
+	for rerr == nil {
+		var line []byte
+		line, rerr = br.ReadSlice('\n')
+		text := strings.TrimRight(string(line), "\r\n")
+		for errors.Is(rerr, bufio.ErrBufferFull) {
+			_, rerr = br.ReadSlice('\n')
+		}
+		if len(line) == 0 {
+			continue
+		}
 		t.mu.Lock()
 		fn := t.waiter
 		t.mu.Unlock()
 		if fn != nil {
-			fn(sc.Text(), nil)
+			fn(text, nil)
+			_, _ = br.Discard(br.Buffered())
 		}
 	}
 	err := ErrInputClosed
-	if sc.Err() != nil {
-		err = fmt.Errorf("%w: %w", ErrInputClosed, sc.Err())
+	if !errors.Is(rerr, io.EOF) {
+		err = fmt.Errorf("%w: %w", ErrInputClosed, rerr)
 	}
 	t.mu.Lock()
 	t.err = err

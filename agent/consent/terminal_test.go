@@ -105,9 +105,10 @@ func TestTerminalAskStringReader(t *testing.T) {
 		err         error // of the last Ask
 	}{
 		{"allow", "Y\n", []Answer{Allowed}, nil},
-		// Lines after the answer arrive while nothing is asked: dropped.
+		// A line typed ahead, behind the answer, answers nothing: dropped.
 		{"extra line dropped", "y\ny\n", []Answer{Allowed, Declined}, ErrInputClosed},
 		{"no final newline", "yes", []Answer{Allowed}, nil},
+		{"over-long line declines", strings.Repeat("y", 3*maxLine) + "\n", []Answer{Declined}, nil},
 		{"empty input", "", []Answer{Declined}, ErrInputClosed},
 		{"input ends after one", "y\n", []Answer{Allowed, Declined}, ErrInputClosed},
 	} {

@@ -3,6 +3,7 @@ package mfa
 import (
 	"container/list"
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 	"sync"
@@ -59,6 +60,7 @@ type Limiter struct {
 	mu    sync.Mutex
 	byKey map[string]*list.Element // of *limitEntry; guarded by mu
 	order *list.List               // least recently failed first; guarded by mu
+	gone  []string                 // keys dropped from memory, still to delete from the Store; guarded by mu
 }
 
 type limitEntry struct {
@@ -139,12 +141,27 @@ func (l *Limiter) Fail(ctx context.Context, key string, now time.Time) (time.Dur
 	if l.cfg.Store == nil {
 		return d, nil
 	}
-	// Under mu, so the Store sees a key's failures in order.
-	if err := l.cfg.Store.SaveLoginLimit(ctx, l.cfg.Scope, store.LoginLimit{Key: key, Failures: e.failures, LastFail: now,
-		LockedUntil: e.lockedUntil}); err != nil {
-		return d, fmt.Errorf("limiter %s: save a failure: %w", l.cfg.Scope, err)
+	// Under mu, so the Store sees a key's failures in order; keys dropped
+	// first, so a key dropped and failing again is saved anew.
+	err := l.forgetGoneLocked(ctx)
+	if serr := l.cfg.Store.SaveLoginLimit(ctx, l.cfg.Scope, store.LoginLimit{Key: key, Failures: e.failures, LastFail: now,
+		LockedUntil: e.lockedUntil}); serr != nil {
+		err = errors.Join(err, fmt.Errorf("limiter %s: save a failure: %w", l.cfg.Scope, serr))
 	}
-	return d, nil
+	return d, err
+}
+
+// forgetGoneLocked deletes from the Store the keys dropped from memory, so
+// the Store holds no more than MaxEntries keys either.
+func (l *Limiter) forgetGoneLocked(ctx context.Context) error {
+	var errs []error
+	for _, k := range l.gone {
+		if err := l.cfg.Store.DeleteLoginLimit(ctx, l.cfg.Scope, k); err != nil {
+			errs = append(errs, fmt.Errorf("limiter %s: forget a key: %w", l.cfg.Scope, err))
+		}
+	}
+	l.gone = l.gone[:0]
+	return errors.Join(errs...)
 }
 
 // Succeed forgets key's failures (after a correct password or code). The
@@ -160,10 +177,7 @@ func (l *Limiter) Succeed(ctx context.Context, key string) error {
 	if l.cfg.Store == nil {
 		return nil
 	}
-	if err := l.cfg.Store.DeleteLoginLimit(ctx, l.cfg.Scope, key); err != nil {
-		return fmt.Errorf("limiter %s: forget a key: %w", l.cfg.Scope, err)
-	}
-	return nil
+	return l.forgetGoneLocked(ctx)
 }
 
 // Load reads the Store's entries into the Limiter (pruning forgotten ones
@@ -180,8 +194,8 @@ func (l *Limiter) Load(ctx context.Context, now time.Time) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for _, e := range saved { // oldest failure first, as order keeps them
-		if el, ok := l.byKey[e.Key]; ok {
-			l.removeLocked(el)
+		if _, ok := l.byKey[e.Key]; ok { // already failed since: memory is newer
+			continue
 		}
 		l.makeRoomLocked(now)
 		l.byKey[e.Key] = l.order.PushBack(&limitEntry{key: e.Key, failures: e.Failures, lastFail: e.LastFail, lockedUntil: e.LockedUntil})
@@ -217,8 +231,12 @@ func (l *Limiter) staleLocked(e *limitEntry, now time.Time) bool {
 }
 
 func (l *Limiter) removeLocked(el *list.Element) {
-	delete(l.byKey, el.Value.(*limitEntry).key)
+	key := el.Value.(*limitEntry).key
+	delete(l.byKey, key)
 	l.order.Remove(el)
+	if l.cfg.Store != nil {
+		l.gone = append(l.gone, key)
+	}
 }
 
 // makeRoomLocked drops forgotten keys from the old end, then, if still

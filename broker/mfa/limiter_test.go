@@ -272,6 +272,14 @@ func TestLimiterStore(t *testing.T) {
 	if wait, err := l.Check("user:ann", clk.Now()); wait != 0 || err != nil {
 		t.Fatalf("forgotten account: Check = %v, %v", wait, err)
 	}
+	// The Store holds no more keys than memory: evicted ones are deleted.
+	small := mfa.NewLimiter(mfa.LimiterConfig{Store: st, Scope: "small", MaxEntries: 3})
+	for _, k := range []string{"a", "b", "c", "d", "e"} {
+		fail(t, small, k, clk.Now())
+	}
+	if saved, err := st.LoginLimits(ctx, "small", time.Time{}, time.Time{}); err != nil || len(saved) != 3 || saved[0].Key != "c" {
+		t.Fatalf("store after evictions: %+v %v, want c, d, e", saved, err)
+	}
 	clk.Advance(25 * time.Hour) // past the default Forget of 24 h
 	if l = restart("account"); l.Len() != 0 {
 		t.Fatalf("a key past Forget was loaded: %d keys", l.Len())

@@ -187,9 +187,19 @@ func (c *client) device(id string) deviceView {
 // waitFor polls cond until it holds or the deadline passes.
 func waitFor(t *testing.T, what string, d time.Duration, cond func() bool) {
 	t.Helper()
+	waitForThen(t, what, d, cond, nil)
+}
+
+// waitForThen is waitFor that runs onTimeout (to log what the test waited
+// on) before it fails.
+func waitForThen(t *testing.T, what string, d time.Duration, cond func() bool, onTimeout func()) {
+	t.Helper()
 	deadline := time.Now().Add(d)
 	for !cond() {
 		if time.Now().After(deadline) {
+			if onTimeout != nil {
+				onTimeout()
+			}
 			t.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(50 * time.Millisecond)

@@ -206,15 +206,12 @@ type sessionView struct {
 // writes the record once the relay and the recording are closed.
 func endedAudit(t *testing.T, c *client, id string) string {
 	t.Helper()
-	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		if log := auditActions(t, c, id); strings.Contains(log, "session.ended map[") {
-			return log
-		}
-		if time.Now().After(deadline) {
-			brokerStacks(t, "no session.ended record")
-			t.Fatalf("timed out waiting for the session.ended record")
-		}
-	}
+	var log string
+	waitForThen(t, "the session.ended record", 15*time.Second, func() bool {
+		log = auditActions(t, c, id)
+		return strings.Contains(log, "session.ended map[")
+	}, func() { brokerStacks(t, "no session.ended record") })
+	return log
 }
 
 func latestSession(t *testing.T, c *client, deviceID string) sessionView {

@@ -258,8 +258,7 @@ func (s *Service) revokeWhere(ctx context.Context, who Actor, why string, match 
 			errs = append(errs, err)
 			continue
 		}
-		if err := s.record(ctx, who.audit(), who.SourceIP, stepAction[StepRevoke], row.ID, map[string]any{"entitlement": p.Entitlement,
-			"group_id": p.GroupID, "requester": p.Requester, "emergency": p.Emergency, "state": string(p.State), "comment": why}); err != nil {
+		if err := s.record(ctx, who.audit(), who.SourceIP, stepAction[StepRevoke], row.ID, stepDetails(p, why)); err != nil {
 			errs = append(errs, err)
 			continue
 		}
@@ -460,15 +459,19 @@ func (s *Service) Do(ctx context.Context, who Actor, id string, step Step, comme
 	if err != nil {
 		return View{}, err
 	}
-	if err := s.record(ctx, who.audit(), who.SourceIP, stepAction[step], row.ID, map[string]any{"entitlement": p.Entitlement,
-		"group_id": p.GroupID, "requester": p.Requester, "emergency": p.Emergency, "state": string(p.State), "comment": comment,
-		"justification": p.Justification, "duration": p.Duration.String()}); err != nil {
+	if err := s.record(ctx, who.audit(), who.SourceIP, stepAction[step], row.ID, stepDetails(p, comment)); err != nil {
 		return View{}, err
 	}
 	if err := s.save(ctx, who, row, old, p); err != nil {
 		return View{}, err
 	}
 	return s.Get(ctx, who, id)
+}
+
+// stepDetails is the audit record's details of a step on p.
+func stepDetails(p payload, comment string) map[string]any {
+	return map[string]any{"entitlement": p.Entitlement, "group_id": p.GroupID, "requester": p.Requester, "emergency": p.Emergency,
+		"state": string(p.State), "comment": comment, "justification": p.Justification, "duration": p.Duration.String()}
 }
 
 // approverOf reports whether who is an approver of r's current policy.

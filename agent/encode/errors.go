@@ -13,4 +13,7 @@ var (
 	ErrCodec = errors.New("encode: libvpx error")
 	// ErrClosed is returned by calls after Close.
 	ErrClosed = errors.New("encode: encoder closed")
+	// ErrNotBuilt is returned by NewVP8 in a binary built without cgo,
+	// which cannot link libvpx.
+	ErrNotBuilt = errors.New("encode: VP8 encoder not built into this binary (cgo disabled)")
 )

@@ -65,4 +65,3 @@ func (c *Config) fill() error {
 	}
 	return nil
 }
-

@@ -181,10 +181,28 @@ func New(cfg Config) (*Agent, error) {
 		BrokerURL: id.BrokerURL, DeviceID: id.DeviceID, Key: id.Key, Version: Version,
 		TLS:       client.Transport.(*http.Transport).TLSClientConfig,
 		Inventory: func(ctx context.Context) wire.Inventory { return inventory.Collect(ctx, cfg.Displays) },
-		Handle:    a.handle,
 		Logger:    cfg.Logger,
 	})
+	a.route()
 	return a, nil
+}
+
+// route registers the one handler of each broker message the agent takes.
+func (a *Agent) route() {
+	l := a.lnk
+	link.On(l, a.support.Start)
+	link.On(l, a.support.Offer)
+	link.On(l, a.support.Update)
+	link.On(l, a.support.Expiry)
+	link.On(l, a.support.End)
+	link.On(l, a.events.Acked)
+	link.On(l, a.bg.onCreate)
+	link.On(l, a.bg.onRevoke)
+	link.On(l, a.onElevationPolicy)
+	link.On(l, a.onElevationRequestCode)
+	link.On(l, a.onElevationRequestResult)
+	link.On(l, a.req.Result)
+	link.On(l, a.onSettings)
 }
 
 // DeviceID is the broker-assigned id.
@@ -243,21 +261,16 @@ func (a *Agent) Settings() map[string]string {
 	return maps.Clone(a.settings)
 }
 
-func (a *Agent) handle(ctx context.Context, m wire.Message) {
-	if a.support.Handle(ctx, m) || a.events.Handle(m) || a.bg.handle(ctx, m) || a.handleElevation(ctx, m) || a.req.Handle(m) {
-		return
+// onSettings keeps the broker's effective settings and applies those the
+// agent acts on.
+func (a *Agent) onSettings(_ context.Context, st *wire.Settings) {
+	a.mu.Lock()
+	a.settings = maps.Clone(st.Values)
+	a.mu.Unlock()
+	a.cfg.Logger.Info("settings from the broker", "count", len(st.Values))
+	if err := a.req.ApplySettings(st.Values); err != nil {
+		a.cfg.Logger.Warn("apply settings", "err", err)
 	}
-	if st, ok := m.(*wire.Settings); ok {
-		a.mu.Lock()
-		a.settings = maps.Clone(st.Values)
-		a.mu.Unlock()
-		a.cfg.Logger.Info("settings from the broker", "count", len(st.Values))
-		if err := a.req.ApplySettings(st.Values); err != nil {
-			a.cfg.Logger.Warn("apply settings", "err", err)
-		}
-		return
-	}
-	a.cfg.Logger.Warn("unhandled broker message", "type", m.Type())
 }
 
 // iceListenIP keeps ICE on loopback when the broker is on this machine

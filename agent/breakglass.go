@@ -109,27 +109,23 @@ func (b *breakGlass) start(ctx context.Context) {
 // wait waits for the goroutines of start and handle.
 func (b *breakGlass) wait() { b.wg.Wait() }
 
-// handle takes break-glass messages; it reports whether m was one. The
-// work (useradd, killing processes) runs in its own goroutine so the link
-// keeps reading.
-func (b *breakGlass) handle(ctx context.Context, m wire.Message) bool {
-	switch m := m.(type) {
-	case *wire.BreakGlassCreate:
-		b.wg.Add(1)
-		go func() {
-			defer b.wg.Done()
-			b.create(ctx, *m)
-		}()
-	case *wire.BreakGlassRevoke:
-		b.wg.Add(1)
-		go func() {
-			defer b.wg.Done()
-			b.revoke(ctx, *m)
-		}()
-	default:
-		return false
-	}
-	return true
+// onCreate and onRevoke take the broker's break-glass requests. The work
+// (useradd, killing processes) runs in its own goroutine so the link keeps
+// reading; wait waits for it.
+func (b *breakGlass) onCreate(ctx context.Context, m *wire.BreakGlassCreate) {
+	b.wg.Add(1)
+	go func() {
+		defer b.wg.Done()
+		b.create(ctx, *m)
+	}()
+}
+
+func (b *breakGlass) onRevoke(ctx context.Context, m *wire.BreakGlassRevoke) {
+	b.wg.Add(1)
+	go func() {
+		defer b.wg.Done()
+		b.revoke(ctx, *m)
+	}()
 }
 
 var errUnavailable = errors.New("break glass is unavailable on this endpoint")

@@ -81,43 +81,42 @@ func (a *Agent) queueElevation(kind string, d wire.ElevationEvent) error {
 	return err
 }
 
-// handleElevation takes the broker's elevation messages.
-func (a *Agent) handleElevation(ctx context.Context, m wire.Message) bool {
-	switch m := m.(type) {
-	case *wire.ElevationPolicy:
-		if a.desk == nil {
-			return true
-		}
-		if err := a.desk.setPolicy(*m); err != nil {
-			a.cfg.Logger.Error("elevation policy not saved", "err", err)
-		}
-		return true
-	case *wire.ElevationRequestCode:
-		if a.elev == nil {
-			a.cfg.Logger.Warn("approved elevation request ignored: elevation is off", "request_id", m.RequestID)
-			return true
-		}
-		// The code is bound to the user by the broker's MAC; the manager
-		// verifies it like a typed one (single use, window, rate limit).
-		a.req.Outcome(m.RequestID, func() {
-			s, err := a.elev.Elevate(ctx, m.User, m.Code)
-			if err != nil {
-				a.cfg.Logger.Warn("approved elevation request not granted", "request_id", m.RequestID, "user", m.User, "err", err)
-				a.req.Notice(fmt.Sprintf("Your request for administrator rights (%s) was approved, but the agent could not grant it: %s", m.User, elevsock.Message(err)))
-				return
-			}
-			a.cfg.Logger.Info("approved elevation request granted", "request_id", m.RequestID, "user", m.User, "until", s.Until)
-			a.req.Notice(elevationOutcome(m.User, m.By, wire.RequestApproved, "", s.Until, time.Time{}))
-		})
-		return true
-	case *wire.ElevationRequestResult:
-		a.cfg.Logger.Info("elevation request decided", "request_id", m.RequestID, "status", m.Status, "by", m.By)
-		a.req.Outcome(m.RequestID, func() {
-			a.req.Notice(elevationOutcome("", m.By, m.Status, m.Message, time.Time{}, m.RequestedAt))
-		})
-		return true
+// onElevationPolicy saves and applies the broker's self-approval policy.
+func (a *Agent) onElevationPolicy(_ context.Context, m *wire.ElevationPolicy) {
+	if a.desk == nil {
+		return
 	}
-	return false
+	if err := a.desk.setPolicy(*m); err != nil {
+		a.cfg.Logger.Error("elevation policy not saved", "err", err)
+	}
+}
+
+// onElevationRequestCode elevates the user of an approved request.
+func (a *Agent) onElevationRequestCode(ctx context.Context, m *wire.ElevationRequestCode) {
+	if a.elev == nil {
+		a.cfg.Logger.Warn("approved elevation request ignored: elevation is off", "request_id", m.RequestID)
+		return
+	}
+	// The code is bound to the user by the broker's MAC; the manager
+	// verifies it like a typed one (single use, window, rate limit).
+	a.req.Outcome(m.RequestID, func() {
+		s, err := a.elev.Elevate(ctx, m.User, m.Code)
+		if err != nil {
+			a.cfg.Logger.Warn("approved elevation request not granted", "request_id", m.RequestID, "user", m.User, "err", err)
+			a.req.Notice(fmt.Sprintf("Your request for administrator rights (%s) was approved, but the agent could not grant it: %s", m.User, elevsock.Message(err)))
+			return
+		}
+		a.cfg.Logger.Info("approved elevation request granted", "request_id", m.RequestID, "user", m.User, "until", s.Until)
+		a.req.Notice(elevationOutcome(m.User, m.By, wire.RequestApproved, "", s.Until, time.Time{}))
+	})
+}
+
+// onElevationRequestResult tells the end user a denied or expired request.
+func (a *Agent) onElevationRequestResult(_ context.Context, m *wire.ElevationRequestResult) {
+	a.cfg.Logger.Info("elevation request decided", "request_id", m.RequestID, "status", m.Status, "by", m.By)
+	a.req.Outcome(m.RequestID, func() {
+		a.req.Notice(elevationOutcome("", m.By, m.Status, m.Message, time.Time{}, m.RequestedAt))
+	})
 }
 
 // elevationOutcome is what the end user reads about their elevation

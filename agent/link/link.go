@@ -3,6 +3,10 @@
 // signing the broker's challenge with the device key (no bearer secret on
 // the wire), sends heartbeats and inventory, and reconnects with
 // exponential backoff and jitter.
+//
+// Every broker message has exactly one owner: the agent registers one
+// handler per message type with On before Run, and the link routes each
+// message it reads to that handler. Adding a message is one On line.
 package link
 
 import (
@@ -93,9 +97,7 @@ type Config struct {
 	TLS       *tls.Config // nil = system roots
 	// Inventory is called at each connect.
 	Inventory func(ctx context.Context) wire.Inventory
-	// Handle receives broker messages other than heartbeat acks and errors.
-	Handle func(ctx context.Context, m wire.Message)
-	Logger *slog.Logger
+	Logger    *slog.Logger
 	// MinBackoff and MaxBackoff bound reconnect delays (defaults 1s, 60s).
 	MinBackoff, MaxBackoff time.Duration
 }
@@ -109,6 +111,37 @@ type Link struct {
 	ws        *websocket.Conn // current connection, nil while disconnected; guarded by mu
 	connected chan struct{}   // closed while connected; replaced on disconnect; guarded by mu
 	wmu       sync.Mutex      // serialises websocket writes
+
+	hmu      sync.RWMutex
+	handlers map[string]func(context.Context, wire.Message) // by wire message type; guarded by hmu
+}
+
+// On makes h the handler of the broker's messages of type M (a wire
+// message pointer type such as *wire.SessionStart). Call it before Run.
+// A type has one handler: registering it twice is a wiring mistake and
+// panics, like http.ServeMux with a duplicate pattern.
+func On[M wire.Message](l *Link, h func(ctx context.Context, m M)) {
+	var zero M // a nil pointer: Type needs no fields
+	typ := zero.Type()
+	l.hmu.Lock()
+	defer l.hmu.Unlock()
+	if _, dup := l.handlers[typ]; dup {
+		panic("link: a second handler for broker message " + typ)
+	}
+	l.handlers[typ] = func(ctx context.Context, m wire.Message) { h(ctx, m.(M)) }
+}
+
+// route hands m to the handler registered for its type. Handlers run on
+// the link's read loop: a handler with slow work starts its own goroutine.
+func (l *Link) route(ctx context.Context, m wire.Message) {
+	l.hmu.RLock()
+	h := l.handlers[m.Type()]
+	l.hmu.RUnlock()
+	if h == nil {
+		l.log.Warn("unhandled broker message", "type", m.Type())
+		return
+	}
+	h(ctx, m)
 }
 
 // New returns a Link; Run connects it.
@@ -122,7 +155,8 @@ func New(cfg Config) *Link {
 	if cfg.MaxBackoff == 0 {
 		cfg.MaxBackoff = time.Minute
 	}
-	return &Link{cfg: cfg, log: cfg.Logger.With("component", "link"), connected: make(chan struct{})}
+	return &Link{cfg: cfg, log: cfg.Logger.With("component", "link"), connected: make(chan struct{}),
+		handlers: map[string]func(context.Context, wire.Message){}}
 }
 
 // Send writes m on the current connection.
@@ -296,9 +330,7 @@ func (l *Link) session(ctx context.Context) error {
 		if _, ok := m.(*wire.Heartbeat); ok {
 			continue
 		}
-		if l.cfg.Handle != nil {
-			l.cfg.Handle(ctx, m)
-		}
+		l.route(ctx, m)
 	}
 }
 

@@ -289,16 +289,11 @@ type Link interface {
 	Connected() <-chan struct{}
 }
 
-// Handle takes the broker's acknowledgements; it reports whether m was one.
-func (o *Outbox) Handle(m wire.Message) bool {
-	ack, ok := m.(*wire.AgentEventsAck)
-	if !ok {
-		return false
-	}
+// Acked takes the broker's acknowledgement of delivered events.
+func (o *Outbox) Acked(_ context.Context, ack *wire.AgentEventsAck) {
 	if err := o.Ack(ack.IDs); err != nil {
 		o.log.Error("recording an acknowledgement failed; the events will be sent again", "err", err)
 	}
-	return true
 }
 
 // Pump sends the pending events, oldest first in batches, whenever the link

@@ -234,7 +234,7 @@ func (b *broker) Send(m wire.Message) error {
 	}
 	b.mu.Unlock()
 	if !drop {
-		go b.o.Handle(&wire.AgentEventsAck{IDs: ids})
+		go b.o.Acked(context.Background(), &wire.AgentEventsAck{IDs: ids})
 	}
 	return nil
 }

@@ -54,10 +54,8 @@ func TestLateOutcomeToldOnceAcrossRestarts(t *testing.T) {
 		}
 		n := &notifyFake{}
 		s := New(Config{Send: acks.send, Notify: n, Outcomes: o})
-		for _, m := range []wire.Message{denied, denied, expired} {
-			if !s.Handle(m) {
-				t.Fatal("outcome not handled")
-			}
+		for _, m := range []*wire.SupportRequestResult{denied, denied, expired} {
+			s.Result(context.Background(), m)
 		}
 		settle(t, s)
 		if run == 0 {
@@ -93,8 +91,8 @@ func TestWaitingCommandGetsOutcome(t *testing.T) {
 	}
 	s.mu.Unlock()
 	res := &wire.SupportRequestResult{RequestID: id, Status: wire.RequestDenied, By: "admin"}
-	s.Handle(res)
-	s.Handle(res)
+	s.Result(context.Background(), res)
+	s.Result(context.Background(), res)
 	got := <-ch
 	if _, open := <-ch; open || got.Status != wire.RequestDenied {
 		t.Fatalf("command got %+v (channel open %v)", got, open)

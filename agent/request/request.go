@@ -131,15 +131,11 @@ func DecodeLocal(line []byte) (Local, error) {
 	return l, err
 }
 
-// Handle takes a broker message; it reports whether it was a request
-// outcome. A decision (approved, denied, expired) goes to the command that
-// filed the request while it waits, else to a desktop dialog; it is told
-// once however often the broker resends it, and acknowledged each time.
-func (s *Service) Handle(m wire.Message) bool {
-	res, ok := m.(*wire.SupportRequestResult)
-	if !ok {
-		return false
-	}
+// Result takes the broker's outcome of a support request. A decision
+// (approved, denied, expired) goes to the command that filed the request
+// while it waits, else to a desktop dialog; it is told once however often
+// the broker resends it, and acknowledged each time.
+func (s *Service) Result(_ context.Context, res *wire.SupportRequestResult) {
 	s.mu.Lock()
 	ch := s.pending[res.RequestID]
 	if res.Final() {
@@ -162,7 +158,6 @@ func (s *Service) Handle(m wire.Message) bool {
 	default:
 		s.log.Info("outcome of an unknown request", "request_id", res.RequestID, "status", res.Status)
 	}
-	return true
 }
 
 // deliver hands res to the command waiting on ch, closing ch after a final

@@ -17,7 +17,7 @@ import (
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-// brokerFake plays the broker: it records requests and answers through Handle.
+// brokerFake plays the broker: it records requests and answers through Result.
 type brokerFake struct {
 	mu   sync.Mutex
 	reqs []*wire.SupportRequest
@@ -108,10 +108,10 @@ func TestAskOutcomes(t *testing.T) {
 			s := start(t, Config{Socket: sock, Send: b.send, Form: formFake{tc.form}, Notify: n})
 			go func() {
 				r := <-b.got
-				s.Handle(&wire.SupportRequestResult{RequestID: r.RequestID, Status: wire.RequestQueued, Message: "queued"})
+				s.Result(context.Background(), &wire.SupportRequestResult{RequestID: r.RequestID, Status: wire.RequestQueued, Message: "queued"})
 				f := tc.final
 				f.RequestID = r.RequestID
-				s.Handle(&f)
+				s.Result(context.Background(), &f)
 			}()
 			var replies []Reply
 			final, err := Ask(context.Background(), sock, tc.local, func(r Reply) { replies = append(replies, r) })

@@ -94,47 +94,52 @@ type session struct {
 	cancel  context.CancelFunc
 }
 
-// Handle takes a session message from the broker; it reports whether the
-// message was a session message.
-func (m *Manager) Handle(ctx context.Context, msg wire.Message) bool {
-	switch msg := msg.(type) {
-	case *wire.SessionStart:
-		m.start(ctx, *msg)
-	case *wire.SDPOffer:
-		if s := m.current(msg.SessionID); s != nil {
-			select {
-			case s.offers <- msg.SDP:
-			default:
-				m.log.Warn("duplicate offer ignored", "session_id", msg.SessionID)
-			}
+// Start takes the broker's request for a session: it asks the end user
+// and, after a Yes, runs the session in its own goroutine. A second
+// session while one runs is answered busy.
+func (m *Manager) Start(ctx context.Context, msg *wire.SessionStart) { m.start(ctx, *msg) }
+
+// Offer takes the broker's WebRTC offer for the running session.
+func (m *Manager) Offer(_ context.Context, msg *wire.SDPOffer) {
+	if s := m.current(msg.SessionID); s != nil {
+		select {
+		case s.offers <- msg.SDP:
+		default:
+			m.log.Warn("duplicate offer ignored", "session_id", msg.SessionID)
 		}
-	case *wire.SessionUpdate:
-		if s := m.current(msg.SessionID); s != nil {
-			select {
-			case s.updates <- *msg:
-			default:
-				m.log.Warn("session update dropped: too many pending", "session_id", msg.SessionID)
-			}
-		}
-	case *wire.SessionExpiry:
-		if s := m.current(msg.SessionID); s != nil {
-			select {
-			case s.expiry <- *msg:
-			default:
-				m.log.Warn("session expiry notice dropped: too many pending", "session_id", msg.SessionID)
-			}
-		}
-	case *wire.SessionEnd:
-		if s := m.current(msg.SessionID); s != nil {
-			select {
-			case s.ended <- msg.Reason:
-			default:
-			}
-		}
-	default:
-		return false
 	}
-	return true
+}
+
+// Update takes a change of the running session (view-only, display).
+func (m *Manager) Update(_ context.Context, msg *wire.SessionUpdate) {
+	if s := m.current(msg.SessionID); s != nil {
+		select {
+		case s.updates <- *msg:
+		default:
+			m.log.Warn("session update dropped: too many pending", "session_id", msg.SessionID)
+		}
+	}
+}
+
+// Expiry takes the running session's deadline or final-countdown warning.
+func (m *Manager) Expiry(_ context.Context, msg *wire.SessionExpiry) {
+	if s := m.current(msg.SessionID); s != nil {
+		select {
+		case s.expiry <- *msg:
+		default:
+			m.log.Warn("session expiry notice dropped: too many pending", "session_id", msg.SessionID)
+		}
+	}
+}
+
+// End takes the broker's end of the running session and its reason.
+func (m *Manager) End(_ context.Context, msg *wire.SessionEnd) {
+	if s := m.current(msg.SessionID); s != nil {
+		select {
+		case s.ended <- msg.Reason:
+		default:
+		}
+	}
 }
 
 func (m *Manager) current(id string) *session {

@@ -230,13 +230,15 @@ func (a *Agent) Run(ctx context.Context) error {
 	a.bg.start(bgCtx)
 	rctx, stopReq := context.WithCancel(ctx)
 	reqDone := make(chan error, 1)
-	go func() { reqDone <- a.req.Run(rctx) }()
-	defer func() {
-		stopReq()
-		if err := <-reqDone; err != nil {
-			a.cfg.Logger.Warn("support request socket", "err", err)
+	go func() {
+		err := a.req.Run(rctx)
+		if err != nil {
+			// Told now, not at shutdown: end users cannot file requests.
+			a.cfg.Logger.Error("support request socket", "err", err)
 		}
+		reqDone <- err
 	}()
+	defer func() { stopReq(); <-reqDone }()
 	if a.elev == nil {
 		return a.lnk.Run(ctx)
 	}

@@ -3,8 +3,8 @@
 // agent service (root) to redeem a temporary admin code or to elevate them
 // on request.
 //
-// The service learns who is asking from the kernel (SO_PEERCRED on a unix
-// socket), never from the client: the code is verified for, and rights are
+// The service learns who is asking from the OS (localsock.PeerUser:
+// SO_PEERCRED on a unix socket), never from the client: the code is verified for, and rights are
 // granted to, the account of the process that connected. The socket is
 // world-connectable (0666) on purpose; the code and the rate limiter are the
 // protection, and a caller can only ever elevate itself.
@@ -23,9 +23,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"os/user"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -49,8 +47,6 @@ const (
 var (
 	// ErrMalformed: a request that is not one valid JSON line.
 	ErrMalformed = errors.New("elevsock: malformed request")
-	// ErrPeer: the caller's identity could not be established.
-	ErrPeer = errors.New("elevsock: cannot identify the calling user")
 )
 
 // Operations.
@@ -194,14 +190,13 @@ func (s *Server) serve(ctx context.Context, c net.Conn) {
 }
 
 func (s *Server) answer(ctx context.Context, c net.Conn) Response {
-	uid, err := peerUID(c)
+	name, err := localsock.PeerUser(c)
+	if errors.Is(err, localsock.ErrUnknownUser) {
+		return Response{Error: "Your account is not known on this computer."}
+	}
 	if err != nil {
 		s.log.Warn("elevation request from an unidentified peer", "err", err)
 		return Response{Error: "The agent could not tell which account is asking."}
-	}
-	u, err := user.LookupId(strconv.Itoa(uid))
-	if err != nil {
-		return Response{Error: "Your account is not known on this computer."}
 	}
 	line, err := bufio.NewReader(&limitedReader{r: c, n: maxRequest}).ReadBytes('\n')
 	if err != nil && len(line) == 0 {
@@ -219,25 +214,25 @@ func (s *Server) answer(ctx context.Context, c net.Conn) Response {
 			return Response{Error: "The agent could not read its elevation state."}
 		}
 		for _, e := range ss {
-			if e.User == u.Username {
+			if e.User == name {
 				return Response{OK: true, User: e.User, Until: e.Until}
 			}
 		}
-		return Response{User: u.Username, Error: "You are not elevated."}
+		return Response{User: name, Error: "You are not elevated."}
 	case OpRequest:
-		sess, self, id, err := s.elev.Request(ctx, u.Username, req.Reason)
+		sess, self, id, err := s.elev.Request(ctx, name, req.Reason)
 		switch {
 		case err != nil:
-			s.log.Error("elevation request", "user", u.Username, "err", err)
-			return Response{User: u.Username, Error: Message(err)}
+			s.log.Error("elevation request", "user", name, "err", err)
+			return Response{User: name, Error: Message(err)}
 		case self:
 			return Response{OK: true, SelfApproved: true, User: sess.User, Until: sess.Until}
 		}
-		return Response{OK: true, User: u.Username, RequestID: id}
+		return Response{OK: true, User: name, RequestID: id}
 	default:
-		sess, err := s.elev.Elevate(ctx, u.Username, req.Code)
+		sess, err := s.elev.Elevate(ctx, name, req.Code)
 		if err != nil {
-			return Response{User: u.Username, Error: Message(err)}
+			return Response{User: name, Error: Message(err)}
 		}
 		return Response{OK: true, User: sess.User, Until: sess.Until}
 	}
@@ -287,8 +282,7 @@ func Ask(ctx context.Context, path string, req Request) (Response, error) {
 	if path == "" {
 		path = DefaultPath
 	}
-	var d net.Dialer
-	c, err := d.DialContext(ctx, "unix", path)
+	c, err := localsock.Dial(ctx, path)
 	if err != nil {
 		return Response{}, fmt.Errorf("cannot reach the porthole agent at %s (is it running?): %w", path, err)
 	}

@@ -1,27 +1,25 @@
-// Package localsock opens the agent's local Unix sockets, through which
-// unprivileged programs on the endpoint reach the agent (the elevation
-// socket of `porthole-agent elevate`, the support-request socket). Who may
-// do what is decided per request by the servers, so the socket itself is
-// open to every local user.
+// Package localsock is the agent's local IPC: how unprivileged programs on
+// the endpoint (`porthole-agent elevate`, `request-admin`,
+// `request-support`) reach the agent service, and how the service learns
+// which account is calling. Who may do what is decided per request by the
+// servers (elevsock, request), so every local user may connect.
+//
+// One implementation per OS: Unix sockets on Linux and macOS
+// (localsock_unix.go; the caller's account from SO_PEERCRED on Linux), and
+// named pipes on Windows (localsock_windows.go, not yet built). The three
+// functions below are the whole seam:
+//
+//	Listen(path string) (net.Listener, error)
+//	Dial(ctx context.Context, path string) (net.Conn, error)
+//	PeerUser(c net.Conn) (string, error)
 package localsock
 
-import (
-	"net"
-	"os"
-)
+import "errors"
 
-// Listen listens on a Unix socket at path that every local user may connect
-// to (mode 0666). A socket file left at path by a previous run is replaced.
-// Errors are returned unwrapped for the caller to name its socket.
-func Listen(path string) (net.Listener, error) {
-	_ = os.Remove(path) // a stale socket from a previous run
-	ln, err := net.Listen("unix", path)
-	if err != nil {
-		return nil, err
-	}
-	if err := os.Chmod(path, 0o666); err != nil {
-		ln.Close()
-		return nil, err
-	}
-	return ln, nil
-}
+// Errors of PeerUser, matched with errors.Is.
+var (
+	// ErrPeer means the calling process's identity could not be read.
+	ErrPeer = errors.New("localsock: cannot identify the calling user")
+	// ErrUnknownUser means the caller's account has no name on this machine.
+	ErrUnknownUser = errors.New("localsock: the calling account is not known")
+)

@@ -1,6 +1,9 @@
+//go:build linux || darwin
+
 package localsock
 
 import (
+	"context"
 	"net"
 	"os"
 	"path/filepath"
@@ -29,7 +32,7 @@ func TestListenReplacesStaleSocketWorldWritable(t *testing.T) {
 	if fi.Mode()&os.ModeSocket == 0 || fi.Mode().Perm() != 0o666 {
 		t.Fatalf("mode %v, want a socket with 0666", fi.Mode())
 	}
-	c, err := net.Dial("unix", path)
+	c, err := Dial(context.Background(), path)
 	if err != nil {
 		t.Fatalf("dial: %v", err)
 	}

@@ -1,6 +1,7 @@
 // Package request lets the end user ask IT for remote support from the
 // endpoint: `porthole-agent request-support` (run by hand or from the
-// desktop icon) talks to the running agent over a local unix socket; the
+// desktop icon) talks to the running agent over its local socket
+// (agent/localsock: a Unix socket; a named pipe on Windows); the
 // agent asks for contact details and a reason (a desktop form when none
 // were given), sends the request on its broker link, and reports what the
 // broker decided to the asker and, for a denial or expiry, on the desktop.
@@ -390,8 +391,7 @@ func newID() string {
 // sends l to the agent at socket and calls onReply for each reply until the
 // final one, which it returns.
 func Ask(ctx context.Context, socket string, l Local, onReply func(Reply)) (Reply, error) {
-	var d net.Dialer
-	c, err := d.DialContext(ctx, "unix", socket)
+	c, err := localsock.Dial(ctx, socket)
 	if err != nil {
 		return Reply{}, fmt.Errorf("cannot reach the Porthole agent at %s (is it running?): %w", socket, err)
 	}

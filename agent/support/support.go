@@ -2,6 +2,11 @@
 // end user for consent, and only after a Yes (or an explicit unattended
 // policy) answers the broker's WebRTC offer, captures and encodes the screen,
 // shows the "Done" indicator and injects the portal user's input.
+//
+// Nothing here knows the operating system: the screen, the encoder, the
+// input injector and the dialogs come through Config as the small
+// interfaces below, built for each OS by cmd/porthole-agent's platform
+// files (Linux: X11 capture, libvpx, robotgo, zenity).
 package support
 
 import (
@@ -15,15 +20,14 @@ import (
 
 	"github.com/pion/webrtc/v4"
 
-	"porthole/agent/capture"
 	"porthole/agent/consent"
-	"porthole/agent/encode"
 	"porthole/agent/stream"
 	"porthole/agent/video"
 	"porthole/internal/wire"
 )
 
-// asker asks the end user; indicator shows the running-session notice.
+// asker asks the end user; indicator shows the running-session notice
+// (consent.Zenity, consent.Terminal).
 type asker interface {
 	Ask(ctx context.Context, req consent.Request) (consent.Answer, error)
 }
@@ -32,7 +36,39 @@ type indicator interface {
 	Show(ctx context.Context, req consent.Request) (done <-chan struct{}, stop func(), err error)
 }
 
-// Injector applies remote input; agent/input.Robot is the real one.
+// Source yields one display's frames (capture.X11). Next blocks until the
+// screen changed since the previous frame (the first call returns at
+// once) and honours ctx; the image stays valid until the next call.
+// Bounds is the captured area, even-sized, in the display's coordinates.
+type Source interface {
+	Next(ctx context.Context) (*image.YCbCr, error)
+	Bounds() image.Rectangle
+	Close() error
+}
+
+// SourceFunc opens a frame source on display d; the source delivers at
+// most maxFPS frames a second.
+type SourceFunc func(d wire.Display, maxFPS int, log *slog.Logger) (Source, error)
+
+// Encoder compresses frames to VP8 (encode.VP8). A nil frame with no
+// error means the encoder produced nothing for this input.
+type Encoder interface {
+	Encode(img *image.YCbCr, pts time.Duration, forceKeyframe bool) (frame []byte, keyframe bool, err error)
+	Close() error
+}
+
+// EncoderConfig is what a session asks of its encoder.
+type EncoderConfig struct {
+	Width, Height int
+	FPS           int
+	BitrateKbps   int
+	Threads       int
+}
+
+// EncoderFunc starts an encoder for one capture.
+type EncoderFunc func(EncoderConfig) (Encoder, error)
+
+// Injector applies remote input (input.Robot).
 type Injector interface {
 	Inject(ctx context.Context, ev wire.Input) error
 	SetViewOnly(on bool) error
@@ -41,18 +77,22 @@ type Injector interface {
 
 // Config wires a Manager.
 type Config struct {
-	Display   string // X display ("" = $DISPLAY)
 	Asker     asker
 	Indicator indicator
 	API       *webrtc.API
 	Send      func(wire.Message) error
-	Displays  func() ([]wire.Display, error)
+	// Displays enumerates the screens; OpenSource captures one of them
+	// and NewEncoder compresses what it captures. A session without them
+	// ends with the reason.
+	Displays   func() ([]wire.Display, error)
+	OpenSource SourceFunc
+	NewEncoder EncoderFunc
 	// NewInjector creates the input Injector for a session; nil means
 	// this endpoint accepts no remote input (view only).
 	NewInjector func(displays []wire.Display, viewOnly bool) (Injector, error)
 	FPS         int // default 30
 	BitrateKbps int // default 2500
-	Threads     int // libvpx threads, default 1
+	Threads     int // encoder threads, default 1
 	Logger      *slog.Logger
 }
 
@@ -193,6 +233,10 @@ func (m *Manager) send(msg wire.Message) {
 		m.log.Warn("send to broker failed", "type", msg.Type(), "err", err)
 	}
 }
+
+// errNoCapture ends a session on an endpoint built without screen capture
+// or encoder (the agent refuses to start like that; tests may not).
+var errNoCapture = errors.New("this endpoint has no screen capture or encoder")
 
 // endReasonGrace is how long a closed media connection waits for the
 // session-end message that explains it (it travels on the link).
@@ -459,16 +503,18 @@ func (m *Manager) startVideo(ctx context.Context, s *session, log *slog.Logger, 
 }
 
 func (m *Manager) video(ctx context.Context, s *session, log *slog.Logger, sender *stream.Sender, d wire.Display) error {
-	rect := image.Rect(d.X, d.Y, d.X+d.Width, d.Y+d.Height)
+	if m.cfg.OpenSource == nil || m.cfg.NewEncoder == nil {
+		return errNoCapture
+	}
 	// The video loop paces frames on a schedule (agent/video); the capture's
 	// own minimum gap is set above it so it never delays a frame on time.
-	src, err := capture.NewX11(m.cfg.Display, rect, capture.Options{MaxFPS: 2 * m.cfg.FPS, Logger: log})
+	src, err := m.cfg.OpenSource(d, 2*m.cfg.FPS, log)
 	if err != nil {
 		return fmt.Errorf("capture: %w", err)
 	}
 	defer src.Close()
 	b := src.Bounds()
-	enc, err := encode.NewVP8(encode.Config{Width: b.Dx(), Height: b.Dy(), FPS: m.cfg.FPS, BitrateKbps: m.cfg.BitrateKbps, Threads: m.cfg.Threads})
+	enc, err := m.cfg.NewEncoder(EncoderConfig{Width: b.Dx(), Height: b.Dy(), FPS: m.cfg.FPS, BitrateKbps: m.cfg.BitrateKbps, Threads: m.cfg.Threads})
 	if err != nil {
 		return fmt.Errorf("encoder: %w", err)
 	}

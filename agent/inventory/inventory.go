@@ -1,16 +1,17 @@
 // Package inventory describes the endpoint for the broker: hostname, OS,
 // architecture, the logged-in user and the displays.
+//
+// What only the OS can tell comes from two functions in facts_GOOS.go:
+//
+//	osName() string                     // e.g. "Debian GNU/Linux 12 (bookworm)"
+//	loggedInUser(ctx context.Context) string
 package inventory
 
 import (
-	"bufio"
 	"context"
 	"os"
-	"os/exec"
-	"os/user"
 	"runtime"
 	"strings"
-	"time"
 
 	"porthole/internal/wire"
 )
@@ -50,42 +51,4 @@ func sanitize(inv wire.Inventory) wire.Inventory {
 		inv.Displays = inv.Displays[:16]
 	}
 	return inv
-}
-
-func osName() string {
-	f, err := os.Open("/etc/os-release")
-	if err != nil {
-		return runtime.GOOS
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "PRETTY_NAME="); ok {
-			return strings.Trim(v, `"`)
-		}
-	}
-	return runtime.GOOS
-}
-
-// loggedInUser returns the user of the active graphical or console session
-// (loginctl, then who), falling back to the agent's own user.
-func loggedInUser(ctx context.Context) string {
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-	defer cancel()
-	if out, err := exec.CommandContext(ctx, "loginctl", "list-sessions", "--no-legend").Output(); err == nil {
-		for _, line := range strings.Split(string(out), "\n") {
-			if f := strings.Fields(line); len(f) >= 3 {
-				return f[2]
-			}
-		}
-	}
-	if out, err := exec.CommandContext(ctx, "who").Output(); err == nil {
-		if f := strings.Fields(string(out)); len(f) > 0 {
-			return f[0]
-		}
-	}
-	if u, err := user.Current(); err == nil {
-		return u.Username
-	}
-	return ""
 }

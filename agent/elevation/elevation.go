@@ -22,6 +22,13 @@
 // with secrets in arguments redacted. Polling misses processes shorter than
 // the interval; the kernel audit subsystem (execve rules keyed on auid)
 // would see every exec and is the better source where auditd is available.
+//
+// The OS work sits behind two small interfaces this package consumes, one
+// implementation per OS: system (grant, revoke, lookup; system_GOOS.go,
+// built by newSystem) and procSource (the elevated-process watcher;
+// proc_GOOS.go, built by newProcSource). Where a platform cannot record
+// elevated processes yet (Windows, macOS), New fails with ErrUnsupported:
+// no grant goes unrecorded.
 package elevation
 
 import (
@@ -273,6 +280,12 @@ func New(cfg Config) (*Manager, error) {
 	if err != nil {
 		return nil, err
 	}
+	// No grant without its record: where elevated processes cannot be
+	// watched, elevation is refused here rather than granted unrecorded.
+	procs, err := newProcSource()
+	if err != nil {
+		return nil, err
+	}
 	m := &Manager{
 		cfg:     cfg,
 		log:     log,
@@ -281,7 +294,7 @@ func New(cfg Config) (*Manager, error) {
 	}
 	m.loop = expiry.New(cfg.Clock, cfg.Timer, cfg.PollInterval, log, m.reconcile)
 	m.rec = newRecorder(recorderConfig{
-		src:         newProcSource(),
+		src:         procs,
 		clock:       cfg.Clock,
 		interval:    cfg.RecordInterval,
 		pattern:     pattern,

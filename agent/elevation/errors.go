@@ -30,7 +30,8 @@ var (
 	ErrJournal = errors.New("elevation: journal")
 	// ErrConfig means the Config is unusable.
 	ErrConfig = errors.New("elevation: invalid config")
-	// ErrUnsupported means process recording is not available on this
-	// platform; elevation still works.
+	// ErrUnsupported means elevated processes cannot be recorded on this
+	// platform; New refuses, since DESIGN promises every elevated process
+	// is recorded.
 	ErrUnsupported = errors.New("elevation: not supported on this platform")
 )

@@ -23,7 +23,7 @@ type procFS struct {
 	btime time.Time // boot time, for start times
 }
 
-func newProcSource() procSource {
+func newProcSource() (procSource, error) {
 	p := &procFS{root: "/proc"}
 	if b, err := os.ReadFile("/proc/stat"); err == nil {
 		for line := range strings.Lines(string(b)) {
@@ -34,7 +34,7 @@ func newProcSource() procSource {
 			}
 		}
 	}
-	return p
+	return p, nil
 }
 
 // snapshot reads the status of every process. Processes that exit while it

@@ -118,7 +118,11 @@ func dump(evs []Event) string {
 // BenchmarkPoll measures one /proc scan with a session watched (the cost
 // paid every RecordInterval during a grant).
 func BenchmarkPoll(b *testing.B) {
-	r, _ := newTestRecorder(newProcSource())
+	src, err := newProcSource()
+	if err != nil {
+		b.Fatal(err)
+	}
+	r, _ := newTestRecorder(src)
 	r.watch("S", "nobody", "65534")
 	for b.Loop() {
 		r.poll()

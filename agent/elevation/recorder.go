@@ -39,14 +39,15 @@ type procDetail struct {
 	startedAt time.Time
 }
 
-// procSource reads the process table (proc_linux.go).
+// procSource reads the process table: the elevated-process watcher of one
+// OS (proc_GOOS.go, whose newProcSource() (procSource, error) builds it).
 type procSource interface {
 	snapshot() (map[int]procEntry, error)
 	detail(pid int) (procDetail, error)
 }
 
 type recorderConfig struct {
-	src         procSource // nil: recording unsupported here
+	src         procSource
 	clock       clock.Clock
 	interval    time.Duration
 	pattern     *regexp.Regexp
@@ -117,11 +118,6 @@ func (r *recorder) unwatch(session string) {
 
 // run polls every interval until ctx ends.
 func (r *recorder) run(ctx context.Context) error {
-	if r.cfg.src == nil {
-		r.cfg.log.Warn("elevated process recording is not supported on this platform")
-		<-ctx.Done()
-		return nil
-	}
 	t := time.NewTicker(r.cfg.interval)
 	defer t.Stop()
 	for {

@@ -1,64 +1,23 @@
-// Package capture reads the endpoint's screen: display enumeration and
-// one-off stills for the inventory, and a persistent, damage-driven X11
-// grabber that feeds the video encoder with I420 frames.
+// Package capture reads the endpoint's screen: display enumeration, and
+// frame sources that feed the video encoder with I420 frames.
 //
-// Stills go through kbinani/screenshot (simple, opens a connection per call,
-// ~80 ms at 1080p). Video uses X11, which keeps one connection and one
-// MIT-SHM segment and only wakes when XDamage reports a change, so a static
-// screen costs no CPU.
+// Linux: displays are listed through kbinani/screenshot, which also takes
+// one-off stills (simple, opens a connection per call, ~80 ms at 1080p);
+// video uses X11 (x11_linux.go), which keeps one connection and one MIT-SHM
+// segment and only wakes when XDamage reports a change, so a static screen
+// costs no CPU. Windows (GDI/DXGI) is not yet built (screens_windows.go).
+// The agent core never calls this package: cmd/porthole-agent's platform
+// file for each OS wires it into the session as support.SourceFunc.
 package capture
 
-import (
-	"fmt"
-	"image"
-	"io"
-	"log"
-	"sync"
+import "log/slog"
 
-	"github.com/jezek/xgb"
-	"github.com/kbinani/screenshot"
-
-	"porthole/internal/wire"
-)
-
-// quietXGB silences xgb's package logger, which otherwise prints
-// "Could not get authority info" on every connection to a display without
-// an Xauthority entry (Xvfb, root services). xgb offers only a package
-// variable for this, so it is set once, before this package's first
-// connection.
-var quietXGB = sync.OnceFunc(func() { xgb.Logger = log.New(io.Discard, "", 0) })
-
-// Displays lists the monitors of the display named by $DISPLAY. Index 0 is
-// the primary monitor and its origin is (0,0); the others are relative to it.
-func Displays() ([]wire.Display, error) {
-	quietXGB()
-	n := screenshot.NumActiveDisplays()
-	if n <= 0 {
-		return nil, ErrNoDisplay
-	}
-	out := make([]wire.Display, 0, n)
-	for i := range n {
-		r := screenshot.GetDisplayBounds(i)
-		if r.Empty() {
-			return nil, fmt.Errorf("display %d bounds: %w", i, ErrNoDisplay)
-		}
-		out = append(out, wire.Display{
-			Index: i, X: r.Min.X, Y: r.Min.Y, Width: r.Dx(), Height: r.Dy(), Primary: i == 0,
-		})
-	}
-	return out, nil
-}
-
-// Snapshot captures one monitor of $DISPLAY as RGBA. It opens and closes
-// its own X connection, so it suits occasional stills, not video.
-func Snapshot(display int) (*image.RGBA, error) {
-	quietXGB()
-	if display < 0 || display >= screenshot.NumActiveDisplays() {
-		return nil, fmt.Errorf("snapshot display %d: %w", display, ErrNoDisplay)
-	}
-	img, err := screenshot.CaptureDisplay(display)
-	if err != nil {
-		return nil, fmt.Errorf("snapshot display %d: %w", display, err)
-	}
-	return img, nil
+// Options tunes a frame source (X11 on Linux). The zero value is ready
+// to use.
+type Options struct {
+	// MaxFPS caps how often Next returns a frame, however fast the screen
+	// changes. Zero means 30.
+	MaxFPS int
+	// Logger receives X protocol errors at debug level. Nil discards.
+	Logger *slog.Logger
 }

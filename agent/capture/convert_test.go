@@ -72,3 +72,24 @@ func BenchmarkBGRXToI420(b *testing.B) {
 		})
 	}
 }
+
+// BT.601 limited range, computed independently of the converter.
+func want601(r, g, b float64) [3]int {
+	y := 16 + 0.2568*r + 0.5041*g + 0.0979*b
+	cb := 128 - 0.1482*r - 0.2910*g + 0.4392*b
+	cr := 128 + 0.4392*r - 0.3678*g - 0.0714*b
+	return [3]int{int(y + 0.5), int(cb + 0.5), int(cr + 0.5)}
+}
+
+func ycc(img *image.YCbCr, x, y int) [3]int {
+	return [3]int{int(img.Y[img.YOffset(x, y)]), int(img.Cb[img.COffset(x, y)]), int(img.Cr[img.COffset(x, y)])}
+}
+
+func near(a, b [3]int, tol int) bool {
+	for i := range a {
+		if d := a[i] - b[i]; d > tol || d < -tol {
+			return false
+		}
+	}
+	return true
+}

@@ -16,15 +16,6 @@ import (
 	"github.com/jezek/xgb/xproto"
 )
 
-// Options tunes an X11 grabber. The zero value is ready to use.
-type Options struct {
-	// MaxFPS caps how often Next returns a frame, however fast the screen
-	// changes. Zero means 30.
-	MaxFPS int
-	// Logger receives X protocol errors at debug level. Nil discards.
-	Logger *slog.Logger
-}
-
 // X11 grabs one rectangle of an X screen as I420, woken by XDamage.
 //
 // It owns one X connection, one MIT-SHM segment and one output image, all

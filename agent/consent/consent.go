@@ -5,9 +5,10 @@
 // An Asker poses the question ("Alice wants to view and control your screen.
 // Allow?") and returns an Answer; no answer within the timeout counts as No.
 // An Indicator shows the running session. Implementations: Zenity (a desktop
-// dialog on a given X display), Terminal (a console, for machines without a
-// display) and Policy (unattended mode, which answers without asking).
-// Fakes live in consenttest.
+// dialog on a given X display; zenity_linux.go), Terminal (a console, for
+// machines without a display; every OS) and Policy (unattended mode, which
+// answers without asking). Windows dialogs (dialogs_windows.go) are not yet
+// built. Fakes live in consenttest.
 package consent
 
 import (
@@ -27,11 +28,13 @@ const DefaultTimeout = 60 * time.Second
 // cannot push the question off the dialog.
 const maxNameRunes = 64
 
-// Window titles of the desktop dialogs; tests and end-to-end harnesses find
-// the windows by these names.
+// Window titles of the desktop dialogs, the same on every OS; tests and
+// end-to-end harnesses find the windows by these names.
 const (
 	DialogTitle    = "Porthole"
 	IndicatorTitle = "Porthole: screen shared"
+	FormTitle      = "Porthole: request support"
+	OutcomeTitle   = "Porthole: support request"
 )
 
 // Request says who wants the screen and how.

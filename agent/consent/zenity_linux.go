@@ -229,12 +229,6 @@ func (b *boundedBuffer) Bytes() []byte {
 	return bytes.Clone(b.buf.Bytes())
 }
 
-// Titles of the support-request dialogs.
-const (
-	FormTitle    = "Porthole: request support"
-	OutcomeTitle = "Porthole: support request"
-)
-
 // formSeparator splits zenity's --forms answer; a unit separator cannot be
 // typed into a GTK entry.
 const formSeparator = "\x1f"

@@ -32,13 +32,3 @@ type Config struct {
 	// Logger receives diagnostics; nil discards them.
 	Logger *slog.Logger
 }
-
-// modifierBit says which wire.Modifiers bit a modifier key sets. AltRight is
-// left out on purpose: on many layouts it is AltGraph, which browsers do not
-// report as altKey, so syncing on the bit would release a held AltGr.
-var modifierBit = map[string]wire.Modifiers{
-	"ShiftLeft": wire.ModShift, "ShiftRight": wire.ModShift,
-	"ControlLeft": wire.ModCtrl, "ControlRight": wire.ModCtrl,
-	"AltLeft":  wire.ModAlt,
-	"MetaLeft": wire.ModMeta, "MetaRight": wire.ModMeta,
-}

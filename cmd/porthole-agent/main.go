@@ -15,31 +15,25 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"path/filepath"
 
 	"porthole/agent"
 	"porthole/agent/accounts"
-	"porthole/agent/capture"
 	"porthole/agent/consent"
 	"porthole/agent/elevation"
-	"porthole/agent/elevsock"
-	"porthole/agent/input"
 	"porthole/agent/request"
 	"porthole/agent/support"
 	"porthole/internal/cli"
-	"porthole/internal/wire"
 )
 
 const usage = `usage:
   porthole-agent enroll --broker URL --token TOKEN [--ca-cert FILE] [--state-dir DIR]
-  porthole-agent run [--state-dir DIR] [--socket PATH] [--desktop-dir DIR]
+  porthole-agent run [--state-dir DIR] [--socket PATH] [--prompt P]
                      [--elevation=false] [--elevation-socket PATH]
                      [--breakglass-prefix P] [--accounts-root DIR]
+                     [Linux: --display D --xauthority F --sudoers-dir DIR --desktop-dir DIR]
   porthole-agent request-support [--socket PATH] [--name N] [--email E] [--phone P] [--reason R]
   porthole-agent elevate [--code CODE] [--status] [--socket PATH]
   porthole-agent request-admin --reason TEXT [--socket PATH]`
-
-const defaultStateDir = "/var/lib/porthole-agent"
 
 func main() {
 	cli.Main("porthole-agent", usage, map[string]cli.Command{"enroll": enroll, "run": run, "elevate": elevate,
@@ -51,9 +45,6 @@ func common(fs *flag.FlagSet) (*string, *string, *string) {
 		fs.String("log-level", "info", "log level: debug, info, warn, error"),
 		fs.String("log-format", "text", "log format: text or json")
 }
-
-// displays lists screens when a graphical session is reachable.
-func displays() ([]wire.Display, error) { return capture.Displays() }
 
 func enroll(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("enroll", flag.ContinueOnError)
@@ -67,7 +58,7 @@ func enroll(ctx context.Context, args []string) error {
 	if *broker == "" || *token == "" {
 		return errors.New("--broker and --token are required")
 	}
-	id, err := agent.Enroll(ctx, agent.Config{StateDir: *state, Displays: displays}, *broker, *token, *ca)
+	id, err := agent.Enroll(ctx, agent.Config{StateDir: *state, Displays: displays()}, *broker, *token, *ca)
 	if err != nil {
 		return err
 	}
@@ -78,54 +69,31 @@ func enroll(ctx context.Context, args []string) error {
 func run(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	state, level, format := common(fs)
-	display := fs.String("display", os.Getenv("DISPLAY"), "X display to share (the seat's DISPLAY)")
-	xauth := fs.String("xauthority", os.Getenv("XAUTHORITY"), "X authority file for that display")
-	prompt := fs.String("prompt", "zenity", "how to ask the end user: zenity (desktop dialog) or terminal")
+	prompt := fs.String("prompt", defaultPrompt, "how to ask the end user: "+defaultPrompt+" (desktop dialogs) or terminal")
 	fps := fs.Int("fps", 30, "maximum frames per second")
 	bitrate := fs.Int("bitrate", 2500, "video bitrate cap in kbit/s")
 	threads := fs.Int("encoder-threads", 1, "libvpx encoder threads")
 	elev := fs.Bool("elevation", true, "accept temporary admin codes (porthole-agent elevate)")
-	elevSock := fs.String("elevation-socket", elevsock.DefaultPath, "unix socket for porthole-agent elevate")
-	sudoersDir := fs.String("sudoers-dir", "/etc/sudoers.d", "where temporary sudoers drop-ins go")
+	elevSock := fs.String("elevation-socket", defaultElevateSocket, "local socket for porthole-agent elevate")
 	secretPattern := fs.String("secret-pattern", elevation.DefaultSecretPattern, "regexp of secrets redacted from recorded command lines")
 	bgPrefix := fs.String("breakglass-prefix", accounts.DefaultPrefix, "how generated break-glass usernames start")
 	bgRoot := fs.String("accounts-root", "", "manage the accounts of this directory (etc/passwd… under it) instead of the machine's: for tests and demos only")
 	clockFile := fs.String("test-clock-offset-file", "", "tests only (needs "+testClockEnv+"=1): break-glass deadlines use the real time plus the duration in this file")
-	socket := fs.String("socket", "", "unix socket for 'porthole-agent request-support' (default STATE-DIR/request.sock)")
-	desktopDir := fs.String("desktop-dir", defaultDesktopDir(), "where the \"Request support\" launcher goes when the desktop icon setting is on")
+	socket := fs.String("socket", "", "local socket for 'porthole-agent request-support' (default STATE-DIR/request.sock)")
+	plat := addPlatformFlags(fs)
 	if err := cli.Parse(fs, args, ""); err != nil {
 		return err
 	}
 	if *socket == "" {
-		*socket = filepath.Join(*state, "request.sock")
+		*socket = defaultRequestSocket(*state)
 	}
 	log, err := cli.Logger(*level, *format)
 	if err != nil {
 		return err
 	}
-	sc := support.Config{Display: *display, FPS: *fps, BitrateKbps: *bitrate, Threads: *threads,
-		NewInjector: func(d []wire.Display, viewOnly bool) (support.Injector, error) {
-			return input.NewRobot(input.Config{Display: *display, Displays: d, ViewOnly: viewOnly, Logger: log})
-		}}
 	self, err := os.Executable()
 	if err != nil {
 		return err
-	}
-	rc := request.Config{Socket: *socket, DesktopDir: *desktopDir, Command: []string{self, "request-support", "--socket", *socket}, Logger: log}
-	switch *prompt {
-	case "zenity":
-		z, err := consent.NewZenity(consent.ZenityConfig{Display: *display, XAuthority: *xauth, Log: log})
-		if err != nil {
-			return fmt.Errorf("consent prompt: %w", err)
-		}
-		sc.Asker, sc.Indicator = z, z
-		rc.Form, rc.Notify = z, z
-	case "terminal":
-		t := consent.NewTerminal(os.Stdin, os.Stdout)
-		defer t.Close()
-		sc.Asker, sc.Indicator = t, t
-	default:
-		return fmt.Errorf("--prompt %q: want zenity or terminal", *prompt)
 	}
 	acfg := accounts.Config{Root: *bgRoot}
 	if clk, err := testClock(*clockFile); err != nil {
@@ -133,33 +101,40 @@ func run(ctx context.Context, args []string) error {
 	} else if clk != nil {
 		acfg.Clock = clk
 	}
-	cfg := agent.Config{StateDir: *state, Logger: log, Displays: displays, Support: sc, Request: rc,
+	cfg := agent.Config{StateDir: *state, Logger: log,
+		Support:  support.Config{FPS: *fps, BitrateKbps: *bitrate, Threads: *threads, NewEncoder: newEncoder},
+		Request:  request.Config{Socket: *socket, Command: []string{self, "request-support", "--socket", *socket}, Logger: log},
 		Accounts: acfg, AccountPrefix: *bgPrefix}
-	if *elev && os.Geteuid() != 0 {
-		// Granting admin rights needs root: the service runs as root.
+	if *elev && !privileged() {
+		// Granting admin rights needs root (an elevated administrator on
+		// Windows): the service runs so.
 		log.Warn("not running as root: temporary admin codes are off")
 		*elev = false
 	}
 	if *elev {
 		cfg.Elevation = &agent.ElevationConfig{Socket: *elevSock,
-			Manager: elevation.Config{SudoersDir: *sudoersDir, SecretPattern: *secretPattern}}
+			Manager: elevation.Config{SecretPattern: *secretPattern}}
+	}
+	check := &startCheck{log: log}
+	switch *prompt {
+	case defaultPrompt:
+	case "terminal":
+		t := consent.NewTerminal(os.Stdin, os.Stdout)
+		defer t.Close()
+		cfg.Support.Asker, cfg.Support.Indicator = t, t
+	default:
+		return fmt.Errorf("--prompt %q: want %s or terminal", *prompt, defaultPrompt)
+	}
+	check.require("video encoder", checkEncoder())
+	plat.assemble(&cfg, *prompt == defaultPrompt, check, log)
+	if err := check.err(); err != nil {
+		return err
 	}
 	a, err := agent.New(cfg)
 	if err != nil {
 		return err
 	}
 	return a.Run(ctx)
-}
-
-// defaultDesktopDir is the agent user's XDG applications directory.
-func defaultDesktopDir() string {
-	if d := os.Getenv("XDG_DATA_HOME"); d != "" {
-		return filepath.Join(d, "applications")
-	}
-	if h, err := os.UserHomeDir(); err == nil {
-		return filepath.Join(h, ".local", "share", "applications")
-	}
-	return ""
 }
 
 // requestSupport asks IT for remote support through the running agent.
@@ -177,7 +152,7 @@ func requestSupport(ctx context.Context, args []string) error {
 		return err
 	}
 	if *socket == "" {
-		*socket = filepath.Join(*state, "request.sock")
+		*socket = defaultRequestSocket(*state)
 	}
 	if err := l.Validate(); err != nil {
 		return err

@@ -6,21 +6,17 @@ import (
 	"context"
 	"image"
 	"sync"
-
-	"porthole/agent/capture"
 )
 
 // source is what the video loop needs from a screen grabber; the guards
-// below keep the fake and the real grabber interchangeable.
+// here and in guard_linux.go keep the fake and the real grabber
+// interchangeable.
 type source interface {
 	Next(ctx context.Context) (*image.YCbCr, error)
 	Force()
 }
 
-var (
-	_ source = (*capture.X11)(nil)
-	_ source = (*Pattern)(nil)
-)
+var _ source = (*Pattern)(nil)
 
 // Pattern is a fake screen showing a diagonal gradient with a bright square
 // that moves 8 pixels per frame. Like capture.X11 its first Next returns at

@@ -1,6 +1,10 @@
 package input
 
-import "strconv"
+import (
+	"strconv"
+
+	"porthole/internal/wire"
+)
 
 // robotKey is how robotgo presses one key: its key name, and the X keysym
 // robotgo will look up a keycode for (XKeysymToKeycode).
@@ -77,4 +81,14 @@ func pasteKeysym(c rune) uint32 {
 		return ',' // robotgo: keysym 44 plus Shift
 	}
 	return uint32(c)
+}
+
+// modifierBit says which wire.Modifiers bit a modifier key sets. AltRight is
+// left out on purpose: on many layouts it is AltGraph, which browsers do not
+// report as altKey, so syncing on the bit would release a held AltGr.
+var modifierBit = map[string]wire.Modifiers{
+	"ShiftLeft": wire.ModShift, "ShiftRight": wire.ModShift,
+	"ControlLeft": wire.ModCtrl, "ControlRight": wire.ModCtrl,
+	"AltLeft":  wire.ModAlt,
+	"MetaLeft": wire.ModMeta, "MetaRight": wire.ModMeta,
 }

@@ -72,10 +72,11 @@ func start(t *testing.T, cfg Config) *Service {
 			t.Error(err)
 		}
 	})
-	// Wait for the socket.
+	// Wait for the socket: localsock.Listen makes it 0666 once it
+	// listens (the file appears at bind, a moment before connects work).
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		if _, err := os.Stat(cfg.Socket); err == nil {
+		if fi, err := os.Stat(cfg.Socket); err == nil && fi.Mode().Perm() == 0o666 {
 			return s
 		}
 		if time.Now().After(deadline) {

@@ -24,7 +24,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -214,7 +213,7 @@ type Manager struct {
 	loop *expiry.Loop // Create pokes it to recompute its deadline
 
 	mu      sync.Mutex // serialises all journal and system changes
-	journal journal    // guarded by mu
+	journal *journal   // guarded by mu
 }
 
 // New checks cfg, fills defaults and prepares the state directory. It does
@@ -253,14 +252,28 @@ func New(cfg Config) (*Manager, error) {
 		cfg:     cfg,
 		log:     log,
 		sys:     sys,
-		journal: journal{path: filepath.Join(cfg.StateDir, JournalFile)},
+		journal: newJournal(cfg.StateDir),
 	}
 	m.loop = expiry.New(cfg.Clock, cfg.Timer, cfg.PollInterval, log, m.reconcile)
 	return m, nil
 }
 
 // JournalPath is where the journal is kept.
-func (m *Manager) JournalPath() string { return m.journal.path }
+func (m *Manager) JournalPath() string { return m.journal.Path() }
+
+// loadLocked reads the journal's accounts; m.mu is held.
+func (m *Manager) loadLocked() ([]*entry, error) {
+	f, err := m.journal.Load()
+	if err != nil {
+		return nil, err
+	}
+	return f.Accounts, nil
+}
+
+// saveLocked records entries durably; m.mu is held.
+func (m *Manager) saveLocked(entries []*entry) error {
+	return m.journal.Save(&journalFile{Accounts: entries})
+}
 
 // validText accepts audit strings: bounded, no control characters.
 func validText(s string) bool {
@@ -324,7 +337,7 @@ func (m *Manager) createLocked(ctx context.Context, spec Spec, now time.Time) (A
 	if err != nil {
 		return Account{}, nil, err
 	}
-	entries, err := m.journal.load()
+	entries, err := m.loadLocked()
 	if err != nil {
 		return Account{}, nil, err
 	}
@@ -351,7 +364,7 @@ func (m *Manager) createLocked(ctx context.Context, spec Spec, now time.Time) (A
 		}
 	}
 	entries = append(entries, e)
-	if err := m.journal.save(entries); err != nil {
+	if err := m.saveLocked(entries); err != nil {
 		return Account{}, nil, err // nothing created yet
 	}
 	fail := func(cause error) (Account, []Event, error) {
@@ -362,7 +375,7 @@ func (m *Manager) createLocked(ctx context.Context, spec Spec, now time.Time) (A
 			return Account{}, []Event{m.event(EventCreateFailed, e, cause)}, cause
 		}
 		m.markRemoved(e, EventCreateFailed)
-		if err := m.journal.save(entries); err != nil {
+		if err := m.saveLocked(entries); err != nil {
 			m.log.Error("journal after failed create", "user", name, "err", err)
 		}
 		return Account{}, []Event{m.event(EventCreateFailed, e, cause)}, cause
@@ -371,7 +384,7 @@ func (m *Manager) createLocked(ctx context.Context, spec Spec, now time.Time) (A
 		return fail(err)
 	}
 	e.State = stateCreated
-	if err := m.journal.save(entries); err != nil {
+	if err := m.saveLocked(entries); err != nil {
 		e.State = stateIntent
 		return fail(err)
 	}
@@ -422,7 +435,7 @@ func (m *Manager) Revoke(ctx context.Context, username string) error {
 }
 
 func (m *Manager) revokeLocked(ctx context.Context, username string) ([]Event, error) {
-	entries, err := m.journal.load()
+	entries, err := m.loadLocked()
 	if err != nil {
 		return nil, err
 	}
@@ -438,7 +451,7 @@ func (m *Manager) revokeLocked(ctx context.Context, username string) ([]Event, e
 	}
 	m.markRemoved(e, EventRevoked)
 	ev := m.event(EventRevoked, e, nil)
-	if err := m.journal.save(entries); err != nil {
+	if err := m.saveLocked(entries); err != nil {
 		// The user is gone; a stale entry is only retried harmlessly.
 		return []Event{ev}, err
 	}
@@ -459,7 +472,7 @@ func (m *Manager) Status(ctx context.Context, username string) (Status, error) {
 }
 
 func (m *Manager) statusLocked(ctx context.Context, username string, now time.Time) (Status, []Event, error) {
-	entries, err := m.journal.load()
+	entries, err := m.loadLocked()
 	if err != nil {
 		return 0, nil, err
 	}
@@ -503,7 +516,7 @@ func (m *Manager) observeLocked(ctx context.Context, e *entry, now time.Time, en
 	}
 	if e.UsedAt.IsZero() && (active || loggedIn) {
 		e.UsedAt = now
-		if err := m.journal.save(entries); err != nil {
+		if err := m.saveLocked(entries); err != nil {
 			return active, nil, err
 		}
 		m.log.Info("break-glass account used", "user", e.Username, "grant_id", e.GrantID)
@@ -533,7 +546,7 @@ func (m *Manager) reconcile(ctx context.Context, now time.Time) (next time.Time,
 }
 
 func (m *Manager) reconcileLocked(ctx context.Context, now time.Time) (time.Time, []Event, error) {
-	entries, err := m.journal.load()
+	entries, err := m.loadLocked()
 	if err != nil {
 		return time.Time{}, nil, err
 	}
@@ -593,13 +606,13 @@ func (m *Manager) reconcileLocked(ctx context.Context, now time.Time) (time.Time
 		events = append(events, m.event(reason, e, nil))
 		m.log.Info("break-glass account removed", "user", e.Username, "grant_id", e.GrantID, "reason", string(reason))
 		// Save after each removal so the journal is exact at every step.
-		if err := m.journal.save(entries); err != nil {
+		if err := m.saveLocked(entries); err != nil {
 			errs = append(errs, err)
 		}
 		dirty = false
 	}
 	if dirty {
-		if err := m.journal.save(entries); err != nil {
+		if err := m.saveLocked(entries); err != nil {
 			errs = append(errs, err)
 		}
 	}

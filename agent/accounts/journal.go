@@ -1,7 +1,7 @@
 package accounts
 
 import (
-	"fmt"
+	"path/filepath"
 	"time"
 
 	"porthole/internal/durable"
@@ -53,34 +53,17 @@ func (e *entry) deadline() time.Time {
 	return e.ExpiresAt
 }
 
-// journalFile is the on-disk form.
+// journalFile is the journal's content (durable.Journal adds the version).
 type journalFile struct {
-	Version  int      `json:"version"`
 	Accounts []*entry `json:"accounts"`
 }
 
-// journal reads and atomically rewrites the journal file. It is not safe for
-// concurrent use; Manager serialises access with its mutex.
-type journal struct {
-	path string
-}
+// journal is the fsynced intent journal (durable.Journal), written before
+// every step that changes the system. Manager serialises access with its
+// mutex.
+type journal = durable.Journal[journalFile]
 
-// load reads the journal; a missing file is an empty journal. A file that
-// does not parse is an error, not an empty journal: forgetting accounts
-// would leave administrators behind.
-func (j *journal) load() ([]*entry, error) {
-	var f journalFile
-	if err := durable.ReadJSON(j.path, journalVersion, &f); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrJournal, err)
-	}
-	return f.Accounts, nil
-}
-
-// save replaces the journal atomically (mode 0600), so after a crash the
-// file is either the old or the new version, never a torn one.
-func (j *journal) save(entries []*entry) error {
-	if err := durable.WriteJSON(j.path, journalFile{Version: journalVersion, Accounts: entries}, 0o600); err != nil {
-		return fmt.Errorf("%w: %w", ErrJournal, err)
-	}
-	return nil
+// newJournal is the journal of stateDir. Its errors wrap ErrJournal.
+func newJournal(stateDir string) *journal {
+	return durable.NewJournal[journalFile](filepath.Join(stateDir, JournalFile), journalVersion, ErrJournal)
 }

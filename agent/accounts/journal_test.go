@@ -3,7 +3,6 @@ package accounts
 import (
 	"errors"
 	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -12,20 +11,20 @@ import (
 
 func TestJournalRoundTrip(t *testing.T) {
 	dir := t.TempDir()
-	j := journal{path: filepath.Join(dir, JournalFile)}
-	got, err := j.load()
-	if err != nil || len(got) != 0 {
-		t.Fatalf("load of missing journal = %v, %v; want empty, nil", got, err)
+	j := newJournal(dir)
+	f, err := j.Load()
+	if err != nil || len(f.Accounts) != 0 {
+		t.Fatalf("load of missing journal = %v, %v; want empty, nil", f, err)
 	}
 	at := time.Date(2030, 5, 6, 7, 8, 9, 0, time.UTC)
 	want := []*entry{
 		{Username: "ph-abc", GrantID: "g1", Requester: "alice", State: stateCreated, CreatedAt: at, ExpiresAt: at.Add(time.Hour), UseBy: at.Add(time.Minute)},
 		{Username: "ph-def", GrantID: "g2", State: stateRemoved, CreatedAt: at, ExpiresAt: at.Add(time.Hour), RemovedAt: at.Add(time.Hour), Reason: EventExpired},
 	}
-	if err := j.save(want); err != nil {
+	if err := j.Save(&journalFile{Accounts: want}); err != nil {
 		t.Fatal(err)
 	}
-	fi, err := os.Stat(j.path)
+	fi, err := os.Stat(j.Path())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,11 +35,11 @@ func TestJournalRoundTrip(t *testing.T) {
 	if len(ents) != 1 {
 		t.Fatalf("state dir holds %d files after save, want only the journal (no temp files)", len(ents))
 	}
-	got, err = j.load()
+	f, err = j.Load()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff(want, got); diff != "" {
+	if diff := cmp.Diff(want, f.Accounts); diff != "" {
 		t.Fatalf("journal round trip (-want +got):\n%s", diff)
 	}
 }
@@ -55,11 +54,11 @@ func TestJournalRejectsBadFiles(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			j := journal{path: filepath.Join(t.TempDir(), JournalFile)}
-			if err := os.WriteFile(j.path, []byte(tt.content), 0o600); err != nil {
+			j := newJournal(t.TempDir())
+			if err := os.WriteFile(j.Path(), []byte(tt.content), 0o600); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := j.load(); !errors.Is(err, ErrJournal) {
+			if _, err := j.Load(); !errors.Is(err, ErrJournal) {
 				t.Fatalf("load = %v, want ErrJournal", err)
 			}
 		})

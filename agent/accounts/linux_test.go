@@ -258,11 +258,11 @@ func TestRealCrashBetweenIntentAndCreate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	j := journal{path: filepath.Join(dir, JournalFile)}
-	if err := j.save([]*entry{
+	j := newJournal(dir)
+	if err := j.Save(&journalFile{Accounts: []*entry{
 		{Username: name, GrantID: "g", State: stateIntent, CreatedAt: now, ExpiresAt: now.Add(time.Hour)},
 		{Username: ghost, GrantID: "g2", State: stateIntent, CreatedAt: now, ExpiresAt: now.Add(time.Hour)},
-	}); err != nil {
+	}}); err != nil {
 		t.Fatal(err)
 	}
 	root := accountstest.NewRoot(t)

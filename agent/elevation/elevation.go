@@ -39,7 +39,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"regexp"
 	"sync"
 	"time"
@@ -224,7 +223,7 @@ type Manager struct {
 	loop *expiry.Loop // Elevate and SelfApprove poke it about new deadlines
 
 	mu      sync.Mutex // serialises journal and system changes
-	journal journal
+	journal *journal
 }
 
 // New checks cfg, fills defaults and prepares the state dir. It changes
@@ -290,7 +289,7 @@ func New(cfg Config) (*Manager, error) {
 		cfg:     cfg,
 		log:     log,
 		sys:     sys,
-		journal: journal{path: filepath.Join(cfg.StateDir, StateFile)},
+		journal: newJournal(cfg.StateDir),
 	}
 	m.loop = expiry.New(cfg.Clock, cfg.Timer, cfg.PollInterval, log, m.reconcile)
 	m.rec = newRecorder(recorderConfig{
@@ -306,7 +305,7 @@ func New(cfg Config) (*Manager, error) {
 }
 
 // JournalPath is where the journal is kept.
-func (m *Manager) JournalPath() string { return m.journal.path }
+func (m *Manager) JournalPath() string { return m.journal.Path() }
 
 // Elevate verifies code for user and makes user an administrator for the
 // duration the code carries (capped by MaxDuration). A code for a user who
@@ -337,7 +336,7 @@ func (m *Manager) elevateLocked(ctx context.Context, user, code string) (Session
 	if err != nil {
 		return deny(ReasonBadUser, err)
 	}
-	st, err := m.journal.load()
+	st, err := m.journal.Load()
 	if err != nil {
 		return Session{}, nil, err
 	}
@@ -348,7 +347,7 @@ func (m *Manager) elevateLocked(ctx context.Context, user, code string) (Session
 	switch {
 	case errors.Is(err, elevcode.ErrBadCode):
 		st.Limiter.fail(now)
-		if serr := m.journal.save(st); serr != nil {
+		if serr := m.journal.Save(st); serr != nil {
 			return Session{}, nil, serr // fail closed: an unrecorded failure must not be free
 		}
 		return deny(ReasonBadCode, fmt.Errorf("%w: %w", ErrDenied, err))
@@ -393,7 +392,7 @@ func (m *Manager) selfApproveLocked(ctx context.Context, user, note string, d ti
 	if err != nil {
 		return Session{}, nil, err
 	}
-	st, err := m.journal.load()
+	st, err := m.journal.Load()
 	if err != nil {
 		return Session{}, nil, err
 	}
@@ -419,14 +418,14 @@ func (m *Manager) grantLocked(ctx context.Context, st *state, user, uid string, 
 	granted := m.event(EventGranted, e, nil)
 	mark(e, &granted)
 	// The code is spent and the intent recorded before the system changes.
-	if err := m.journal.save(st); err != nil {
+	if err := m.journal.Save(st); err != nil {
 		return Session{}, nil, err
 	}
 	if err := m.sys.grant(ctx, user, uid, e.Until); err != nil {
 		if e.State == stateIntent {
 			if rerr := m.sys.revoke(ctx, user); rerr == nil {
 				m.markEnded(e, EventRecovered)
-				if serr := m.journal.save(st); serr != nil {
+				if serr := m.journal.Save(st); serr != nil {
 					m.log.Error("journal after failed grant", "user", user, "err", serr)
 				}
 			}
@@ -434,7 +433,7 @@ func (m *Manager) grantLocked(ctx context.Context, st *state, user, uid string, 
 		return Session{}, nil, err
 	}
 	e.State = stateActive
-	if err := m.journal.save(st); err != nil {
+	if err := m.journal.Save(st); err != nil {
 		// Stays "intent" on disk: Reconcile will revoke it. Do it now.
 		if rerr := m.sys.revoke(ctx, user); rerr != nil {
 			m.log.Error("revoke after journal failure", "user", user, "err", rerr)
@@ -458,7 +457,7 @@ func (m *Manager) Revoke(ctx context.Context, user string) error {
 }
 
 func (m *Manager) revokeLocked(ctx context.Context, user string) ([]Event, error) {
-	st, err := m.journal.load()
+	st, err := m.journal.Load()
 	if err != nil {
 		return nil, err
 	}
@@ -472,14 +471,14 @@ func (m *Manager) revokeLocked(ctx context.Context, user string) ([]Event, error
 	m.markEnded(e, EventRevoked)
 	m.rec.unwatch(e.SessionID)
 	m.log.Info("elevation revoked", "user", user, "session_id", e.SessionID)
-	return []Event{m.event(EventRevoked, e, nil)}, m.journal.save(st)
+	return []Event{m.event(EventRevoked, e, nil)}, m.journal.Save(st)
 }
 
 // Sessions lists the active elevations.
 func (m *Manager) Sessions() ([]Session, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	st, err := m.journal.load()
+	st, err := m.journal.Load()
 	if err != nil {
 		return nil, err
 	}
@@ -511,7 +510,7 @@ func (m *Manager) reconcile(ctx context.Context, now time.Time) (time.Time, erro
 }
 
 func (m *Manager) reconcileLocked(ctx context.Context, now time.Time) (time.Time, []Event, error) {
-	st, err := m.journal.load()
+	st, err := m.journal.Load()
 	if err != nil {
 		return time.Time{}, nil, err
 	}
@@ -558,7 +557,7 @@ func (m *Manager) reconcileLocked(ctx context.Context, now time.Time) (time.Time
 		m.rec.unwatch(e.SessionID)
 		events = append(events, m.event(reason, e, nil))
 		m.log.Info("elevation ended", "user", e.User, "session_id", e.SessionID, "reason", string(reason))
-		if err := m.journal.save(st); err != nil {
+		if err := m.journal.Save(st); err != nil {
 			errs = append(errs, err)
 		}
 		dirty = false
@@ -581,7 +580,7 @@ func (m *Manager) reconcileLocked(ctx context.Context, now time.Time) (time.Time
 		events = append(events, m.event(EventOrphanRemoved, orphan, nil))
 	}
 	if dirty {
-		if err := m.journal.save(st); err != nil {
+		if err := m.journal.Save(st); err != nil {
 			errs = append(errs, err)
 		}
 	}

@@ -252,7 +252,7 @@ func TestRateLimit(t *testing.T) {
 	if _, err := h.m.Elevate(ctx, user, good); err != nil {
 		t.Fatalf("valid code after lock-out: %v", err)
 	}
-	st, err := h.m.journal.load()
+	st, err := h.m.journal.Load()
 	if err != nil || st.Limiter.Failures != 0 {
 		t.Errorf("limiter after success: %+v %v", st.Limiter, err)
 	}
@@ -286,7 +286,7 @@ func TestRunRevokesAtExpiry(t *testing.T) {
 	if l := sudoList(t, user); !strings.Contains(l, "not allowed") {
 		t.Errorf("sudo -l after expiry:\n%s", l)
 	}
-	st, err := h.m.journal.load()
+	st, err := h.m.journal.Load()
 	if err != nil || len(st.Grants) != 1 || st.Grants[0].State != stateEnded || st.Grants[0].Reason != EventExpired {
 		t.Fatalf("journal after expiry: %+v %v", st, err)
 	}
@@ -347,7 +347,7 @@ func TestInterruptedGrantRecovered(t *testing.T) {
 	ctx := context.Background()
 	// As if the agent died between journalling the intent and finishing.
 	st := &state{Grants: []*grantEntry{{SessionID: "s1", User: user, UID: uid, State: stateIntent, GrantedAt: start, Until: start.Add(time.Hour)}}}
-	if err := h.m.journal.save(st); err != nil {
+	if err := h.m.journal.Save(st); err != nil {
 		t.Fatal(err)
 	}
 	if err := h.m.sys.grant(ctx, user, uid, start.Add(time.Hour)); err != nil {

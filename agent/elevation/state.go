@@ -1,7 +1,7 @@
 package elevation
 
 import (
-	"fmt"
+	"path/filepath"
 	"time"
 
 	"porthole/internal/durable"
@@ -79,9 +79,8 @@ func (l *limiter) fail(now time.Time) {
 	}
 }
 
-// state is the journal's content.
+// state is the journal's content (durable.Journal adds the version).
 type state struct {
-	Version int              `json:"version"`
 	Grants  []*grantEntry    `json:"grants"`
 	Used    elevcode.UsedSet `json:"used"`
 	Limiter limiter          `json:"limiter"`
@@ -97,25 +96,11 @@ func (s *state) find(user string) *grantEntry {
 	return nil
 }
 
-// journal reads and atomically rewrites the state file. Manager serialises
-// access with its mutex.
-type journal struct{ path string }
+// journal is the fsynced intent journal (durable.Journal), written before
+// the system is changed. Manager serialises access with its mutex.
+type journal = durable.Journal[state]
 
-// load reads the state; a missing file is an empty state, a corrupt one an
-// error (forgetting grants would leave administrators behind).
-func (j journal) load() (*state, error) {
-	s := state{Version: stateVersion}
-	if err := durable.ReadJSON(j.path, stateVersion, &s); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrJournal, err)
-	}
-	return &s, nil
-}
-
-// save replaces the state atomically (temp file, fsync, rename, fsync dir).
-func (j journal) save(s *state) error {
-	s.Version = stateVersion
-	if err := durable.WriteJSON(j.path, s, 0o600); err != nil {
-		return fmt.Errorf("%w: %w", ErrJournal, err)
-	}
-	return nil
+// newJournal is the journal of stateDir. Its errors wrap ErrJournal.
+func newJournal(stateDir string) *journal {
+	return durable.NewJournal[state](filepath.Join(stateDir, StateFile), stateVersion, ErrJournal)
 }

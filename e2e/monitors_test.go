@@ -11,6 +11,7 @@ import (
 	"porthole/agent"
 	"porthole/agent/consent"
 	"porthole/agent/consent/consenttest"
+	"porthole/agent/platform"
 	"porthole/agent/support"
 	"porthole/internal/browsertest"
 	"porthole/internal/testpattern"
@@ -34,8 +35,12 @@ func TestSwitchMonitor(t *testing.T) {
 	two := func() ([]wire.Display, error) {
 		return []wire.Display{{Index: 0, Width: 1280, Height: 720, Primary: true}, {Index: 1, X: 1280, Width: 1280, Height: 720}}, nil
 	}
-	cfg := agent.Config{StateDir: filepath.Join(t.TempDir(), "agent"), Displays: two,
-		Support: support.Config{Display: x.Display, Asker: &consenttest.Fixed{Answer: consent.Allowed}}}
+	cfg := agent.Config{StateDir: filepath.Join(t.TempDir(), "agent"),
+		Support: support.Config{Asker: &consenttest.Fixed{Answer: consent.Allowed}}}
+	if err := platform.Assemble(&cfg, platform.Options{Display: x.Display, DesktopDir: t.TempDir()}, false, testLogger(t)); err != nil {
+		t.Fatal(err)
+	}
+	cfg.Displays = two
 	if _, err := agent.Enroll(context.Background(), cfg, e.URL, admin.enrollToken(1, time.Hour), ""); err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"porthole/agent/elevsock"
+	"porthole/agent/platform"
 	"porthole/internal/cli"
 )
 
@@ -20,7 +21,7 @@ import (
 // that runs this command (the service asks the kernel who that is).
 func elevate(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("elevate", flag.ContinueOnError)
-	sock := fs.String("socket", defaultElevateSocket, "the agent's elevation socket")
+	sock := fs.String("socket", platform.DefaultElevateSocket, "the agent's elevation socket")
 	code := fs.String("code", "", "the code from your helpdesk (asked for when not given)")
 	status := fs.Bool("status", false, "show how long you stay administrator")
 	if err := cli.Parse(fs, args, ""); err != nil {
@@ -68,7 +69,7 @@ func prompt(in io.Reader, out io.Writer) (string, error) {
 // request goes to the helpdesk, whose approval elevates them.
 func requestAdmin(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("request-admin", flag.ContinueOnError)
-	sock := fs.String("socket", defaultElevateSocket, "the agent's elevation socket")
+	sock := fs.String("socket", platform.DefaultElevateSocket, "the agent's elevation socket")
 	reason := fs.String("reason", "", "why you need administrator rights (required)")
 	if err := cli.Parse(fs, args, ""); err != nil {
 		return err

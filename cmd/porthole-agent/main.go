@@ -20,6 +20,7 @@ import (
 	"porthole/agent/accounts"
 	"porthole/agent/consent"
 	"porthole/agent/elevation"
+	"porthole/agent/platform"
 	"porthole/agent/request"
 	"porthole/agent/support"
 	"porthole/internal/cli"
@@ -41,7 +42,7 @@ func main() {
 }
 
 func common(fs *flag.FlagSet) (*string, *string, *string) {
-	return fs.String("state-dir", defaultStateDir, "directory for the device key and enrollment"),
+	return fs.String("state-dir", platform.DefaultStateDir, "directory for the device key and enrollment"),
 		fs.String("log-level", "info", "log level: debug, info, warn, error"),
 		fs.String("log-format", "text", "log format: text or json")
 }
@@ -58,7 +59,7 @@ func enroll(ctx context.Context, args []string) error {
 	if *broker == "" || *token == "" {
 		return errors.New("--broker and --token are required")
 	}
-	id, err := agent.Enroll(ctx, agent.Config{StateDir: *state, Displays: displays()}, *broker, *token, *ca)
+	id, err := agent.Enroll(ctx, agent.Config{StateDir: *state, Displays: platform.Displays()}, *broker, *token, *ca)
 	if err != nil {
 		return err
 	}
@@ -69,23 +70,24 @@ func enroll(ctx context.Context, args []string) error {
 func run(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	state, level, format := common(fs)
-	prompt := fs.String("prompt", defaultPrompt, "how to ask the end user: "+defaultPrompt+" (desktop dialogs) or terminal")
+	prompt := fs.String("prompt", platform.DefaultPrompt, "how to ask the end user: "+platform.DefaultPrompt+" (desktop dialogs) or terminal")
 	fps := fs.Int("fps", 30, "maximum frames per second")
 	bitrate := fs.Int("bitrate", 2500, "video bitrate cap in kbit/s")
 	threads := fs.Int("encoder-threads", 1, "libvpx encoder threads")
 	elev := fs.Bool("elevation", true, "accept temporary admin codes (porthole-agent elevate)")
-	elevSock := fs.String("elevation-socket", defaultElevateSocket, "local socket for porthole-agent elevate")
+	elevSock := fs.String("elevation-socket", platform.DefaultElevateSocket, "local socket for porthole-agent elevate")
 	secretPattern := fs.String("secret-pattern", elevation.DefaultSecretPattern, "regexp of secrets redacted from recorded command lines")
 	bgPrefix := fs.String("breakglass-prefix", accounts.DefaultPrefix, "how generated break-glass usernames start")
 	bgRoot := fs.String("accounts-root", "", "manage the accounts of this directory (etc/passwd… under it) instead of the machine's: for tests and demos only")
 	clockFile := fs.String("test-clock-offset-file", "", "tests only (needs "+testClockEnv+"=1): break-glass deadlines use the real time plus the duration in this file")
 	socket := fs.String("socket", "", "local socket for 'porthole-agent request-support' (default STATE-DIR/request.sock)")
-	plat := addPlatformFlags(fs)
+	var po platform.Options
+	po.AddFlags(fs)
 	if err := cli.Parse(fs, args, ""); err != nil {
 		return err
 	}
 	if *socket == "" {
-		*socket = defaultRequestSocket(*state)
+		*socket = platform.DefaultRequestSocket(*state)
 	}
 	log, err := cli.Logger(*level, *format)
 	if err != nil {
@@ -102,10 +104,10 @@ func run(ctx context.Context, args []string) error {
 		acfg.Clock = clk
 	}
 	cfg := agent.Config{StateDir: *state, Logger: log,
-		Support:  support.Config{FPS: *fps, BitrateKbps: *bitrate, Threads: *threads, NewEncoder: newEncoder},
+		Support:  support.Config{FPS: *fps, BitrateKbps: *bitrate, Threads: *threads},
 		Request:  request.Config{Socket: *socket, Command: []string{self, "request-support", "--socket", *socket}, Logger: log},
 		Accounts: acfg, AccountPrefix: *bgPrefix}
-	if *elev && !privileged() {
+	if *elev && !platform.Privileged() {
 		// Granting admin rights needs root (an elevated administrator on
 		// Windows): the service runs so.
 		log.Warn("not running as root: temporary admin codes are off")
@@ -115,19 +117,16 @@ func run(ctx context.Context, args []string) error {
 		cfg.Elevation = &agent.ElevationConfig{Socket: *elevSock,
 			Manager: elevation.Config{SecretPattern: *secretPattern}}
 	}
-	check := &startCheck{log: log}
 	switch *prompt {
-	case defaultPrompt:
+	case platform.DefaultPrompt:
 	case "terminal":
 		t := consent.NewTerminal(os.Stdin, os.Stdout)
 		defer t.Close()
 		cfg.Support.Asker, cfg.Support.Indicator = t, t
 	default:
-		return fmt.Errorf("--prompt %q: want %s or terminal", *prompt, defaultPrompt)
+		return fmt.Errorf("--prompt %q: want %s or terminal", *prompt, platform.DefaultPrompt)
 	}
-	check.require("video encoder", checkEncoder())
-	plat.assemble(&cfg, *prompt == defaultPrompt, check, log)
-	if err := check.err(); err != nil {
+	if err := platform.Assemble(&cfg, po, *prompt == platform.DefaultPrompt, log); err != nil {
 		return err
 	}
 	a, err := agent.New(cfg)
@@ -141,7 +140,7 @@ func run(ctx context.Context, args []string) error {
 // Without details the agent shows its desktop form.
 func requestSupport(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("request-support", flag.ContinueOnError)
-	state := fs.String("state-dir", defaultStateDir, "the agent's state directory (for the default socket)")
+	state := fs.String("state-dir", platform.DefaultStateDir, "the agent's state directory (for the default socket)")
 	socket := fs.String("socket", "", "the running agent's request socket (default STATE-DIR/request.sock)")
 	var l request.Local
 	fs.StringVar(&l.Name, "name", "", "your name")
@@ -152,7 +151,7 @@ func requestSupport(ctx context.Context, args []string) error {
 		return err
 	}
 	if *socket == "" {
-		*socket = defaultRequestSocket(*state)
+		*socket = platform.DefaultRequestSocket(*state)
 	}
 	if err := l.Validate(); err != nil {
 		return err

@@ -3,9 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"io"
-	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,42 +11,6 @@ import (
 	"strings"
 	"testing"
 )
-
-// TestStartCheck: every missing required service is named in one error
-// that stops run; a missing optional one is only logged.
-func TestStartCheck(t *testing.T) {
-	var logs bytes.Buffer
-	c := &startCheck{log: slog.New(slog.NewTextHandler(&logs, nil))}
-	if !c.require("video encoder", nil) || !c.optional("remote input", nil) || c.err() != nil {
-		t.Fatal("available services counted as missing")
-	}
-	c.require("screen capture", errors.New("not supported on macOS yet"))
-	c.optional("remote input", errors.New("not supported on macOS yet"))
-	c.require("consent prompt", errors.ErrUnsupported)
-	err := c.err()
-	if err == nil || !errors.Is(err, errors.ErrUnsupported) {
-		t.Fatalf("err = %v, want one wrapping each missing service", err)
-	}
-	for _, want := range []string{"screen capture: not supported on macOS yet", "consent prompt"} {
-		if !strings.Contains(err.Error(), want) {
-			t.Errorf("error %q does not name %q", err, want)
-		}
-	}
-	if strings.Contains(err.Error(), "remote input") {
-		t.Errorf("an optional service stopped run: %v", err)
-	}
-	if !strings.Contains(logs.String(), "service=\"remote input\"") {
-		t.Errorf("the missing optional service was not logged: %s", logs.String())
-	}
-}
-
-// TestEncoderCheck: this (cgo) build encodes; the CGO_ENABLED=0 build's
-// refusal is tested by encode's own test, run by TestCrossBuilds.
-func TestEncoderCheck(t *testing.T) {
-	if err := checkEncoder(); err != nil {
-		t.Fatal(err)
-	}
-}
 
 // goCmd runs the go tool with extra environment and returns its stdout.
 func goCmd(t *testing.T, env []string, args ...string) []byte {

@@ -1,4 +1,4 @@
-package main
+package platform
 
 // Linux: the session's X display (the seat's DISPLAY and XAUTHORITY) for
 // capture (X11 MIT-SHM + XDamage), input (robotgo/XTEST) and dialogs
@@ -23,36 +23,42 @@ import (
 )
 
 const (
-	defaultPrompt        = "zenity"
-	defaultStateDir      = "/var/lib/porthole-agent"
-	defaultElevateSocket = elevsock.DefaultPath
+	DefaultPrompt        = "zenity"
+	DefaultStateDir      = "/var/lib/porthole-agent"
+	DefaultElevateSocket = elevsock.DefaultPath
 )
 
-func defaultRequestSocket(stateDir string) string { return filepath.Join(stateDir, "request.sock") }
+func DefaultRequestSocket(stateDir string) string { return filepath.Join(stateDir, "request.sock") }
 
 // displays lists the monitors of $DISPLAY.
-func displays() func() ([]wire.Display, error) { return capture.Displays }
+func Displays() func() ([]wire.Display, error) { return capture.Displays }
 
 // privileged: granting admin rights needs root (the service runs as root).
-func privileged() bool { return os.Geteuid() == 0 }
+func Privileged() bool { return os.Geteuid() == 0 }
 
-type platform struct {
-	display, xauth, sudoersDir, desktopDir *string
+// Options are the Linux settings of the services (run's Linux-only flags).
+type Options struct {
+	// Display and XAuthority name the session's X display (the seat's
+	// DISPLAY and XAUTHORITY) for capture, input and dialogs.
+	Display, XAuthority string
+	// SudoersDir is where temporary sudoers drop-ins go.
+	SudoersDir string
+	// DesktopDir receives the "Request support" launcher.
+	DesktopDir string
 }
 
-func addPlatformFlags(fs *flag.FlagSet) *platform {
-	return &platform{
-		display:    fs.String("display", os.Getenv("DISPLAY"), "X display to share (the seat's DISPLAY)"),
-		xauth:      fs.String("xauthority", os.Getenv("XAUTHORITY"), "X authority file for that display"),
-		sudoersDir: fs.String("sudoers-dir", "/etc/sudoers.d", "where temporary sudoers drop-ins go"),
-		desktopDir: fs.String("desktop-dir", defaultDesktopDir(), "where the \"Request support\" launcher goes when the desktop icon setting is on"),
-	}
+// AddFlags registers o's fields as flags of fs, with their defaults.
+func (o *Options) AddFlags(fs *flag.FlagSet) {
+	fs.StringVar(&o.Display, "display", os.Getenv("DISPLAY"), "X display to share (the seat's DISPLAY)")
+	fs.StringVar(&o.XAuthority, "xauthority", os.Getenv("XAUTHORITY"), "X authority file for that display")
+	fs.StringVar(&o.SudoersDir, "sudoers-dir", "/etc/sudoers.d", "where temporary sudoers drop-ins go")
+	fs.StringVar(&o.DesktopDir, "desktop-dir", defaultDesktopDir(), "where the \"Request support\" launcher goes when the desktop icon setting is on")
 }
 
 // assemble wires the Linux services into cfg. Nothing here can fail at
 // start but the zenity dialogs: the display is first used by a session.
-func (p *platform) assemble(cfg *agent.Config, desktop bool, c *startCheck, log *slog.Logger) {
-	display := *p.display
+func assemble(cfg *agent.Config, o Options, desktop bool, c *check, log *slog.Logger) {
+	display := o.Display
 	cfg.Displays = capture.Displays
 	cfg.Support.OpenSource = func(d wire.Display, maxFPS int, log *slog.Logger) (support.Source, error) {
 		x, err := capture.NewX11(display, displayRect(d), capture.Options{MaxFPS: maxFPS, Logger: log})
@@ -69,18 +75,18 @@ func (p *platform) assemble(cfg *agent.Config, desktop bool, c *startCheck, log 
 		return r, nil
 	}
 	if desktop {
-		z, err := consent.NewZenity(consent.ZenityConfig{Display: display, XAuthority: *p.xauth, Log: log})
+		z, err := consent.NewZenity(consent.ZenityConfig{Display: display, XAuthority: o.XAuthority, Log: log})
 		if c.require("consent prompt", err) {
 			cfg.Support.Asker, cfg.Support.Indicator = z, z
 			cfg.Request.Form, cfg.Request.Notify = z, z
 		}
 	}
-	cfg.Request.DesktopDir = *p.desktopDir
+	cfg.Request.DesktopDir = o.DesktopDir
 	if cfg.Request.DesktopDir == "" {
 		c.optional("\"Request support\" desktop icon", errors.New("no applications directory: set --desktop-dir"))
 	}
 	if cfg.Elevation != nil {
-		cfg.Elevation.Manager.SudoersDir = *p.sudoersDir
+		cfg.Elevation.Manager.SudoersDir = o.SudoersDir
 	}
 }
 

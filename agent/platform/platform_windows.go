@@ -1,4 +1,4 @@
-package main
+package platform
 
 // Windows (issue #17): the services are being built. Until each lands, its
 // constructor in the service package's _windows.go file says so, and run
@@ -24,26 +24,28 @@ import (
 )
 
 const (
-	defaultPrompt        = "dialog"
-	defaultElevateSocket = `\\.\pipe\porthole-agent-elevate`
+	DefaultPrompt        = "dialog"
+	DefaultElevateSocket = `\\.\pipe\porthole-agent-elevate`
 )
 
-var defaultStateDir = filepath.Join(os.Getenv("ProgramData"), "Porthole Agent")
+var DefaultStateDir = filepath.Join(os.Getenv("ProgramData"), "Porthole Agent")
 
-func defaultRequestSocket(string) string { return `\\.\pipe\porthole-agent-request` }
+func DefaultRequestSocket(string) string { return `\\.\pipe\porthole-agent-request` }
 
 // displays: none until capture is built.
-func displays() func() ([]wire.Display, error) { return nil }
+func Displays() func() ([]wire.Display, error) { return nil }
 
 // privileged: granting admin rights needs an elevated administrator or
 // SYSTEM (the service).
-func privileged() bool { return windows.GetCurrentProcessToken().IsElevated() }
+func Privileged() bool { return windows.GetCurrentProcessToken().IsElevated() }
 
-type platform struct{}
+// Options are the settings of the services; none yet.
+type Options struct{}
 
-func addPlatformFlags(*flag.FlagSet) *platform { return &platform{} }
+// AddFlags registers o's fields as flags of fs: none yet.
+func (o *Options) AddFlags(*flag.FlagSet) {}
 
-func (p *platform) assemble(cfg *agent.Config, desktop bool, c *startCheck, log *slog.Logger) {
+func assemble(_ *agent.Config, _ Options, desktop bool, c *check, log *slog.Logger) {
 	_, err := capture.NewScreens(log)
 	c.require("screen capture", err)
 	_, err = input.NewSendInput(input.Config{})

@@ -1,4 +1,4 @@
-package main
+package platform
 
 // macOS: only the portable parts are built. Screen capture and the desktop
 // dialogs are required and missing, so run fails at start (use --prompt
@@ -21,23 +21,25 @@ import (
 )
 
 const (
-	defaultPrompt        = "dialog"
-	defaultStateDir      = "/Library/Application Support/Porthole Agent"
-	defaultElevateSocket = elevsock.DefaultPath
+	DefaultPrompt        = "dialog"
+	DefaultStateDir      = "/Library/Application Support/Porthole Agent"
+	DefaultElevateSocket = elevsock.DefaultPath
 )
 
-func defaultRequestSocket(stateDir string) string { return filepath.Join(stateDir, "request.sock") }
+func DefaultRequestSocket(stateDir string) string { return filepath.Join(stateDir, "request.sock") }
 
 // displays: none until capture is built.
-func displays() func() ([]wire.Display, error) { return nil }
+func Displays() func() ([]wire.Display, error) { return nil }
 
-func privileged() bool { return os.Geteuid() == 0 }
+func Privileged() bool { return os.Geteuid() == 0 }
 
-type platform struct{}
+// Options are the settings of the services; none yet.
+type Options struct{}
 
-func addPlatformFlags(*flag.FlagSet) *platform { return &platform{} }
+// AddFlags registers o's fields as flags of fs: none yet.
+func (o *Options) AddFlags(*flag.FlagSet) {}
 
-func (p *platform) assemble(_ *agent.Config, desktop bool, c *startCheck, _ *slog.Logger) {
+func assemble(_ *agent.Config, _ Options, desktop bool, c *check, _ *slog.Logger) {
 	c.require("screen capture", notOnMacOS("screen capture"))
 	c.optional("remote input", notOnMacOS("remote input"))
 	if desktop {

@@ -141,43 +141,37 @@ func (m *Manager) Start(ctx context.Context, msg *wire.SessionStart) { m.start(c
 
 // Offer takes the broker's WebRTC offer for the running session.
 func (m *Manager) Offer(_ context.Context, msg *wire.SDPOffer) {
-	if s := m.current(msg.SessionID); s != nil {
-		select {
-		case s.offers <- msg.SDP:
-		default:
-			m.log.Warn("duplicate offer ignored", "session_id", msg.SessionID)
-		}
-	}
+	pass(m, msg.SessionID, func(s *session) chan string { return s.offers }, msg.SDP, "duplicate offer ignored")
 }
 
 // Update takes a change of the running session (view-only, display).
 func (m *Manager) Update(_ context.Context, msg *wire.SessionUpdate) {
-	if s := m.current(msg.SessionID); s != nil {
-		select {
-		case s.updates <- *msg:
-		default:
-			m.log.Warn("session update dropped: too many pending", "session_id", msg.SessionID)
-		}
-	}
+	pass(m, msg.SessionID, func(s *session) chan wire.SessionUpdate { return s.updates }, *msg, "session update dropped: too many pending")
 }
 
 // Expiry takes the running session's deadline or final-countdown warning.
 func (m *Manager) Expiry(_ context.Context, msg *wire.SessionExpiry) {
-	if s := m.current(msg.SessionID); s != nil {
-		select {
-		case s.expiry <- *msg:
-		default:
-			m.log.Warn("session expiry notice dropped: too many pending", "session_id", msg.SessionID)
-		}
-	}
+	pass(m, msg.SessionID, func(s *session) chan wire.SessionExpiry { return s.expiry }, *msg, "session expiry notice dropped: too many pending")
 }
 
 // End takes the broker's end of the running session and its reason.
 func (m *Manager) End(_ context.Context, msg *wire.SessionEnd) {
-	if s := m.current(msg.SessionID); s != nil {
-		select {
-		case s.ended <- msg.Reason:
-		default:
+	pass(m, msg.SessionID, func(s *session) chan string { return s.ended }, msg.Reason, "")
+}
+
+// pass hands v to a channel (picked by ch) of session id, if it is the
+// running one, without blocking the link's read loop: when the channel is
+// full v is dropped, with the warning drop unless it is empty.
+func pass[T any](m *Manager, id string, ch func(*session) chan T, v T, drop string) {
+	s := m.current(id)
+	if s == nil {
+		return
+	}
+	select {
+	case ch(s) <- v:
+	default:
+		if drop != "" {
+			m.log.Warn(drop, "session_id", id)
 		}
 	}
 }

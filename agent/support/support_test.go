@@ -15,8 +15,8 @@ import (
 
 	"porthole/agent/consent"
 	"porthole/agent/consent/consenttest"
-	"porthole/agent/stream"
 	"porthole/internal/rtcnet"
+	"porthole/internal/rtcnet/rtcnettest"
 	"porthole/internal/wire"
 )
 
@@ -81,34 +81,6 @@ func (e encoder) Close() error {
 	return nil
 }
 
-// broker plays the broker's media leg: a receive-only video offer with the
-// input channel, as broker/relay makes it.
-func brokerOffer(t *testing.T, api *webrtc.API) *webrtc.PeerConnection {
-	t.Helper()
-	pc, err := api.NewPeerConnection(webrtc.Configuration{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = pc.Close() })
-	if _, err := pc.AddTransceiverFromKind(webrtc.RTPCodecTypeVideo,
-		webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := pc.CreateDataChannel(stream.InputLabel, nil); err != nil {
-		t.Fatal(err)
-	}
-	o, err := pc.CreateOffer(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	g := webrtc.GatheringCompletePromise(pc)
-	if err := pc.SetLocalDescription(o); err != nil {
-		t.Fatal(err)
-	}
-	<-g
-	return pc
-}
-
 // startSession starts a Manager with the platform fake (or none when p is nil),
 // gets consent and answers the broker's offer; it returns the messages
 // the Manager sends.
@@ -142,8 +114,8 @@ func startSession(t *testing.T, p *platformFake) (*Manager, <-chan wire.Message)
 	if c, ok := next(t, sent).(*wire.Consent); !ok || c.Answer != wire.AnswerAllowed {
 		t.Fatalf("sent %+v, want consent allowed", c)
 	}
-	pc := brokerOffer(t, api)
-	m.Offer(ctx, &wire.SDPOffer{SessionID: "s1", SDP: pc.LocalDescription().SDP})
+	pc, offer := rtcnettest.Offer(t, api)
+	m.Offer(ctx, &wire.SDPOffer{SessionID: "s1", SDP: offer})
 	a, ok := next(t, sent).(*wire.SDPAnswer)
 	if !ok {
 		t.Fatalf("sent %+v, want the SDP answer", a)

@@ -12,6 +12,8 @@ import (
 	"github.com/pion/ice/v4"
 	"github.com/pion/webrtc/v4"
 	"go.uber.org/goleak"
+
+	"porthole/internal/rtcnet/rtcnettest"
 )
 
 const wait = 10 * time.Second
@@ -31,33 +33,6 @@ func mustAPI(t *testing.T, cfg Config) *webrtc.API {
 		_ = closer.Close() // idempotent
 	})
 	return api
-}
-
-// offer returns a complete offer with a video transceiver and a data channel, and the
-// peer connection (closed at cleanup).
-func offer(t *testing.T, api *webrtc.API) (*webrtc.PeerConnection, string) {
-	t.Helper()
-	pc, err := api.NewPeerConnection(webrtc.Configuration{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = pc.Close() })
-	if _, err := pc.AddTransceiverFromKind(webrtc.RTPCodecTypeVideo); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := pc.CreateDataChannel("input", nil); err != nil {
-		t.Fatal(err)
-	}
-	o, err := pc.CreateOffer(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	g := webrtc.GatheringCompletePromise(pc)
-	if err := pc.SetLocalDescription(o); err != nil {
-		t.Fatal(err)
-	}
-	<-g
-	return pc, pc.LocalDescription().SDP
 }
 
 type candidate struct{ proto, ip, port, typ string }
@@ -101,7 +76,7 @@ func TestConfigErrors(t *testing.T) {
 
 func TestOfferCodecsAndExtension(t *testing.T) {
 	t.Cleanup(func() { goleak.VerifyNone(t) })
-	_, sdp := offer(t, mustAPI(t, loopback()))
+	_, sdp := rtcnettest.Offer(t, mustAPI(t, loopback()))
 	for _, want := range []string{
 		"m=video 9 UDP/TLS/RTP/SAVPF 96\r\n", // VP8 only, nothing else offered
 		"a=rtpmap:96 VP8/90000",
@@ -125,8 +100,8 @@ func TestOnePortAndRelease(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, sdp1 := offer(t, api)
-	_, sdp2 := offer(t, api)
+	_, sdp1 := rtcnettest.Offer(t, api)
+	_, sdp2 := rtcnettest.Offer(t, api)
 	all := append(candidates(sdp1), candidates(sdp2)...)
 	if len(all) != 2 {
 		t.Fatalf("want one candidate in each offer, got %v", all)
@@ -151,7 +126,7 @@ func TestOnePortAndRelease(t *testing.T) {
 		t.Fatalf("NewAPI on released port %d: %v", port, err)
 	}
 	t.Cleanup(func() { _ = closer2.Close() })
-	_, sdp3 := offer(t, api2)
+	_, sdp3 := rtcnettest.Offer(t, api2)
 	if c := candidates(sdp3); len(c) != 1 || c[0].port != strconv.Itoa(port) {
 		t.Fatalf("fixed port: candidates %v, want port %d", c, port)
 	}
@@ -161,7 +136,7 @@ func TestPublicIPs(t *testing.T) {
 	t.Cleanup(func() { goleak.VerifyNone(t) })
 	cfg := loopback()
 	cfg.PublicIPs = []string{"203.0.113.7"} // documentation range; only written into the SDP
-	_, sdp := offer(t, mustAPI(t, cfg))
+	_, sdp := rtcnettest.Offer(t, mustAPI(t, cfg))
 	c := candidates(sdp)
 	if len(c) != 1 || c[0].ip != "203.0.113.7" || c[0].typ != "host" {
 		t.Fatalf("candidates %v, want one host candidate with the public IP", c)
@@ -173,7 +148,7 @@ func TestICETCPFallback(t *testing.T) {
 	t.Cleanup(func() { goleak.VerifyNone(t) })
 	cfg := loopback()
 	cfg.TCPPort = -1
-	server, sdp := offer(t, mustAPI(t, cfg))
+	server, sdp := rtcnettest.Offer(t, mustAPI(t, cfg))
 	var haveTCP bool
 	for _, c := range candidates(sdp) {
 		haveTCP = haveTCP || (c.proto == "tcp" && c.ip == "127.0.0.1")

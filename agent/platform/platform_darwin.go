@@ -20,17 +20,22 @@ import (
 	"porthole/internal/wire"
 )
 
+// Defaults of porthole-agent: the --prompt value that shows desktop
+// dialogs, the state directory and the elevation socket.
 const (
 	DefaultPrompt        = "dialog"
 	DefaultStateDir      = "/Library/Application Support/Porthole Agent"
 	DefaultElevateSocket = elevsock.DefaultPath
 )
 
+// DefaultRequestSocket is where the agent of stateDir listens for
+// `porthole-agent request-support`.
 func DefaultRequestSocket(stateDir string) string { return filepath.Join(stateDir, "request.sock") }
 
-// displays: none until capture is built.
+// Displays is nil: no display enumeration until capture is built.
 func Displays() func() ([]wire.Display, error) { return nil }
 
+// Privileged reports whether the agent runs as root.
 func Privileged() bool { return os.Geteuid() == 0 }
 
 // Options are the settings of the services; none yet.

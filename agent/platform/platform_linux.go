@@ -22,18 +22,23 @@ import (
 	"porthole/internal/wire"
 )
 
+// Defaults of porthole-agent: the --prompt value that shows desktop
+// dialogs, the state directory and the elevation socket.
 const (
 	DefaultPrompt        = "zenity"
 	DefaultStateDir      = "/var/lib/porthole-agent"
 	DefaultElevateSocket = elevsock.DefaultPath
 )
 
+// DefaultRequestSocket is where the agent of stateDir listens for
+// `porthole-agent request-support`.
 func DefaultRequestSocket(stateDir string) string { return filepath.Join(stateDir, "request.sock") }
 
-// displays lists the monitors of $DISPLAY.
+// Displays lists the monitors of $DISPLAY (for enrollment's inventory).
 func Displays() func() ([]wire.Display, error) { return capture.Displays }
 
-// privileged: granting admin rights needs root (the service runs as root).
+// Privileged reports whether the agent may grant admin rights: it needs
+// root (the service runs as root).
 func Privileged() bool { return os.Geteuid() == 0 }
 
 // Options are the Linux settings of the services (run's Linux-only flags).

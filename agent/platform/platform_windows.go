@@ -23,20 +23,25 @@ import (
 	"porthole/internal/wire"
 )
 
+// Defaults of porthole-agent: the --prompt value that shows desktop
+// dialogs, and the elevation pipe.
 const (
 	DefaultPrompt        = "dialog"
 	DefaultElevateSocket = `\\.\pipe\porthole-agent-elevate`
 )
 
+// DefaultStateDir is the state directory under %ProgramData%.
 var DefaultStateDir = filepath.Join(os.Getenv("ProgramData"), "Porthole Agent")
 
+// DefaultRequestSocket is where the agent of stateDir listens for
+// `porthole-agent request-support`.
 func DefaultRequestSocket(string) string { return `\\.\pipe\porthole-agent-request` }
 
-// displays: none until capture is built.
+// Displays is nil: no display enumeration until capture is built.
 func Displays() func() ([]wire.Display, error) { return nil }
 
-// privileged: granting admin rights needs an elevated administrator or
-// SYSTEM (the service).
+// Privileged reports whether the agent may grant admin rights: it needs
+// an elevated administrator or SYSTEM (the service).
 func Privileged() bool { return windows.GetCurrentProcessToken().IsElevated() }
 
 // Options are the settings of the services; none yet.

@@ -1,5 +1,10 @@
 // Package agent assembles the endpoint side of Porthole: the enrolled
-// identity, the control link to the broker and the inventory it reports.
+// identity, the control link to the broker and the inventory it reports,
+// and routes each broker message to its one handler (see route).
+//
+// The agent knows no operating system: the OS services (screen capture,
+// encoder, input, dialogs) come in Config, filled in for each OS by
+// agent/platform; see docs/adr/0008-agent-platform-seam.md.
 package agent
 
 import (
@@ -40,8 +45,9 @@ type Config struct {
 	Logger   *slog.Logger
 	// Displays enumerates the screens (nil when there is no graphical session).
 	Displays func() ([]wire.Display, error)
-	// Support configures remote-support sessions (display, consent prompt,
-	// input). Its API and Send fields are filled in by New.
+	// Support configures remote-support sessions (screen capture,
+	// encoder, consent prompt, input: platform.Assemble fills those in).
+	// Its API and Send fields are filled in by New.
 	Support support.Config
 	// Request configures end-user support requests (local socket, form,
 	// desktop launcher). Its Send field is filled in by New.

@@ -12,9 +12,12 @@
 // an Event for the broker's audit log.
 //
 // The operating-system work sits behind the small system interface: Linux
-// (useradd/chpasswd/userdel and /proc; tested as root) in system_linux.go,
-// Windows (PowerShell LocalAccounts) and macOS (dscl, sysadminctl) in their
-// own files, compiled but not tested here.
+// (useradd/chpasswd/userdel and /proc; tested as root) in system_linux.go;
+// Windows in winsystem.go, written against the netapi32, WTS and process
+// calls it makes (agent/winlocal) and unit-tested on every OS against
+// winlocaltest.Machine, with system_windows.go plugging in the real calls;
+// macOS (dscl, sysadminctl) in system_darwin.go, compiled but not tested
+// here.
 package accounts
 
 import (
@@ -49,6 +52,11 @@ const (
 	maxTextLen = 256
 	// nameAttempts is how many random names Create tries before giving up.
 	nameAttempts = 20
+	// killRounds bounds the loop that kills a removed user's processes
+	// (processes may start others while we kill); killPause is the pause
+	// between rounds.
+	killRounds = 50
+	killPause  = 20 * time.Millisecond
 )
 
 // Timer gives the channels Run waits on; tests drive it (clocktest.TimerClock).

@@ -38,9 +38,6 @@ const (
 	utmpUserProc   = 7 // USER_PROCESS
 	// unsetLoginUID is /proc/PID/loginuid of processes outside any login.
 	unsetLoginUID = "4294967295"
-	// killRounds bounds the kill loop (processes may fork while we kill).
-	killRounds = 50
-	killPause  = 20 * time.Millisecond
 	// userdel exit statuses (shadow's userdel(8)).
 	userdelNoUser     = 6
 	userdelHomeFailed = 12

@@ -12,23 +12,32 @@
 // A grant is journalled (fsync + rename) before the system is touched.
 // Linux grants with a sudoers drop-in /etc/sudoers.d/porthole-USER (mode
 // 0440, checked with `visudo -cf` before it is moved into place); Windows
-// and macOS add the user to the Administrators / admin group. Run revokes
-// at Until; Reconcile, at start, revokes what is past due, interrupted, or
-// a porthole drop-in the journal does not know.
+// adds the user's SID to the local Administrators group (found by its
+// well-known SID, never by its localised name; wingroup.go) and macOS to
+// the admin group. Run revokes at Until; Reconcile, at start, revokes what
+// is past due or interrupted, and what the platform still shows as granted
+// by porthole although the journal holds no running grant for it (Linux: a
+// porthole drop-in; Windows: a group member whose grant the journal
+// records as porthole's). A user who was an administrator before is never
+// granted, so never revoked: members that are not porthole's are never
+// touched.
 //
-// While a grant is active, a recorder polls /proc (Config.RecordInterval,
-// default 500 ms) for processes with effective uid 0 started on behalf of
-// the user, and reports their start, exec and exit through Config.OnEvent
-// with secrets in arguments redacted. Polling misses processes shorter than
-// the interval; the kernel audit subsystem (execve rules keyed on auid)
-// would see every exec and is the better source where auditd is available.
+// While a grant is active, a recorder polls (Config.RecordInterval,
+// default 500 ms) for processes running elevated on behalf of the user and
+// reports their start, exec and exit through Config.OnEvent with secrets in
+// arguments redacted. Linux reads /proc for processes with effective uid 0
+// (proc_uid.go); Windows lists processes with NtQuerySystemInformation and
+// reads the token of each new one: token user the user's SID and
+// TokenElevation set (proc_token.go). Polling misses processes shorter than
+// the interval; the kernel audit subsystem (execve rules keyed on auid), or
+// on Windows ETW process events / Security event 4688, would see every one.
 //
 // The OS work sits behind two small interfaces this package consumes, one
 // implementation per OS: system (grant, revoke, lookup; system_GOOS.go,
 // built by newSystem) and procSource (the elevated-process watcher;
 // proc_GOOS.go, built by newProcSource). Where a platform cannot record
-// elevated processes yet (Windows, macOS), New fails with ErrUnsupported:
-// no grant goes unrecorded.
+// elevated processes yet (macOS), New fails with ErrUnsupported: no grant
+// goes unrecorded.
 package elevation
 
 import (
@@ -40,6 +49,7 @@ import (
 	"log/slog"
 	"os"
 	"regexp"
+	"slices"
 	"sync"
 	"time"
 
@@ -183,14 +193,16 @@ type Event struct {
 	Note         string
 }
 
-// Process is an elevated process as seen in /proc.
+// Process is an elevated process as the recorder saw it.
 type Process struct {
 	PID  int
 	PPID int
 	// UID is the real uid, EUID the effective one (0); LoginUID is the
-	// audit login uid, -1 when unset.
+	// audit login uid, -1 when unset. All three are -1 on Windows.
 	UID, EUID, LoginUID int
-	Exe                 string
+	// SID is the token user on Windows (empty elsewhere).
+	SID string
+	Exe string
 	// Args is the command line with secrets redacted and long arguments
 	// truncated.
 	Args []string
@@ -204,14 +216,19 @@ type system interface {
 	// an error wrapping ErrBadUser.
 	lookup(ctx context.Context, user string) (string, error)
 	// grant gives user admin rights; until is informational (written into
-	// the drop-in's comment).
+	// the drop-in's comment). An error wrapping errAlreadyAdmin means the
+	// user held the rights already, not through this grant, and nothing
+	// was changed.
 	grant(ctx context.Context, user, uid string, until time.Time) error
-	// revoke takes them away; a user without them is not an error.
-	revoke(ctx context.Context, user string) error
+	// revoke takes them away; a user without them is not an error. uid is
+	// what lookup gave at the grant ("" if unknown).
+	revoke(ctx context.Context, user, uid string) error
 	// granted lists users holding porthole-made rights now, as far as the
-	// platform can tell (Linux: the porthole- drop-ins), and removes
-	// leftover temporary files.
-	granted(ctx context.Context) ([]string, error)
+	// platform can tell, and removes leftover temporary files. ours maps
+	// the users the journal says porthole granted (ended grants aside) to
+	// their uid: Linux ignores it (the porthole- drop-ins are porthole's by
+	// name), Windows checks which of them are still group members.
+	granted(ctx context.Context, ours map[string]string) ([]string, error)
 }
 
 // Manager grants and revokes elevation. Safe for concurrent use.
@@ -408,7 +425,8 @@ func (m *Manager) grantLocked(ctx context.Context, st *state, user, uid string, 
 	mark func(*grantEntry, *Event)) (Session, []Event, error) {
 	until := now.Add(min(d, m.cfg.MaxDuration))
 	e := st.find(user)
-	if e == nil {
+	fresh := e == nil
+	if fresh {
 		e = &grantEntry{SessionID: newID(), User: user, UID: uid, State: stateIntent, GrantedAt: now}
 		st.Grants = append(st.Grants, e)
 	}
@@ -421,9 +439,29 @@ func (m *Manager) grantLocked(ctx context.Context, st *state, user, uid string, 
 	if err := m.journal.Save(st); err != nil {
 		return Session{}, nil, err
 	}
-	if err := m.sys.grant(ctx, user, uid, e.Until); err != nil {
+	err := m.sys.grant(ctx, user, uid, e.Until)
+	if errors.Is(err, errAlreadyAdmin) {
+		if !fresh {
+			// Rights this journal already holds as porthole's (an
+			// extension, or a grant interrupted after the system change).
+			err = nil
+		} else {
+			// Not porthole's: never revoke them. The entry goes, the code
+			// stays spent.
+			st.Grants = slices.DeleteFunc(st.Grants, func(g *grantEntry) bool { return g == e })
+			if serr := m.journal.Save(st); serr != nil {
+				return Session{}, nil, serr
+			}
+			m.log.Info("elevation refused: already an administrator", "user", user)
+			err = fmt.Errorf("%w: %w", ErrBadUser, err)
+			return Session{}, []Event{m.event(EventDenied, &grantEntry{User: user}, func(ev *Event) {
+				ev.Reason, ev.Err = ReasonBadUser, err.Error()
+			})}, err
+		}
+	}
+	if err != nil {
 		if e.State == stateIntent {
-			if rerr := m.sys.revoke(ctx, user); rerr == nil {
+			if rerr := m.sys.revoke(ctx, user, uid); rerr == nil {
 				m.markEnded(e, EventRecovered)
 				if serr := m.journal.Save(st); serr != nil {
 					m.log.Error("journal after failed grant", "user", user, "err", serr)
@@ -435,7 +473,7 @@ func (m *Manager) grantLocked(ctx context.Context, st *state, user, uid string, 
 	e.State = stateActive
 	if err := m.journal.Save(st); err != nil {
 		// Stays "intent" on disk: Reconcile will revoke it. Do it now.
-		if rerr := m.sys.revoke(ctx, user); rerr != nil {
+		if rerr := m.sys.revoke(ctx, user, uid); rerr != nil {
 			m.log.Error("revoke after journal failure", "user", user, "err", rerr)
 		}
 		return Session{}, nil, err
@@ -465,7 +503,7 @@ func (m *Manager) revokeLocked(ctx context.Context, user string) ([]Event, error
 	if e == nil {
 		return nil, fmt.Errorf("%w: %q", ErrUnknownUser, user)
 	}
-	if err := m.sys.revoke(ctx, user); err != nil {
+	if err := m.sys.revoke(ctx, user, e.UID); err != nil {
 		return []Event{m.event(EventRevokeFailed, e, func(ev *Event) { ev.Err = err.Error() })}, err
 	}
 	m.markEnded(e, EventRevoked)
@@ -530,6 +568,12 @@ func (m *Manager) reconcileLocked(ctx context.Context, now time.Time) (time.Time
 	}
 	st.Grants = kept
 	active := map[string]bool{}
+	ours := map[string]string{}
+	for _, e := range st.Grants {
+		if e.State != stateEnded {
+			ours[e.User] = e.UID
+		}
+	}
 	for _, e := range st.Grants {
 		var reason EventKind
 		switch {
@@ -547,7 +591,7 @@ func (m *Manager) reconcileLocked(ctx context.Context, now time.Time) (time.Time
 			}
 			continue
 		}
-		if err := m.sys.revoke(ctx, e.User); err != nil {
+		if err := m.sys.revoke(ctx, e.User, e.UID); err != nil {
 			active[e.User] = true // do not count it as an orphan too
 			events = append(events, m.event(EventRevokeFailed, e, func(ev *Event) { ev.Err = err.Error() }))
 			errs = append(errs, fmt.Errorf("revoke %s: %w", e.User, err))
@@ -562,7 +606,7 @@ func (m *Manager) reconcileLocked(ctx context.Context, now time.Time) (time.Time
 		}
 		dirty = false
 	}
-	users, err := m.sys.granted(ctx)
+	users, err := m.sys.granted(ctx, ours)
 	if err != nil {
 		errs = append(errs, err)
 	}
@@ -571,7 +615,7 @@ func (m *Manager) reconcileLocked(ctx context.Context, now time.Time) (time.Time
 			continue
 		}
 		orphan := &grantEntry{User: u}
-		if err := m.sys.revoke(ctx, u); err != nil {
+		if err := m.sys.revoke(ctx, u, ours[u]); err != nil {
 			events = append(events, m.event(EventRevokeFailed, orphan, func(ev *Event) { ev.Err = err.Error() }))
 			errs = append(errs, fmt.Errorf("remove orphan grant of %s: %w", u, err))
 			continue

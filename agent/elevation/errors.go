@@ -30,6 +30,11 @@ var (
 	ErrJournal = errors.New("elevation: journal")
 	// ErrConfig means the Config is unusable.
 	ErrConfig = errors.New("elevation: invalid config")
+	// errAlreadyAdmin is wrapped by system.grant when the user is an
+	// administrator already, not by porthole's grant (Windows: a member
+	// of Administrators). The Manager refuses such a grant with ErrBadUser
+	// and never revokes rights it did not give.
+	errAlreadyAdmin = errors.New("elevation: already an administrator")
 	// ErrUnsupported means elevated processes cannot be recorded on this
 	// platform; New refuses, since DESIGN promises every elevated process
 	// is recorded.

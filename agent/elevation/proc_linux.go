@@ -34,7 +34,7 @@ func newProcSource() (procSource, error) {
 			}
 		}
 	}
-	return p, nil
+	return uidSource{table: p}, nil
 }
 
 // snapshot reads the status of every process. Processes that exit while it

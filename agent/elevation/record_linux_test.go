@@ -127,6 +127,6 @@ func BenchmarkPoll(b *testing.B) {
 	for b.Loop() {
 		r.poll()
 	}
-	snap, _ := r.cfg.src.snapshot()
+	snap, _ := r.cfg.src.(uidSource).table.snapshot()
 	b.ReportMetric(float64(len(snap)), "procs")
 }

@@ -17,33 +17,25 @@ import (
 const (
 	maxArgLen = 256
 	maxArgs   = 64
-	// maxAncestry bounds the walk up the process tree.
-	maxAncestry = 64
 )
 
-// procEntry is one process in a snapshot: what is needed to decide whether
-// it runs elevated on behalf of a watched user.
-type procEntry struct {
-	pid, ppid  int
-	ruid, euid int
-	// loginuid is the audit login uid, -1 when unset (or not read: it is
-	// only read for euid 0).
-	loginuid int
-}
-
-// procDetail is what is recorded about an attributed process.
-type procDetail struct {
-	exe       string
-	args      []string
-	start     uint64 // kernel start time in ticks: with pid, a unique key
-	startedAt time.Time
-}
-
-// procSource reads the process table: the elevated-process watcher of one
-// OS (proc_GOOS.go, whose newProcSource() (procSource, error) builds it).
+// procSource finds the processes that run elevated on behalf of watched
+// users: uidSource over /proc on Linux (proc_uid.go), tokenSource over
+// process tokens on Windows (proc_token.go).
 type procSource interface {
-	snapshot() (map[int]procEntry, error)
-	detail(pid int) (procDetail, error)
+	// elevated returns those processes, in PID order, for the owners in
+	// watched (uids on Linux, SIDs on Windows, as system.lookup gives
+	// them). Processes that exit while it looks are left out.
+	elevated(watched map[string]bool) ([]sighting, error)
+}
+
+// sighting is one elevated process found by a procSource.
+type sighting struct {
+	// owner is the watched uid or SID it runs on behalf of.
+	owner string
+	key   procKey
+	// proc is what is recorded, Args not yet redacted.
+	proc Process
 }
 
 type recorderConfig struct {
@@ -56,11 +48,10 @@ type recorderConfig struct {
 	log         *slog.Logger
 }
 
-// recorder reports processes that run with euid 0 on behalf of watched
-// users. A process belongs to a user when its loginuid is the user's uid,
-// or, when loginuid is unset (no pam_loginuid in the login path), when the
-// nearest process up its parent chain whose real uid is not 0 is the user's
-// (sudo itself keeps the caller's real uid).
+// recorder reports the processes that run elevated on behalf of watched
+// users (which processes those are is the procSource's business): a start
+// event when one is first seen, an exec event when its program or
+// arguments change, an exit event when it is gone.
 type recorder struct {
 	cfg recorderConfig
 
@@ -71,12 +62,15 @@ type recorder struct {
 
 type watchEntry struct {
 	session, user string
-	uid           int
+	// owner is the user's uid (Linux) or SID (Windows).
+	owner string
 	// draining: the grant ended; processes already elevated may still
 	// start children as root, so they are followed until none is left.
 	draining bool
 }
 
+// procKey identifies a process: its PID with its start time (kernel ticks
+// on Linux, FILETIME on Windows), so a reused PID is another process.
 type procKey struct {
 	pid   int
 	start uint64
@@ -91,20 +85,16 @@ func newRecorder(cfg recorderConfig) *recorder {
 	return &recorder{cfg: cfg, watches: map[string]*watchEntry{}, tracked: map[procKey]*trackedProcess{}}
 }
 
-// watch starts recording for a session; repeated calls are no-ops. uid is
-// the user's numeric uid (other platforms: ignored).
-func (r *recorder) watch(session, user, uid string) {
-	n, err := strconv.Atoi(uid)
-	if err != nil {
-		return // not a numeric uid: a platform without /proc recording
-	}
+// watch starts recording for a session; repeated calls are no-ops. owner
+// is the user's uid or SID, as system.lookup returned it.
+func (r *recorder) watch(session, user, owner string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if w, ok := r.watches[session]; ok {
 		w.draining = false
 		return
 	}
-	r.watches[session] = &watchEntry{session: session, user: user, uid: n}
+	r.watches[session] = &watchEntry{session: session, user: user, owner: owner}
 }
 
 // unwatch ends a session's watch once its elevated processes are gone.
@@ -144,47 +134,35 @@ func (r *recorder) pollLocked() []Event {
 	if len(r.watches) == 0 && len(r.tracked) == 0 {
 		return nil
 	}
-	snap, err := r.cfg.src.snapshot()
+	owners := map[string]*watchEntry{}
+	for _, w := range r.watches {
+		if cur, ok := owners[w.owner]; !ok || (cur.draining && !w.draining) {
+			owners[w.owner] = w
+		}
+	}
+	watched := make(map[string]bool, len(owners))
+	for o := range owners {
+		watched[o] = true
+	}
+	found, err := r.cfg.src.elevated(watched)
 	if err != nil {
 		r.cfg.log.Warn("read process table", "err", err)
 		return nil
 	}
-	byUID := map[int]*watchEntry{}
-	for _, w := range r.watches {
-		if cur, ok := byUID[w.uid]; !ok || (cur.draining && !w.draining) {
-			byUID[w.uid] = w
-		}
-	}
 	now := r.cfg.clock.Now()
 	var events []Event
 	seen := map[procKey]bool{}
-	pids := make([]int, 0, len(snap))
-	for pid := range snap {
-		pids = append(pids, pid)
-	}
-	slices.Sort(pids) // parents before most children: a stable event order
-	for _, pid := range pids {
-		p := snap[pid]
-		if p.euid != 0 {
-			continue
-		}
-		w := attribute(p, snap, byUID)
+	for _, f := range found {
+		w := owners[f.owner]
 		if w == nil {
 			continue
 		}
-		d, err := r.cfg.src.detail(pid)
-		if err != nil {
-			continue // exited meanwhile
-		}
-		key := procKey{pid: pid, start: d.start}
-		seen[key] = true
-		proc := Process{
-			PID: pid, PPID: p.ppid, UID: p.ruid, EUID: p.euid, LoginUID: p.loginuid,
-			Exe: d.exe, Args: r.redact(d.args), StartedAt: d.startedAt,
-		}
-		t, ok := r.tracked[key]
+		seen[f.key] = true
+		proc := f.proc
+		proc.Args = r.redact(proc.Args)
+		t, ok := r.tracked[f.key]
 		if !ok {
-			r.tracked[key] = &trackedProcess{session: w.session, user: w.user, proc: proc}
+			r.tracked[f.key] = &trackedProcess{session: w.session, user: w.user, proc: proc}
 			events = append(events, processEvent(EventProcessStart, w.session, w.user, now, proc))
 			continue
 		}
@@ -215,25 +193,6 @@ func (r *recorder) pollLocked() []Event {
 		}
 	}
 	return events
-}
-
-// attribute returns the watch p runs on behalf of, or nil.
-func attribute(p procEntry, snap map[int]procEntry, byUID map[int]*watchEntry) *watchEntry {
-	if p.loginuid >= 0 {
-		return byUID[p.loginuid]
-	}
-	q := p
-	for range maxAncestry {
-		if q.ruid != 0 {
-			return byUID[q.ruid]
-		}
-		parent, ok := snap[q.ppid]
-		if !ok || q.ppid <= 1 {
-			return nil
-		}
-		q = parent
-	}
-	return nil
 }
 
 // redact applies the secret pattern to every argument and bounds their

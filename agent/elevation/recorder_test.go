@@ -94,7 +94,7 @@ func TestRecorderAttribution(t *testing.T) {
 	src.add(root(30, 1, -1), procDetail{exe: "/usr/sbin/cron", start: 30})
 	src.add(procEntry{pid: 31, ppid: 10, ruid: alice, euid: alice, loginuid: alice}, procDetail{exe: "/bin/ls", start: 31})
 
-	r, got := newTestRecorder(src)
+	r, got := newTestRecorder(uidSource{src})
 	r.poll()
 	if len(*got) != 0 {
 		t.Fatalf("events without a watch: %+v", *got)

@@ -29,7 +29,7 @@ func (adminGroup) grant(ctx context.Context, name, _ string, _ time.Time) error 
 	return dsedit(ctx, "-a", name)
 }
 
-func (adminGroup) revoke(ctx context.Context, name string) error {
+func (adminGroup) revoke(ctx context.Context, name, _ string) error {
 	if err := exec.CommandContext(ctx, "dseditgroup", "-o", "checkmember", "-m", name, "admin").Run(); err != nil {
 		return nil // not a member
 	}
@@ -38,7 +38,7 @@ func (adminGroup) revoke(ctx context.Context, name string) error {
 
 // granted cannot tell porthole's admins from others on macOS: the journal
 // alone drives revocation there.
-func (adminGroup) granted(context.Context) ([]string, error) { return nil, nil }
+func (adminGroup) granted(context.Context, map[string]string) ([]string, error) { return nil, nil }
 
 func dsedit(ctx context.Context, op, name string) error {
 	out, err := exec.CommandContext(ctx, "dseditgroup", "-o", "edit", op, name, "-t", "user", "admin").CombinedOutput()

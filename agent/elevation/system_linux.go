@@ -100,7 +100,7 @@ func (s *sudoers) grant(ctx context.Context, name, uid string, until time.Time) 
 	return err
 }
 
-func (s *sudoers) revoke(_ context.Context, name string) error {
+func (s *sudoers) revoke(_ context.Context, name, _ string) error {
 	err := os.Remove(filepath.Join(s.dir, DropInName(name)))
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("%w: %w", ErrSystem, err)
@@ -113,8 +113,9 @@ func (s *sudoers) revoke(_ context.Context, name string) error {
 
 // granted lists the users of porthole drop-ins and deletes temporary files
 // a crash left behind (only grant creates them, under the Manager's lock,
-// which the caller holds).
-func (s *sudoers) granted(_ context.Context) ([]string, error) {
+// which the caller holds). Every porthole- drop-in is porthole's, so the
+// journal's view is not needed.
+func (s *sudoers) granted(context.Context, map[string]string) ([]string, error) {
 	entries, err := os.ReadDir(s.dir)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrSystem, err)

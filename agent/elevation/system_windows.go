@@ -1,50 +1,22 @@
-//go:build windows
-
 package elevation
 
+// Windows: grants are adminsGroup (wingroup.go) and recording is
+// tokenSource (proc_token.go), both unit-tested on every OS against
+// winlocaltest.Machine; this file plugs in the real Win32 calls.
+
 import (
-	"context"
-	"fmt"
 	"log/slog"
-	"os/exec"
-	"os/user"
-	"strings"
-	"time"
+
+	"porthole/agent/winlocal"
 )
 
-// adminGroups grants by membership of the local Administrators group
-// (addressed by its well-known SID, so localized names do not matter).
-type adminGroups struct{ log *slog.Logger }
+var (
+	_ groups = winlocal.Win32{}
+	_ tokens = winlocal.Win32{}
+)
 
-func newSystem(_ Config, log *slog.Logger) (system, error) { return adminGroups{log: log}, nil }
-
-func (adminGroups) lookup(_ context.Context, name string) (string, error) {
-	u, err := user.Lookup(name)
-	if err != nil {
-		return "", fmt.Errorf("%w: %w", ErrBadUser, err)
-	}
-	return u.Uid, nil // a SID
+func newSystem(_ Config, log *slog.Logger) (system, error) {
+	return adminsGroup{api: winlocal.Win32{}, log: log}, nil
 }
 
-func (adminGroups) grant(ctx context.Context, name, _ string, _ time.Time) error {
-	return powershell(ctx, fmt.Sprintf("Add-LocalGroupMember -SID S-1-5-32-544 -Member '%s' -ErrorAction Stop", psQuote(name)), "already a member")
-}
-
-func (adminGroups) revoke(ctx context.Context, name string) error {
-	return powershell(ctx, fmt.Sprintf("Remove-LocalGroupMember -SID S-1-5-32-544 -Member '%s' -ErrorAction Stop", psQuote(name)), "was not found")
-}
-
-// granted cannot tell porthole's members from others on Windows: the
-// journal alone drives revocation there.
-func (adminGroups) granted(context.Context) ([]string, error) { return nil, nil }
-
-// powershell runs script; output containing benign counts as success.
-func powershell(ctx context.Context, script, benign string) error {
-	out, err := exec.CommandContext(ctx, "powershell.exe", "-NoProfile", "-NonInteractive", "-Command", script).CombinedOutput()
-	if err != nil && !strings.Contains(strings.ToLower(string(out)), benign) {
-		return fmt.Errorf("%w: %s", ErrSystem, strings.TrimSpace(string(out)))
-	}
-	return nil
-}
-
-func psQuote(s string) string { return strings.ReplaceAll(s, "'", "''") }
+func newProcSource() (procSource, error) { return newTokenSource(winlocal.Win32{}), nil }

@@ -12,6 +12,8 @@ pkgs=(
   ca-certificates sudo
   passwd login util-linux bsdutils libpam-modules-bin
   python3-aiosmtpd
+  # Windows agent: cross-build (mingw, nasm for libvpx) and Wine to run it.
+  wine wine64 gcc-mingw-w64-x86-64 g++-mingw-w64-x86-64 nasm dpkg-dev xz-utils
 )
 
 missing=()

@@ -64,6 +64,10 @@ if cached; then
   exit 0
 fi
 
+# A build killed outright (no trap) leaves its directory; nobody else can be
+# building this key while we hold the lock.
+rm -rf "$cache_root/.build-$key."*
+
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 apt_opts=(-o DPkg::Lock::Timeout=300 -qq)
@@ -125,19 +129,25 @@ fi
 start=$SECONDS
 work=$(mktemp -d "$cache_root/.build-$key.XXXXXX")
 trap 'rm -rf "$work"' EXIT
+buildlog="$work/build.log"
+# quiet runs a step with its output in the build log, shown only on failure.
+quiet() {
+  if ! "$@" >>"$buildlog" 2>&1; then
+    tail -n 60 "$buildlog" >&2
+    die "failed: $*"
+  fi
+}
 cd "$work"
 log "downloading source libvpx $version"
-# apt drops privileges to _apt for downloads when it can write here.
-chmod 0755 "$work"
-apt-get "${apt_opts[@]}" source --download-only "libvpx=$version" >&2
+quiet apt-get "${apt_opts[@]}" source --download-only "libvpx=$version"
 dsc=$(ls libvpx_*.dsc)
-dpkg-source --no-check -x "$dsc" src >&2
+quiet dpkg-source --no-check -x "$dsc" src
 
-log "configuring and building (takes a few minutes)"
+log "configuring and building (about 1-3 minutes)"
 cd src
-CROSS=x86_64-w64-mingw32- ./configure --prefix="$dest" "${configure_flags[@]}" >&2
-make -j"${PORTHOLE_JOBS:-2}" >&2
-make install DESTDIR="$work/stage" >&2
+quiet env CROSS=x86_64-w64-mingw32- ./configure --prefix="$dest" "${configure_flags[@]}"
+quiet make -j"${PORTHOLE_JOBS:-2}"
+quiet make install DESTDIR="$work/stage"
 
 out="$work/out"
 mv "$work/stage$dest" "$out"
@@ -148,7 +158,7 @@ pc="$out/lib/pkgconfig/vpx.pc"
 sed -i -E \
   -e 's|^prefix=.*|prefix=${pcfiledir}/../..|' \
   -e '/^Libs:/ s|$| -lpthread|' "$pc"
-grep -q -- '-lpthread' "$pc" || die "unexpected vpx.pc: no Libs line"
+grep -q '^Libs:.*-lpthread' "$pc" || die "unexpected vpx.pc: no Libs line"
 printf '%s\n' "$recipe" >"$out/RECIPE"
 printf '%s\n' "$version" >"$out/VERSION"
 

@@ -46,6 +46,13 @@ func lockCache(ctx context.Context, cache, name string) (func(), error) {
 		inProcess.Unlock()
 		return nil, fmt.Errorf("wine: lock %s: %w", name, err)
 	}
+	// A build killed outright leaves its directory; nobody else can be
+	// building this key while we hold the lock.
+	if stale, _ := filepath.Glob(filepath.Join(cache, ".build-"+name+"-*")); len(stale) > 0 {
+		for _, d := range stale {
+			os.RemoveAll(d)
+		}
+	}
 	return func() {
 		f.Close() // releases the flock
 		inProcess.Unlock()

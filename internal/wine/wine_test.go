@@ -234,3 +234,35 @@ func TestCheckImports(t *testing.T) {
 		t.Fatalf("CheckImports(dynamic pthreads) = %v, want ErrNotSystemDLL naming libwinpthread-1.dll", err)
 	}
 }
+
+// The cached win64 libvpx is what cgo builds for Windows see, and only it.
+func TestLibvpxDir(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	dir, err := LibvpxDir(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"lib/libvpx.a", "include/vpx/vp8cx.h", "lib/pkgconfig/vpx.pc"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			t.Errorf("libvpx cache: %v", err)
+		}
+	}
+	env, ldflags, err := crossEnv(ctx, "", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ldflags != "-extldflags=-static" {
+		t.Errorf("ldflags %q, want a static link", ldflags)
+	}
+	cmd := exec.Command("pkg-config", "--libs", "--cflags", "vpx")
+	cmd.Env = env
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("pkg-config with the cross env: %v", err)
+	}
+	got := string(out)
+	if !strings.Contains(got, dir) || !strings.Contains(got, "-lvpx") || !strings.Contains(got, "-lpthread") || strings.Contains(got, "/usr/") {
+		t.Errorf("pkg-config vpx = %q; want the cache %s only, with -lvpx -lpthread", got, dir)
+	}
+}

@@ -99,13 +99,15 @@ func (a *API) login(w http.ResponseWriter, r *http.Request) {
 	)
 	if next == "" {
 		secret, err = a.cfg.Auth.StartSession(r.Context(), u)
-		a.loggedIn(r, u.ID)
 	} else {
 		secret, err = a.cfg.Auth.StartPendingSession(r.Context(), u)
 	}
 	if err != nil {
 		a.fail(w, r, err)
 		return
+	}
+	if next == "" {
+		a.loggedIn(r, u.ID) // with a second factor, once it is passed
 	}
 	a.setSessionCookie(w, secret)
 	writeJSON(w, http.StatusOK, loginView{Username: u.Username, Role: u.Role, MFA: next})

@@ -165,7 +165,7 @@ func (c *CLICodeRequest) Validate() error {
 }
 
 // limitedCode runs check, a one-time code check for userID, behind the code
-// limiters (the account's, see codeCharge, and the address's): the attempt
+// limiters (the account's, see accountCharge, and the address's): the attempt
 // is reserved before the code is looked at, so parallel guesses count as
 // they arrive; a caller locked out is refused with 429 and audited as
 // failAction with reason "locked"; a failure stays counted when counts(err)

@@ -67,12 +67,3 @@ func (s *Store) KnownLoginAddress(ctx context.Context, userID, addr string, sinc
 		userID, addr, ms(since)).Scan(&n)
 	return n > 0, err
 }
-
-// LoginAddresses lists the addresses userID completed a login from, most
-// recent first.
-func (s *Store) LoginAddresses(ctx context.Context, userID string) ([]string, error) {
-	return orEmpty(queryAll(ctx, s.db, func(row interface{ Scan(...any) error }) (string, error) {
-		var a string
-		return a, row.Scan(&a)
-	}, `SELECT addr FROM login_addresses WHERE user_id = ? ORDER BY last_ok DESC, addr`, userID))
-}

@@ -205,10 +205,6 @@ func TestLoginAddresses(t *testing.T) {
 	if err := s.RememberLoginAddress(ctx, "u2", "ip:z", t0, 3); err != nil {
 		t.Fatal(err)
 	}
-	got, err := s.LoginAddresses(ctx, "u1")
-	if diff := cmp.Diff([]string{"ip:b", "ip:d", "ip:c"}, got); err != nil || diff != "" {
-		t.Fatalf("u1's addresses (-want +got):\n%s %v", diff, err)
-	}
 	for _, tc := range []struct {
 		user, addr string
 		since      time.Time
@@ -216,6 +212,8 @@ func TestLoginAddresses(t *testing.T) {
 	}{
 		{"u1", "ip:b", t0, true},
 		{"u1", "ip:a", t0, false}, // dropped: the oldest of four
+		{"u1", "ip:c", t0, true},
+		{"u1", "ip:d", t0, true},
 		{"u1", "ip:c", t0.Add(3 * time.Hour), false},
 		{"u1", "ip:z", t0, false}, // another user's
 		{"u2", "ip:z", t0, true},

@@ -99,6 +99,13 @@ type Config struct {
 	// NotifyBackoff is the wait before a failed request email's first
 	// retry (default 5s, doubling; tests shorten it).
 	NotifyBackoff time.Duration
+	// PasswordHashes bounds the argon2id password hashes (64 MiB each) that
+	// run at once (default 2 × cores); PasswordHashWait bounds how long a
+	// login waits for one (default 3s) before it is answered 503 with
+	// Retry-After. A few waiters per slot are queued, the rest refused at
+	// once, so a spray of logins cannot take the broker's memory.
+	PasswordHashes   int
+	PasswordHashWait time.Duration
 	// Out receives the one-time first-run admin credentials (default os.Stdout).
 	// They are printed once and never logged.
 	Out io.Writer
@@ -171,6 +178,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("broker: data dir: %w", err)
 	}
 	st, err := store.Open(ctx, filepath.Join(cfg.DataDir, "porthole.db"))
+	if errors.Is(err, store.ErrUsernameCase) {
+		return nil, fmt.Errorf("broker: refusing to start: %w\n(DIR is %s)", err, cfg.DataDir)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("broker: %w", err)
 	}
@@ -190,7 +200,8 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		st.Close()
 		return nil, fmt.Errorf("broker: refusing to start: %w (after %d good records)", err, n)
 	}
-	s.auth = auth.New(st, auth.Config{IdleTimeout: cfg.SessionIdle, AbsoluteTimeout: cfg.SessionAbsolute, Clock: cfg.Clock})
+	s.auth = auth.New(st, auth.Config{IdleTimeout: cfg.SessionIdle, AbsoluteTimeout: cfg.SessionAbsolute, Clock: cfg.Clock,
+		Hashing: auth.HashLimits{Concurrent: cfg.PasswordHashes, Wait: cfg.PasswordHashWait}})
 	s.live = live.NewHub()
 	if err := s.firstRun(ctx); err != nil {
 		st.Close()
@@ -254,19 +265,26 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("broker: %w", err)
 	}
 	mgr, err := mfa.New(mfa.Config{Store: mfasql.New(st.DB()), Box: box, Logger: cfg.Logger})
-	// Account lockouts survive a restart; address limits are a minute long.
-	accounts := mfa.NewLimiter(mfa.LimiterConfig{Store: st, Scope: "account"})
-	if err == nil {
-		err = accounts.Load(ctx, cfg.Clock.Now())
+	// Account and unknown-name lockouts survive a restart; known-address
+	// slowdowns and address limits are a minute long (ADR 0009).
+	limits := func(c mfa.LimiterConfig, scope string) *mfa.Limiter {
+		c.Store, c.Scope = st, scope
+		l := mfa.NewLimiter(c)
+		if err == nil {
+			err = l.Load(ctx, cfg.Clock.Now())
+		}
+		return l
 	}
+	accounts := limits(httpapi.AccountLimits, "account")
+	unknown := limits(httpapi.UnknownNameLimits, "unknown")
 	if err != nil {
 		s.recs.Close()
 		rtcCloser.Close()
 		st.Close()
 		return nil, fmt.Errorf("broker: %w", err)
 	}
-	s.mfa = &httpapi.MFA{Manager: mgr, Accounts: accounts,
-		Addrs: mfa.NewLimiter(mfa.LimiterConfig{Free: 10, MaxDelay: time.Minute, Forget: time.Hour})}
+	s.mfa = &httpapi.MFA{Manager: mgr, Accounts: accounts, Unknown: unknown,
+		Known: mfa.NewLimiter(httpapi.KnownAddressLimits), Addrs: mfa.NewLimiter(httpapi.AddressLimits)}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		s.recs.Close()

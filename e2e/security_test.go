@@ -163,6 +163,8 @@ func TestRoutesByRole(t *testing.T) {
 		{"POST", "/api/users", "", map[string]any{"username": "xy", "role": "auditor"}, adminOnly},
 		{"GET", "/api/users/{id}/mfa", "/api/users/none/mfa", nil, adminOnly},
 		{"POST", "/api/users/{id}/mfa/reset", "/api/users/none/mfa/reset", nil, adminOnly},
+		{"GET", "/api/users/{id}/lock", "/api/users/none/lock", nil, adminOnly},
+		{"POST", "/api/users/{id}/unlock", "/api/users/none/unlock", nil, adminOnly},
 		{"GET", "/api/audit", "", nil, audits},
 		{"GET", "/api/audit/export", "", nil, audits},
 		{"GET", "/api/audit/verify", "", nil, audits},

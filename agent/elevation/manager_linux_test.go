@@ -229,6 +229,42 @@ func TestRateLimit(t *testing.T) {
 	}
 }
 
+// TestRateLimitParallel: wrong codes tried all at once are checked one
+// at a time against the journalled limiter, so exactly FreeFailures are
+// checked and the rest refused, however many arrive together.
+func TestRateLimitParallel(t *testing.T) {
+	elevationtest.NeedRoot(t)
+	h := newHarness(t, "", nil)
+	user, _ := testUser(t)
+	wrong := elevationtest.Code(t, bytes.Repeat([]byte{9}, 32), testDevice, user, time.Hour, h.clk.Now())
+	errs := make(chan error, 16)
+	var wg sync.WaitGroup
+	for range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := h.m.Elevate(context.Background(), user, wrong)
+			errs <- err
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	checked, refused := 0, 0
+	for err := range errs {
+		switch {
+		case errors.Is(err, elevcode.ErrBadCode):
+			checked++
+		case errors.Is(err, ErrRateLimited):
+			refused++
+		default:
+			t.Fatalf("wrong code: %v", err)
+		}
+	}
+	if checked != FreeFailures || refused != 16-FreeFailures {
+		t.Fatalf("16 wrong codes at once: %d checked, %d refused; want %d and %d", checked, refused, FreeFailures, 16-FreeFailures)
+	}
+}
+
 func TestRunRevokesAtExpiry(t *testing.T) {
 	elevationtest.NeedRoot(t)
 	h := newHarness(t, "", nil)

@@ -8,6 +8,7 @@ import (
 
 	"porthole/broker/store"
 	"porthole/internal/clock"
+	"porthole/internal/wire"
 )
 
 // Errors from authentication, matched with errors.Is. The API maps them all
@@ -40,12 +41,15 @@ type Config struct {
 	// (default 10m): a password alone does not buy a long-lived session.
 	PendingTimeout time.Duration
 	Clock          clock.Clock
+	// Hashing bounds concurrent password hashes (defaults in HashLimits).
+	Hashing HashLimits
 }
 
 // Authenticator checks passwords and manages sessions and tokens.
 type Authenticator struct {
 	users users
 	cfg   Config
+	hash  *hasher
 }
 
 // New returns an Authenticator over s.
@@ -62,7 +66,7 @@ func New(s users, cfg Config) *Authenticator {
 	if cfg.Clock == nil {
 		cfg.Clock = clock.Real{}
 	}
-	return &Authenticator{users: s, cfg: cfg}
+	return &Authenticator{users: s, cfg: cfg, hash: newHasher(cfg.Hashing)}
 }
 
 // Principal is an authenticated caller.
@@ -83,25 +87,59 @@ type Principal struct {
 // Can reports whether the principal's role grants p.
 func (p Principal) Can(perm Permission) bool { return p.Role.Can(perm) }
 
-// Password checks a username and password. Unknown users, disabled users and
-// wrong passwords all return ErrBadCredentials after the same work.
+// Password checks a username and password: Lookup, then Verify.
 func (a *Authenticator) Password(ctx context.Context, username, password string) (store.User, error) {
-	u, err := a.users.UserByName(ctx, username)
-	if errors.Is(err, store.ErrNotFound) {
-		_, _ = CheckPassword(dummyHash, password)
+	at, err := a.Lookup(ctx, username)
+	if err != nil {
+		return store.User{}, err
+	}
+	return a.Verify(ctx, at, password)
+}
+
+// Attempt is a login in progress: the name as typed, case-folded, and the
+// account it names when there is one. The API reserves the attempt
+// against the limiter of existing accounts or that of unknown names
+// before Verify spends a hash on it.
+type Attempt struct {
+	Name   string     // wire.FoldUsername of what was typed
+	User   store.User // when Exists
+	Exists bool
+}
+
+// Lookup finds the account a login names (usernames are case-folded).
+// An unknown name is not an error: Verify still costs it a hash.
+func (a *Authenticator) Lookup(ctx context.Context, username string) (Attempt, error) {
+	at := Attempt{Name: wire.FoldUsername(username)}
+	u, err := a.users.UserByName(ctx, at.Name)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return at, nil
+	case err != nil:
+		return at, fmt.Errorf("login: %w", err)
+	}
+	at.User, at.Exists = u, true
+	return at, nil
+}
+
+// Verify checks password for at under the hashing bound. Unknown users,
+// disabled users and wrong passwords all return ErrBadCredentials after
+// the same work (an unknown name is checked against a dummy hash in the
+// same slots); ErrBusy means no hash ran.
+func (a *Authenticator) Verify(ctx context.Context, at Attempt, password string) (store.User, error) {
+	hash := dummyHash
+	if at.Exists {
+		hash = at.User.PasswordHash
+	}
+	ok, err := a.hash.checkPassword(ctx, hash, password)
+	switch {
+	case errors.Is(err, ErrBusy) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded):
+		return store.User{}, err
+	case err != nil:
+		return store.User{}, fmt.Errorf("login %s: %w", at.User.ID, err)
+	case !at.Exists || !ok || at.User.Disabled:
 		return store.User{}, ErrBadCredentials
 	}
-	if err != nil {
-		return store.User{}, fmt.Errorf("login: %w", err)
-	}
-	ok, err := CheckPassword(u.PasswordHash, password)
-	if err != nil {
-		return store.User{}, fmt.Errorf("login %s: %w", u.ID, err)
-	}
-	if !ok || u.Disabled {
-		return store.User{}, ErrBadCredentials
-	}
-	return u, nil
+	return at.User, nil
 }
 
 // StartSession creates a fresh session (a new id at every login, so a

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"errors"
 	"net/http"
+	"strings"
 	"time"
 
 	"porthole/broker/access"
@@ -49,8 +50,20 @@ func (a *API) listEntitlements(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, es)
 }
 
+// accessPolicy is the policy an admin sent, with "user:NAME" approvers
+// case-folded like usernames (ADR 0009).
 func accessPolicy(p wire.AccessPolicy) policy.Policy {
-	return policy.Policy{Approvers: p.Approvers, Approvals: p.Approvals, MaxDuration: time.Duration(p.MaxDurationSeconds) * time.Second,
+	var approvers []string
+	if p.Approvers != nil {
+		approvers = make([]string, len(p.Approvers))
+	}
+	for i, ap := range p.Approvers {
+		if name, ok := strings.CutPrefix(ap, "user:"); ok {
+			ap = "user:" + wire.FoldUsername(name)
+		}
+		approvers[i] = ap
+	}
+	return policy.Policy{Approvers: approvers, Approvals: p.Approvals, MaxDuration: time.Duration(p.MaxDurationSeconds) * time.Second,
 		JustificationRequired: p.JustificationRequired, AllowSelfApproval: p.AllowSelfApproval, AutoApprove: p.AutoApprove}
 }
 

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -122,6 +123,7 @@ func (a *API) routes() {
 	m.HandleFunc("POST /api/enroll-tokens/{id}/revoke", a.authed(auth.Enroll, a.revokeToken))
 	m.HandleFunc("GET /api/users", a.authed(auth.ManageUsers, a.listUsers))
 	m.HandleFunc("POST /api/users", a.authed(auth.ManageUsers, a.createUser))
+	a.lockoutRoutes(m) // account lockout and unlock (lockout.go)
 	m.HandleFunc("GET /api/audit", a.authed(auth.ViewAudit, a.listAudit))
 	a.auditRoutes(m)     // export, verify, session extend (audit.go, expiry.go)
 	a.recordingRoutes(m) // recordings.go
@@ -258,6 +260,9 @@ func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 	switch {
 	case errors.Is(err, auth.ErrBadCredentials):
 		status, msg = http.StatusUnauthorized, "invalid username or password"
+	case errors.Is(err, auth.ErrBusy):
+		w.Header().Set("Retry-After", strconv.Itoa(int(auth.BusyRetry/time.Second)))
+		status, msg = http.StatusServiceUnavailable, err.Error()
 	case errors.Is(err, auth.ErrExpired):
 		status, msg = http.StatusUnauthorized, "session expired, log in again"
 	case errors.Is(err, auth.ErrNoSession):

@@ -244,12 +244,12 @@ func (a *API) createUser(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	pw := auth.NewPassword()
-	hash, err := auth.HashPassword(pw)
+	hash, err := a.cfg.Auth.HashPassword(r.Context(), pw)
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
-	u := store.User{ID: auth.NewID(), Username: req.Username, PasswordHash: hash, Role: req.Role, CreatedAt: a.cfg.Clock.Now()}
+	u := store.User{ID: auth.NewID(), Username: wire.FoldUsername(req.Username), PasswordHash: hash, Role: req.Role, CreatedAt: a.cfg.Clock.Now()}
 	if _, err := a.cfg.Store.UserByName(r.Context(), u.Username); err == nil {
 		a.fail(w, r, store.ErrConflict)
 		return
@@ -280,7 +280,17 @@ func (a *API) enroll(w http.ResponseWriter, r *http.Request) {
 	now := a.cfg.Clock.Now()
 	d := store.Device{ID: auth.NewID(), PublicKey: req.PublicKey, Secret: secret, Hostname: req.Inventory.Hostname,
 		OS: req.Inventory.OS, Arch: req.Inventory.Arch, User: req.Inventory.User, Displays: req.Inventory.Displays, EnrolledAt: now}
+	// Reserved before the token is looked up, like a password: only an
+	// unknown token stays counted (an expired or used-up one guessed nothing).
+	at, wait := a.reserve(r.Context(), now, charge{}, a.addrCharge(r, "enroll:"))
+	if wait > 0 {
+		tooMany(w, wait)
+		return
+	}
 	tok, err := a.cfg.Store.Enroll(r.Context(), auth.TokenHash(req.Token), now, d)
+	if err == nil || !errors.Is(err, store.ErrNotFound) {
+		a.settle(r.Context(), at.refund)
+	}
 	if err != nil {
 		a.log.Warn("enrollment refused", "remote_ip", clientIP(r), "hostname", req.Inventory.Hostname, "err", err)
 		_ = a.recordActor(r, "anonymous", "device.enroll_failed", "", map[string]any{"hostname": req.Inventory.Hostname, "reason": err.Error()})

@@ -9,31 +9,45 @@ import (
 	"porthole/internal/wire"
 )
 
-// passwordStep is the first login step shared by the portal and the CLI:
-// both limiters are checked before the password is, every failure counts
-// against the account name and the address and is audited, and every
-// refusal looks the same whether or not the user exists. It answers the
-// request itself when ok is false.
+// passwordStep is the first login step shared by the portal and the CLI.
+// The attempt is reserved on its account's limiter (or the unknown names')
+// and its address's before the password is hashed, so parallel guesses
+// count as they arrive; the hash waits for a slot (auth.HashLimits) and a
+// broker too busy answers 503 and refunds the attempt. Every failure is
+// audited, and every refusal looks the same whether or not the user
+// exists. It answers the request itself when ok is false.
 func (a *API) passwordStep(w http.ResponseWriter, r *http.Request, req wire.LoginRequest, via string) (u store.User, ok bool) {
+	ctx := r.Context()
 	now := a.cfg.Clock.Now()
-	at := a.attemptFor(r, passwordKey(req.Username))
-	if wait := a.locked(at, now); wait > 0 {
-		_ = a.record(r, "login.failed", "", map[string]any{"username": req.Username, "reason": "locked", "via": via})
+	look, err := a.cfg.Auth.Lookup(ctx, req.Username)
+	if err != nil {
+		a.fail(w, r, err)
+		return u, false
+	}
+	acct, err := a.loginCharge(ctx, r, look, now)
+	if err != nil {
+		a.fail(w, r, err)
+		return u, false
+	}
+	at, wait := a.reserve(ctx, now, acct, a.addrCharge(r, ""))
+	if wait > 0 {
+		_ = a.record(r, "login.failed", "", map[string]any{"username": look.Name, "reason": "locked", "via": via})
 		tooMany(w, wait)
 		return u, false
 	}
-	u, err := a.cfg.Auth.Password(r.Context(), req.Username, req.Password)
+	u, err = a.cfg.Auth.Verify(ctx, look, req.Password)
 	if err != nil {
-		if errors.Is(err, auth.ErrBadCredentials) {
-			a.failedAttempt(r.Context(), at, now)
-			if aerr := a.record(r, "login.failed", "", map[string]any{"username": req.Username, "reason": "bad_credentials", "via": via}); aerr != nil {
+		if errors.Is(err, auth.ErrBadCredentials) { // a guess: it stays counted
+			if aerr := a.record(r, "login.failed", "", map[string]any{"username": look.Name, "reason": "bad_credentials", "via": via}); aerr != nil {
 				a.log.Error("audit login failure", "err", aerr)
 			}
+		} else {
+			a.settle(ctx, at.refund) // no hash ran, or it broke: nothing was guessed
 		}
 		a.fail(w, r, err)
 		return u, false
 	}
-	a.goodAttempt(r.Context(), at)
+	a.settle(ctx, at.succeed)
 	return u, true
 }
 
@@ -91,6 +105,9 @@ func (a *API) login(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		a.fail(w, r, err)
 		return
+	}
+	if next == "" {
+		a.loggedIn(r, u.ID) // with a second factor, once it is passed
 	}
 	a.setSessionCookie(w, secret)
 	writeJSON(w, http.StatusOK, loginView{Username: u.Username, Role: u.Role, MFA: next})
@@ -151,5 +168,6 @@ func (a *API) issueCLIToken(w http.ResponseWriter, r *http.Request, u store.User
 		a.fail(w, r, err)
 		return
 	}
+	a.loggedIn(r, u.ID)
 	writeJSON(w, http.StatusOK, map[string]any{"token": tok, "expires_at": t.ExpiresAt, "username": u.Username, "role": u.Role})
 }

@@ -6,9 +6,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
-	"net/netip"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -23,10 +21,18 @@ import (
 // password and code attempt goes through.
 type MFA struct {
 	Manager *mfa.Manager
-	// Accounts limits attempts per account (username for passwords, user
-	// id for codes); Addrs per client address. Defaults as documented on
-	// mfa.Limiter when nil.
+	// The brute-force limiters (ADR 0009); each defaults when nil.
+	// Accounts counts attempts on existing accounts from addresses they
+	// have not logged in from (keys "login:ID", "mfa:ID"; locks, up to 15
+	// minutes; never evicted: bounded by the number of users). Known
+	// counts attempts from an address the account has completed a login
+	// from ("login:ID@ADDR"; slowed, at most a minute, never locked out).
+	// Unknown counts names of no account ("login:NAME"; like Accounts, so
+	// a lockout says nothing about existence, but bounded and evictable).
+	// Addrs counts per client address ("ip:…", "enroll:ip:…").
 	Accounts *mfa.Limiter
+	Known    *mfa.Limiter
+	Unknown  *mfa.Limiter
 	Addrs    *mfa.Limiter
 
 	mu      sync.Mutex
@@ -47,10 +53,16 @@ func (m *MFA) withDefaults() *MFA {
 		m = &MFA{}
 	}
 	if m.Accounts == nil {
-		m.Accounts = mfa.NewLimiter(mfa.LimiterConfig{})
+		m.Accounts = mfa.NewLimiter(AccountLimits)
+	}
+	if m.Known == nil {
+		m.Known = mfa.NewLimiter(KnownAddressLimits)
+	}
+	if m.Unknown == nil {
+		m.Unknown = mfa.NewLimiter(UnknownNameLimits)
 	}
 	if m.Addrs == nil {
-		m.Addrs = mfa.NewLimiter(mfa.LimiterConfig{Free: 10, MaxDelay: time.Minute, Forget: time.Hour})
+		m.Addrs = mfa.NewLimiter(AddressLimits)
 	}
 	return m
 }
@@ -152,60 +164,25 @@ func (c *CLICodeRequest) Validate() error {
 	return (&CodeRequest{Code: c.Code}).Validate()
 }
 
-// attempt names the limiter keys one password or code attempt counts against.
-type attempt struct{ account, addr string }
-
-func (a *API) attemptFor(r *http.Request, account string) attempt {
-	ip := clientIP(r)
-	addr := "ip:" + ip
-	if ad, err := netip.ParseAddr(ip); err == nil {
-		addr = mfa.IPKey(ad)
-	}
-	return attempt{account: account, addr: addr}
-}
-
-// locked returns how long the attempt must wait (zero when it may go ahead).
-func (a *API) locked(at attempt, now time.Time) time.Duration {
-	w1, _ := a.cfg.MFA.Accounts.Check(at.account, now)
-	w2, _ := a.cfg.MFA.Addrs.Check(at.addr, now)
-	return max(w1, w2)
-}
-
-// failedAttempt counts a wrong guess against the account and the address.
-// The save outlives the request (a guesser who hangs up still counts), and
-// a limiter that cannot save the failure still counts it in memory, so the
-// error is logged, not answered.
-func (a *API) failedAttempt(ctx context.Context, at attempt, now time.Time) {
-	ctx = context.WithoutCancel(ctx)
-	for _, c := range []struct {
-		l   *mfa.Limiter
-		key string
-	}{{a.cfg.MFA.Accounts, at.account}, {a.cfg.MFA.Addrs, at.addr}} {
-		if _, err := c.l.Fail(ctx, c.key, now); err != nil {
-			a.log.Error("brute-force limiter", "err", err)
-		}
-	}
-}
-
-// goodAttempt forgets the account's failures. The address keeps its own:
-// one valid account must not reset the limit for guessing others.
-func (a *API) goodAttempt(ctx context.Context, at attempt) {
-	if err := a.cfg.MFA.Accounts.Succeed(ctx, at.account); err != nil {
-		a.log.Error("brute-force limiter", "err", err)
-	}
-}
-
 // limitedCode runs check, a one-time code check for userID, behind the code
-// limiters (per account and per address): a caller locked out is refused
-// with 429 before the code is looked at and audited as failAction with
-// reason "locked"; a failure is counted against the limit when counts(err)
-// says it was a guess, audited through codeFailure and answered; a success
-// forgets the account's failures. details go into both audit events. It
-// answers the request itself when it returns false.
+// limiters (the account's, see accountCharge, and the address's): the attempt
+// is reserved before the code is looked at, so parallel guesses count as
+// they arrive; a caller locked out is refused with 429 and audited as
+// failAction with reason "locked"; a failure stays counted when counts(err)
+// says it was a guess (otherwise it is refunded), and is audited through
+// codeFailure and answered; a success forgets the account's failures.
+// details go into both audit events. It answers the request itself when it
+// returns false.
 func (a *API) limitedCode(w http.ResponseWriter, r *http.Request, userID, username string, now time.Time,
 	failAction string, details map[string]any, counts func(error) bool, check func() error) bool {
-	at := a.attemptFor(r, codeKey(userID))
-	if wait := a.locked(at, now); wait > 0 {
+	ctx := r.Context()
+	acct, err := a.accountCharge(ctx, r, "mfa", userID, now)
+	if err != nil {
+		a.fail(w, r, err)
+		return false
+	}
+	at, wait := a.reserve(ctx, now, acct, a.addrCharge(r, ""))
+	if wait > 0 {
 		locked := map[string]any{"reason": "locked"}
 		for k, v := range details {
 			locked[k] = v
@@ -215,13 +192,13 @@ func (a *API) limitedCode(w http.ResponseWriter, r *http.Request, userID, userna
 		return false
 	}
 	if err := check(); err != nil {
-		if counts(err) {
-			a.failedAttempt(r.Context(), at, now)
+		if !counts(err) {
+			a.settle(ctx, at.refund)
 		}
 		a.codeFailure(w, r, "user:"+username, failAction, userID, err, details)
 		return false
 	}
-	a.goodAttempt(r.Context(), at)
+	a.settle(ctx, at.succeed)
 	return true
 }
 
@@ -237,12 +214,6 @@ func tooMany(w http.ResponseWriter, wait time.Duration) {
 	w.Header().Set("Retry-After", strconv.Itoa(secs))
 	writeJSON(w, http.StatusTooManyRequests, map[string]any{"error": "too many failed attempts, try again later", "retry_after": secs})
 }
-
-// passwordKey is the limiter key of a login name, whether or not the user
-// exists, so lockouts say nothing about existence.
-func passwordKey(username string) string { return "login:" + strings.ToLower(username) }
-
-func codeKey(userID string) string { return "mfa:" + userID }
 
 // secondFactor says what a user must do after the password: "verify" when
 // enrolled, "enroll" when the portal requires MFA and the user has none,
@@ -348,6 +319,7 @@ func (a *API) loginMFA(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
+	a.loggedIn(r, p.UserID)
 	a.setSessionCookie(w, secret)
 	writeJSON(w, http.StatusOK, meView{Username: p.Username, Role: string(p.Role)})
 }
@@ -528,6 +500,9 @@ func (a *API) mfaConfirm(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		a.fail(w, r, err)
 		return
+	}
+	if p.MFAPending {
+		a.loggedIn(r, p.UserID)
 	}
 	a.setSessionCookie(w, secret)
 	writeJSON(w, http.StatusOK, map[string]any{"recovery_codes": codes, "username": p.Username, "role": string(p.Role)})

@@ -14,9 +14,11 @@ import (
 	"porthole/broker/secretbox"
 )
 
-// A login's second step as the HTTP layer should run it: check both
-// limiters before touching the code, Fail both on a wrong code, Succeed the
-// account on a right one, and show one generic message for every failure.
+// A login's second step as the HTTP layer should run it: reserve the
+// attempt on both limiters before touching the code (so parallel guesses
+// count as they arrive), leave a wrong guess counted, Succeed the account
+// and Refund the address on a right one, and show one generic message for
+// every failure.
 func Example_loginSecondStep() {
 	ctx := context.Background()
 	key, _ := secretbox.NewKey()
@@ -32,24 +34,25 @@ func Example_loginSecondStep() {
 	fmt.Println("recovery codes shown once:", len(recovery))
 
 	secondStep := func(userID string, ip netip.Addr, code string, now time.Time) string {
-		for _, k := range []struct {
-			l   *mfa.Limiter
-			key string
-		}{{accounts, "user:" + userID}, {addrs, mfa.IPKey(ip)}} {
-			if wait, err := k.l.Check(k.key, now); err != nil {
-				return fmt.Sprintf("429 retry after %v", wait)
-			}
+		// Errors other than ErrLocked come only with a Store.
+		account, wait, _ := accounts.Reserve(ctx, "user:"+userID, now)
+		if wait > 0 {
+			return fmt.Sprintf("429 retry after %v", wait)
+		}
+		addr, wait, _ := addrs.Reserve(ctx, mfa.IPKey(ip), now)
+		if wait > 0 {
+			_ = account.Refund(ctx) // not checked: not a guess
+			return fmt.Sprintf("429 retry after %v", wait)
 		}
 		err := m.Verify(ctx, userID, code, now)
 		if errors.Is(err, mfa.ErrInvalidCode) || errors.Is(err, mfa.ErrReplayed) {
 			err = m.UseRecoveryCode(ctx, userID, code, now) // the same box accepts either
 		}
 		if err != nil {
-			_, _ = accounts.Fail(ctx, "user:"+userID, now) // errors only with a Store
-			_, _ = addrs.Fail(ctx, mfa.IPKey(ip), now)
-			return "401 invalid code" // audit err itself, never the code
+			return "401 invalid code" // still counted; audit err itself, never the code
 		}
-		_ = accounts.Succeed(ctx, "user:"+userID)
+		_ = account.Succeed(ctx)
+		_ = addr.Refund(ctx)
 		return "200 logged in (rotate the session id, set mfa_at)"
 	}
 

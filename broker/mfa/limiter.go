@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"strings"
 	"sync"
 	"time"
 
@@ -34,7 +35,15 @@ type LimiterConfig struct {
 	Forget time.Duration
 	// MaxEntries bounds memory (default 10000 keys, about 1 MB). When full,
 	// forgotten keys go first, then the key whose last failure is oldest.
+	// Give a limiter whose keys an attacker can make up (client addresses,
+	// names of no account) its own MaxEntries, apart from the limiters of
+	// real accounts, so that a flood of made-up keys cannot evict a real
+	// account's count.
 	MaxEntries int
+	// NoEviction says the caller bounds the keys itself (one or a few per
+	// existing account): no key is ever dropped to make room, and
+	// MaxEntries is ignored.
+	NoEviction bool
 	// Store, when set, keeps every key's failures under Scope, so that a
 	// restart does not lift a lockout: Load reads them back. The broker
 	// keeps the per-account limiter; per-address state is short-lived
@@ -45,15 +54,25 @@ type LimiterConfig struct {
 
 // Limiter slows brute force against one kind of key (an account, or a client
 // address): after Free consecutive failures each attempt must wait
-// BaseDelay, doubling per failure up to MaxDelay. Callers Check before
-// doing the expensive or secret-dependent work, Fail on a wrong password or
-// code, and Succeed on a right one. Use one Limiter per kind of key:
-// accounts with the defaults (lockout of 15 minutes), and client addresses
-// with a gentler curve such as {Free: 10, MaxDelay: time.Minute, Forget:
-// time.Hour}, since many users may share one NAT. Do not Succeed an address
-// on a good login, or an attacker with one valid account could reset it.
-// It is safe for concurrent use and never sleeps: callers answer 429 with
-// the wait instead of holding a connection.
+// BaseDelay, doubling per failure up to MaxDelay.
+//
+// An attempt is counted before it is checked: Reserve, before the
+// expensive or secret-dependent work, refuses a key that must wait and
+// otherwise counts the attempt as a failure at once, so N attempts running
+// in parallel count as N (checking first and counting after the work let
+// every one of N parallel guesses through). The caller then settles the
+// Reservation: Succeed on a right password or code (the key's failures are
+// forgotten), Refund when the attempt was not a guess after all (the check
+// never ran, or it failed for a reason that guesses nothing), and nothing
+// on a wrong guess, which stays counted.
+//
+// Use one Limiter per kind of key: accounts with the defaults (lockout of
+// 15 minutes), and client addresses with a gentler curve such as {Free:
+// 10, MaxDelay: time.Minute, Forget: time.Hour}, since many users may share
+// one NAT. Refund an address on a good login, never Succeed it, or an
+// attacker with one valid account could reset it. It is safe for
+// concurrent use and never sleeps: callers answer 429 with the wait
+// instead of holding a connection.
 type Limiter struct {
 	cfg LimiterConfig
 
@@ -68,6 +87,11 @@ type limitEntry struct {
 	failures    int
 	lastFail    time.Time
 	lockedUntil time.Time
+	// round counts how often failures started again from zero (a key
+	// forgotten in place), so a Refund from before does not undo a count
+	// from after; seq counts reservations, so the latest one's Refund can
+	// restore the state before it exactly.
+	round, seq int
 }
 
 // NewLimiter returns a Limiter with cfg's zero fields defaulted.
@@ -97,7 +121,8 @@ func NewLimiter(cfg LimiterConfig) *Limiter {
 }
 
 // Check returns how long key must wait before its next attempt, with
-// ErrLocked when that is more than zero.
+// ErrLocked when that is more than zero. It counts nothing: it is for
+// showing a key's state; attempts go through Reserve.
 func (l *Limiter) Check(key string, now time.Time) (time.Duration, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -116,17 +141,47 @@ func (l *Limiter) Check(key string, now time.Time) (time.Duration, error) {
 	return 0, nil
 }
 
-// Fail records a failed attempt for key at now and returns the wait it
-// now imposes (zero while within Free). The error is the Store's; the
-// failure counts in memory regardless.
-func (l *Limiter) Fail(ctx context.Context, key string, now time.Time) (time.Duration, error) {
+// Failures returns key's consecutive failures that still count at now.
+func (l *Limiter) Failures(key string, now time.Time) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	el, ok := l.byKey[key]
+	if !ok || l.staleLocked(el.Value.(*limitEntry), now) {
+		return 0
+	}
+	return el.Value.(*limitEntry).failures
+}
+
+// Reservation is one attempt Reserve counted as a failure, to be settled
+// once by Succeed or Refund (or left alone: a wrong guess). A nil
+// Reservation settles nothing.
+type Reservation struct {
+	l          *Limiter
+	key        string
+	entry      *limitEntry
+	round, seq int
+	// what the entry held before this attempt
+	prevLast, prevUntil time.Time
+	settled             bool // guarded by l.mu
+}
+
+// Reserve counts an attempt on key at now as a failure before the attempt
+// is checked, in one step with the lock test. When key must wait, nothing
+// is counted and Reserve returns the wait with ErrLocked. Otherwise the
+// attempt is counted and wait is zero; err, if not nil, is the Store's (the
+// failure counts in memory regardless, and the Reservation is good).
+func (l *Limiter) Reserve(ctx context.Context, key string, now time.Time) (r *Reservation, wait time.Duration, err error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	var e *limitEntry
 	if el, ok := l.byKey[key]; ok {
 		e = el.Value.(*limitEntry)
 		if l.staleLocked(e, now) {
-			e.failures = 0
+			e.failures, e.lockedUntil = 0, time.Time{}
+			e.round++
+		}
+		if wait := e.lockedUntil.Sub(now); wait > 0 {
+			return nil, wait, ErrLocked
 		}
 		l.order.MoveToBack(el)
 	} else {
@@ -134,21 +189,80 @@ func (l *Limiter) Fail(ctx context.Context, key string, now time.Time) (time.Dur
 		e = &limitEntry{key: key}
 		l.byKey[key] = l.order.PushBack(e)
 	}
+	r = &Reservation{l: l, key: key, entry: e, round: e.round, seq: e.seq + 1, prevLast: e.lastFail, prevUntil: e.lockedUntil}
 	e.failures++
+	e.seq++
 	e.lastFail = now
-	d := l.delay(e.failures)
-	e.lockedUntil = now.Add(d)
+	e.lockedUntil = now.Add(l.delay(e.failures))
+	return r, 0, l.saveLocked(ctx, e)
+}
+
+// saveLocked writes e to the Store, after deleting the keys dropped from
+// memory (under mu, so the Store sees a key's changes in order, and a key
+// dropped and failing again is saved anew).
+func (l *Limiter) saveLocked(ctx context.Context, e *limitEntry) error {
 	if l.cfg.Store == nil {
-		return d, nil
+		return nil
 	}
-	// Under mu, so the Store sees a key's failures in order; keys dropped
-	// first, so a key dropped and failing again is saved anew.
 	err := l.forgetGoneLocked(ctx)
-	if serr := l.cfg.Store.SaveLoginLimit(ctx, l.cfg.Scope, store.LoginLimit{Key: key, Failures: e.failures, LastFail: now,
+	if serr := l.cfg.Store.SaveLoginLimit(ctx, l.cfg.Scope, store.LoginLimit{Key: e.key, Failures: e.failures, LastFail: e.lastFail,
 		LockedUntil: e.lockedUntil}); serr != nil {
 		err = errors.Join(err, fmt.Errorf("limiter %s: save a failure: %w", l.cfg.Scope, serr))
 	}
-	return d, err
+	return err
+}
+
+// Succeed forgets the reservation's key and all its failures (after a
+// right password or code). The error is the Store's; the key is forgotten
+// in memory regardless.
+func (r *Reservation) Succeed(ctx context.Context) error {
+	if r == nil {
+		return nil
+	}
+	r.l.mu.Lock()
+	settled := r.settled
+	r.settled = true
+	r.l.mu.Unlock()
+	if settled {
+		return nil
+	}
+	return r.l.Succeed(ctx, r.key)
+}
+
+// Refund takes back the failure Reserve counted, for an attempt that was
+// not checked (the work was refused or broke) or that guessed nothing. A
+// key forgotten or started afresh since is left alone. The error is the
+// Store's.
+func (r *Reservation) Refund(ctx context.Context) error {
+	if r == nil {
+		return nil
+	}
+	l := r.l
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if r.settled {
+		return nil
+	}
+	r.settled = true
+	el, ok := l.byKey[r.key]
+	if !ok || el.Value.(*limitEntry) != r.entry || r.entry.round != r.round || r.entry.failures == 0 {
+		return nil
+	}
+	e := r.entry
+	e.failures--
+	if e.failures == 0 {
+		l.removeLocked(el)
+		if l.cfg.Store == nil {
+			return nil
+		}
+		return l.forgetGoneLocked(ctx)
+	}
+	if e.seq == r.seq { // nothing reserved since: back to before
+		e.lastFail, e.lockedUntil = r.prevLast, r.prevUntil
+	} else if until := e.lastFail.Add(l.delay(e.failures)); until.Before(e.lockedUntil) {
+		e.lockedUntil = until
+	}
+	return l.saveLocked(ctx, e)
 }
 
 // forgetGoneLocked deletes from the Store the keys dropped from memory, so
@@ -164,8 +278,9 @@ func (l *Limiter) forgetGoneLocked(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// Succeed forgets key's failures (after a correct password or code). The
-// error is the Store's; the key is forgotten in memory regardless.
+// Succeed forgets key's failures (after a correct password or code, or an
+// admin's unlock). The error is the Store's; the key is forgotten in
+// memory regardless.
 func (l *Limiter) Succeed(ctx context.Context, key string) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -178,6 +293,27 @@ func (l *Limiter) Succeed(ctx context.Context, key string) error {
 		return nil
 	}
 	return l.forgetGoneLocked(ctx)
+}
+
+// ForgetPrefix forgets every key that starts with prefix (an admin's
+// unlock of one account) and returns how many there were. The error is
+// the Store's; the keys are forgotten in memory regardless.
+func (l *Limiter) ForgetPrefix(ctx context.Context, prefix string) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := 0
+	for el := l.order.Front(); el != nil; {
+		next := el.Next()
+		if strings.HasPrefix(el.Value.(*limitEntry).key, prefix) {
+			l.removeLocked(el)
+			n++
+		}
+		el = next
+	}
+	if l.cfg.Store == nil {
+		return n, nil
+	}
+	return n, l.forgetGoneLocked(ctx)
 }
 
 // Load reads the Store's entries into the Limiter (pruning forgotten ones
@@ -240,10 +376,13 @@ func (l *Limiter) removeLocked(el *list.Element) {
 }
 
 // makeRoomLocked drops forgotten keys from the old end, then, if still
-// full, the key that failed longest ago.
+// full and the Limiter may evict, the key that failed longest ago.
 func (l *Limiter) makeRoomLocked(now time.Time) {
 	for el := l.order.Front(); el != nil && l.staleLocked(el.Value.(*limitEntry), now); el = l.order.Front() {
 		l.removeLocked(el)
+	}
+	if l.cfg.NoEviction {
+		return
 	}
 	for len(l.byKey) >= l.cfg.MaxEntries {
 		l.removeLocked(l.order.Front())

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net/netip"
 	"path/filepath"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -14,14 +16,19 @@ import (
 	"porthole/internal/clock/clocktest"
 )
 
-// fail is Limiter.Fail for a limiter without a Store (which cannot fail).
-func fail(t *testing.T, l *mfa.Limiter, key string, now time.Time) time.Duration {
+// fail counts one wrong guess on key the way callers do (Reserve, left
+// unsettled), first waiting out any lock on clk, and returns the wait the
+// failure imposes.
+func fail(t *testing.T, l *mfa.Limiter, clk *clocktest.Fake, key string) time.Duration {
 	t.Helper()
-	d, err := l.Fail(context.Background(), key, now)
-	if err != nil {
-		t.Fatal(err)
+	if wait, _ := l.Check(key, clk.Now()); wait > 0 {
+		clk.Advance(wait)
 	}
-	return d
+	if _, wait, err := l.Reserve(context.Background(), key, clk.Now()); wait != 0 || err != nil {
+		t.Fatalf("Reserve(%s) = %v, %v", key, wait, err)
+	}
+	wait, _ := l.Check(key, clk.Now())
+	return wait
 }
 
 func TestLimiterBackoffSchedule(t *testing.T) {
@@ -38,15 +45,15 @@ func TestLimiterBackoffSchedule(t *testing.T) {
 		if wait, err := l.Check("user:ann", clk.Now()); wait != 0 || err != nil {
 			t.Fatalf("before failure %d: Check = %v, %v; want free", n, wait, err)
 		}
-		if got := fail(t, l, "user:ann", clk.Now()); got != w {
+		if got := fail(t, l, clk, "user:ann"); got != w {
 			t.Fatalf("failure %d: wait %v, want %v", n, got, w)
 		}
 		if w == 0 {
 			continue
 		}
-		// Locked until exactly w has passed.
-		if wait, err := l.Check("user:ann", clk.Now()); wait != w || !errors.Is(err, mfa.ErrLocked) {
-			t.Fatalf("after failure %d: Check = %v, %v; want %v, ErrLocked", n, wait, err, w)
+		// Locked until exactly w has passed, and a locked key counts nothing.
+		if _, wait, err := l.Reserve(context.Background(), "user:ann", clk.Now()); wait != w || !errors.Is(err, mfa.ErrLocked) {
+			t.Fatalf("after failure %d: Reserve = %v, %v; want %v, ErrLocked", n, wait, err, w)
 		}
 		clk.Advance(w - time.Millisecond)
 		if wait, err := l.Check("user:ann", clk.Now()); wait != time.Millisecond || !errors.Is(err, mfa.ErrLocked) {
@@ -54,9 +61,12 @@ func TestLimiterBackoffSchedule(t *testing.T) {
 		}
 		clk.Advance(time.Millisecond)
 	}
-	// After 20 failures the account is locked for 15 minutes; the right
-	// password in that time is refused because Check comes first.
-	fail(t, l, "user:ann", clk.Now())
+	if got := l.Failures("user:ann", clk.Now()); got != 20 {
+		t.Fatalf("Failures = %d, want 20 (refused attempts do not count)", got)
+	}
+	// After 21 failures the account is locked for 15 minutes; the right
+	// password in that time is refused because Reserve comes first.
+	fail(t, l, clk, "user:ann")
 	if wait, err := l.Check("user:ann", clk.Now()); wait != 15*time.Minute || !errors.Is(err, mfa.ErrLocked) {
 		t.Fatalf("locked account: Check = %v, %v", wait, err)
 	}
@@ -68,19 +78,24 @@ func TestLimiterBackoffSchedule(t *testing.T) {
 		t.Fatalf("lock did not lift after its time: %v", err)
 	}
 	// Success clears the history: the next failure is free again.
-	if err := l.Succeed(context.Background(), "user:ann"); err != nil {
+	r, _, err := l.Reserve(context.Background(), "user:ann", clk.Now())
+	if err != nil {
 		t.Fatal(err)
 	}
-	if got := fail(t, l, "user:ann", clk.Now()); got != 0 {
+	if err := r.Succeed(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := fail(t, l, clk, "user:ann"); got != 0 {
 		t.Fatalf("first failure after success: wait %v", got)
 	}
 }
 
 func TestLimiterCustomConfig(t *testing.T) {
+	clk := clocktest.New(t0)
 	l := mfa.NewLimiter(mfa.LimiterConfig{Free: 2, BaseDelay: 10 * time.Second, MaxDelay: 30 * time.Second})
 	var got []time.Duration
 	for range 5 {
-		got = append(got, fail(t, l, "ip:192.0.2.1", t0))
+		got = append(got, fail(t, l, clk, "ip:192.0.2.1"))
 	}
 	want := fmt.Sprint([]time.Duration{0, 0, 10 * time.Second, 20 * time.Second, 30 * time.Second})
 	if fmt.Sprint(got) != want {
@@ -88,14 +103,120 @@ func TestLimiterCustomConfig(t *testing.T) {
 	}
 }
 
+// TestLimiterParallelAttempts: attempts that arrive together each count
+// before any is checked, so exactly Free+1 of them go ahead (the last one
+// starts the first delay) and the rest are refused, however many there
+// are. Checking first and counting after let all of them through.
+func TestLimiterParallelAttempts(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		cfg      mfa.LimiterConfig
+		parallel int
+		want     int
+	}{
+		{"account, 16 at once", mfa.LimiterConfig{}, 16, 6},
+		{"account, 30 at once", mfa.LimiterConfig{}, 30, 6},
+		{"address, 30 at once", mfa.LimiterConfig{Free: 10, MaxDelay: time.Minute, Forget: time.Hour}, 30, 11},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l := mfa.NewLimiter(tc.cfg)
+			var wg sync.WaitGroup
+			var reserved, refused atomic.Int32
+			start := make(chan struct{})
+			for range tc.parallel {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					<-start
+					_, wait, err := l.Reserve(context.Background(), "user:ann", t0)
+					switch {
+					case wait > 0 && errors.Is(err, mfa.ErrLocked):
+						refused.Add(1)
+					case err == nil:
+						time.Sleep(time.Millisecond) // the check, while others arrive
+						reserved.Add(1)
+					default:
+						t.Error(err)
+					}
+				}()
+			}
+			close(start)
+			wg.Wait()
+			if reserved.Load() != int32(tc.want) || refused.Load() != int32(tc.parallel-tc.want) {
+				t.Fatalf("%d went ahead, %d refused; want %d and %d", reserved.Load(), refused.Load(), tc.want, tc.parallel-tc.want)
+			}
+			if got := l.Failures("user:ann", t0); got != tc.want {
+				t.Fatalf("Failures = %d, want %d", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestLimiterRefund: a refunded attempt is as if it never happened; a
+// refund after the key was forgotten (a success, an unlock) or started
+// afresh takes nothing from the counts made since.
+func TestLimiterRefund(t *testing.T) {
+	ctx := context.Background()
+	clk := clocktest.New(t0)
+	l := mfa.NewLimiter(mfa.LimiterConfig{})
+	for range 5 {
+		fail(t, l, clk, "k")
+	}
+	r, _, err := l.Reserve(ctx, "k", clk.Now()) // the 6th: locks for 1 s
+	if err != nil {
+		t.Fatal(err)
+	}
+	if wait, _ := l.Check("k", clk.Now()); wait != time.Second {
+		t.Fatalf("reserved 6th attempt: wait %v, want 1s", wait)
+	}
+	if err := r.Refund(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if wait, _ := l.Check("k", clk.Now()); wait != 0 || l.Failures("k", clk.Now()) != 5 {
+		t.Fatalf("after the refund: wait %v, %d failures; want 0, 5", wait, l.Failures("k", clk.Now()))
+	}
+	if err := r.Refund(ctx); err != nil || l.Failures("k", clk.Now()) != 5 {
+		t.Fatalf("a second refund of one reservation: %v, %d failures; want 5", err, l.Failures("k", clk.Now()))
+	}
+	// Refunding the last failure forgets the key.
+	solo, _, _ := l.Reserve(ctx, "solo", clk.Now())
+	_ = solo.Refund(ctx)
+	if _, err := l.Check("solo", clk.Now()); err != nil || l.Failures("solo", clk.Now()) != 0 {
+		t.Fatal("refunded lone attempt left a trace")
+	}
+	// A success in between: the old reservation refunds nothing.
+	old, _, _ := l.Reserve(ctx, "k", clk.Now())
+	if err := l.Succeed(ctx, "k"); err != nil {
+		t.Fatal(err)
+	}
+	fail(t, l, clk, "k")
+	fail(t, l, clk, "k")
+	_ = old.Refund(ctx)
+	if got := l.Failures("k", clk.Now()); got != 2 {
+		t.Fatalf("a refund from before a success took from the new count: %d failures, want 2", got)
+	}
+	// Started afresh after Forget: likewise.
+	stale, _, _ := l.Reserve(ctx, "k", clk.Now())
+	clk.Advance(25 * time.Hour)
+	fail(t, l, clk, "k")
+	_ = stale.Refund(ctx)
+	if got := l.Failures("k", clk.Now()); got != 1 {
+		t.Fatalf("a refund from before the key was forgotten: %d failures, want 1", got)
+	}
+	var none *mfa.Reservation // what a refused Reserve returns
+	if none.Refund(ctx) != nil || none.Succeed(ctx) != nil {
+		t.Fatal("a nil Reservation settles something")
+	}
+}
+
 func TestLimiterForgets(t *testing.T) {
 	clk := clocktest.New(t0)
 	l := mfa.NewLimiter(mfa.LimiterConfig{Forget: time.Hour})
 	for range 7 {
-		fail(t, l, "k", clk.Now())
+		fail(t, l, clk, "k") // the 7th comes after the 6th's 1 s
 	}
 	clk.Advance(time.Hour - time.Second)
-	if got := fail(t, l, "k", clk.Now()); got != 4*time.Second {
+	if got := fail(t, l, clk, "k"); got != 4*time.Second {
 		t.Fatalf("8th failure within the forget window: wait %v, want 4s", got)
 	}
 	clk.Advance(time.Hour)
@@ -105,7 +226,7 @@ func TestLimiterForgets(t *testing.T) {
 	if l.Len() != 0 {
 		t.Fatalf("forgotten key still held: Len = %d", l.Len())
 	}
-	if got := fail(t, l, "k", clk.Now()); got != 0 {
+	if got := fail(t, l, clk, "k"); got != 0 {
 		t.Fatalf("failure after the forget window: wait %v, want 0", got)
 	}
 }
@@ -114,12 +235,12 @@ func TestLimiterEviction(t *testing.T) {
 	clk := clocktest.New(t0)
 	l := mfa.NewLimiter(mfa.LimiterConfig{Free: 1, MaxEntries: 3, Forget: time.Hour})
 	for _, k := range []string{"a", "b", "c"} {
-		fail(t, l, k, clk.Now())
-		fail(t, l, k, clk.Now()) // locked for 1 s
+		fail(t, l, clk, k)
+		fail(t, l, clk, k) // locked for 1 s
 		clk.Advance(time.Second)
 	}
-	fail(t, l, "a", clk.Now()) // a is now the most recently failed
-	fail(t, l, "d", clk.Now()) // full: evicts b, the least recently failed
+	fail(t, l, clk, "a") // a is now the most recently failed
+	fail(t, l, clk, "d") // full: evicts b, the least recently failed
 	if l.Len() != 3 {
 		t.Fatalf("Len = %d, want 3", l.Len())
 	}
@@ -129,19 +250,19 @@ func TestLimiterEviction(t *testing.T) {
 			t.Errorf("Check(%s) locked = %v, want %v", k, locked, wantLocked)
 		}
 	}
-	if fail(t, l, "c", clk.Now()) == 0 { // a third failure for c; a first one had it been evicted
+	if fail(t, l, clk, "c") == 0 { // a third failure for c; a first one had it been evicted
 		t.Fatal("c was evicted instead of b")
 	}
 	// Forgotten keys are dropped first, whatever the bound.
 	clk.Advance(2 * time.Hour)
-	fail(t, l, "e", clk.Now())
+	fail(t, l, clk, "e")
 	if l.Len() != 1 {
 		t.Fatalf("Len after everything was forgotten = %d, want 1", l.Len())
 	}
 	// Memory stays bounded under a flood of keys.
 	big := mfa.NewLimiter(mfa.LimiterConfig{MaxEntries: 100})
 	for i := range 10000 {
-		fail(t, big, fmt.Sprintf("ip:%d", i), clk.Now())
+		fail(t, big, clk, fmt.Sprintf("ip:%d", i))
 	}
 	if big.Len() != 100 {
 		t.Fatalf("Len after a flood = %d, want 100", big.Len())
@@ -157,6 +278,52 @@ func TestLimiterEviction(t *testing.T) {
 	}
 }
 
+// TestLimiterNoEviction: a limiter whose keys the caller bounds (one per
+// real account) keeps every key whatever MaxEntries says, so no flood
+// elsewhere can drop an account's count; forgotten keys still go.
+func TestLimiterNoEviction(t *testing.T) {
+	clk := clocktest.New(t0)
+	l := mfa.NewLimiter(mfa.LimiterConfig{MaxEntries: 2, NoEviction: true, Forget: time.Hour})
+	for range 6 {
+		fail(t, l, clk, "user:ann")
+	}
+	for i := range 10 {
+		fail(t, l, clk, fmt.Sprintf("user:%d", i))
+	}
+	if l.Len() != 11 {
+		t.Fatalf("Len = %d, want 11", l.Len())
+	}
+	if _, err := l.Check("user:ann", clk.Now()); !errors.Is(err, mfa.ErrLocked) {
+		t.Fatal("ann's lock was dropped")
+	}
+	clk.Advance(2 * time.Hour)
+	fail(t, l, clk, "user:new")
+	if l.Len() != 1 {
+		t.Fatalf("forgotten keys kept: Len = %d", l.Len())
+	}
+}
+
+// TestLimiterForgetPrefix: an unlock forgets every key of one account and
+// nothing else.
+func TestLimiterForgetPrefix(t *testing.T) {
+	clk := clocktest.New(t0)
+	l := mfa.NewLimiter(mfa.LimiterConfig{})
+	for _, k := range []string{"login:u1", "login:u1@ip:192.0.2.1", "login:u10", "mfa:u1"} {
+		for range 6 {
+			fail(t, l, clk, k)
+		}
+	}
+	n, err := l.ForgetPrefix(context.Background(), "login:u1@")
+	if err != nil || n != 1 {
+		t.Fatalf("ForgetPrefix = %d, %v; want 1", n, err)
+	}
+	for k, locked := range map[string]bool{"login:u1": true, "login:u1@ip:192.0.2.1": false, "login:u10": true, "mfa:u1": true} {
+		if _, err := l.Check(k, clk.Now()); errors.Is(err, mfa.ErrLocked) != locked {
+			t.Errorf("%s locked = %v, want %v", k, !locked, locked)
+		}
+	}
+}
+
 func TestLimiterConcurrent(t *testing.T) {
 	l := mfa.NewLimiter(mfa.LimiterConfig{MaxEntries: 50})
 	done := make(chan struct{})
@@ -165,10 +332,13 @@ func TestLimiterConcurrent(t *testing.T) {
 			defer func() { done <- struct{}{} }()
 			for i := range 500 {
 				k := fmt.Sprintf("k%d", (g*500+i)%80)
-				_, _ = l.Fail(context.Background(), k, t0)
+				r, _, _ := l.Reserve(context.Background(), k, t0)
 				_, _ = l.Check(k, t0)
-				if i%7 == 0 {
-					_ = l.Succeed(context.Background(), k)
+				switch i % 7 {
+				case 0:
+					_ = r.Succeed(context.Background())
+				case 1:
+					_ = r.Refund(context.Background())
 				}
 			}
 		}()
@@ -246,18 +416,35 @@ func TestLimiterStore(t *testing.T) {
 		return l
 	}
 	l := restart("account")
-	for range 7 {
-		fail(t, l, "user:ann", clk.Now()) // the 7th waits 2 s
+	for range 6 {
+		fail(t, l, clk, "user:ann") // the 6th locks for 1 s
 	}
-	fail(t, l, "user:old", clk.Now())
+	clk.Advance(time.Second)
+	fail(t, l, clk, "user:ann") // the 7th for 2 s
+	fail(t, l, clk, "user:old")
 	clk.Advance(time.Second)
 
 	l = restart("account")
 	if wait, err := l.Check("user:ann", clk.Now()); wait != time.Second || !errors.Is(err, mfa.ErrLocked) {
 		t.Fatalf("after a restart: Check = %v, %v; want 1s, ErrLocked", wait, err)
 	}
-	if got := fail(t, l, "user:ann", clk.Now()); got != 4*time.Second {
+	if got := fail(t, l, clk, "user:ann"); got != 4*time.Second {
 		t.Fatalf("8th failure after a restart: wait %v, want 4s (the count carried over)", got)
+	}
+	// A refund reaches the Store: the 9th attempt, refunded, leaves 8.
+	clk.Advance(4 * time.Second)
+	r, _, err := l.Reserve(ctx, "user:ann", clk.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Refund(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if l = restart("account"); l.Failures("user:ann", clk.Now()) != 8 {
+		t.Fatalf("after a refund and a restart: %d failures, want 8", l.Failures("user:ann", clk.Now()))
+	}
+	if wait, _ := l.Check("user:ann", clk.Now()); wait != 0 {
+		t.Fatalf("after a refund and a restart: wait %v, want 0", wait)
 	}
 	if other := restart("addr"); other.Len() != 0 {
 		t.Fatalf("another scope sees %d keys", other.Len())
@@ -275,7 +462,7 @@ func TestLimiterStore(t *testing.T) {
 	// The Store holds no more keys than memory: evicted ones are deleted.
 	small := mfa.NewLimiter(mfa.LimiterConfig{Store: st, Scope: "small", MaxEntries: 3})
 	for _, k := range []string{"a", "b", "c", "d", "e"} {
-		fail(t, small, k, clk.Now())
+		fail(t, small, clk, k)
 	}
 	if saved, err := st.LoginLimits(ctx, "small", time.Time{}, time.Time{}); err != nil || len(saved) != 3 || saved[0].Key != "c" {
 		t.Fatalf("store after evictions: %+v %v, want c, d, e", saved, err)

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"time"
 )
 
@@ -42,4 +43,27 @@ func (s *Store) LoginLimits(ctx context.Context, scope string, forgetBefore, now
 		l.LastFail, l.LockedUntil = fromMS(last), fromMS(locked)
 		return l, err
 	}, `SELECT key, failures, last_fail, locked_until FROM login_limits WHERE scope = ? ORDER BY last_fail, key`, scope)
+}
+
+// RememberLoginAddress records that userID completed a login from addr at
+// now, keeping the keep most recently used addresses of that user.
+func (s *Store) RememberLoginAddress(ctx context.Context, userID, addr string, now time.Time, keep int) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO login_addresses(user_id, addr, last_ok) VALUES(?,?,?)
+			ON CONFLICT(user_id, addr) DO UPDATE SET last_ok = excluded.last_ok`, userID, addr, ms(now)); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `DELETE FROM login_addresses WHERE user_id = ? AND addr NOT IN
+			(SELECT addr FROM login_addresses WHERE user_id = ? ORDER BY last_ok DESC, addr LIMIT ?)`, userID, userID, keep)
+		return err
+	})
+}
+
+// KnownLoginAddress reports whether userID completed a login from addr at
+// or after since.
+func (s *Store) KnownLoginAddress(ctx context.Context, userID, addr string, since time.Time) (bool, error) {
+	var n int
+	err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM login_addresses WHERE user_id = ? AND addr = ? AND last_ok >= ?`,
+		userID, addr, ms(since)).Scan(&n)
+	return n > 0, err
 }

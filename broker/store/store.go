@@ -104,6 +104,11 @@ func (s *Store) migrate(ctx context.Context) error {
 			return fmt.Errorf("migrate: %w", err)
 		}
 		err = s.tx(ctx, func(tx *sql.Tx) error {
+			if hook := beforeMigration[v]; hook != nil {
+				if err := hook(ctx, tx); err != nil {
+					return err
+				}
+			}
 			if _, err := tx.ExecContext(ctx, string(body)); err != nil {
 				return err
 			}
@@ -115,6 +120,13 @@ func (s *Store) migrate(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// beforeMigration holds the Go half of migrations that SQL cannot do
+// alone, run in the migration's transaction before its SQL. An error
+// leaves the migration unapplied and the database as it was.
+var beforeMigration = map[int]func(context.Context, *sql.Tx) error{
+	13: foldUsernames,
 }
 
 // tx runs f in a transaction, committing when it returns nil.

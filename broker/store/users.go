@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"porthole/internal/wire"
 )
 
 // User is a portal account.
@@ -16,8 +18,10 @@ type User struct {
 	Disabled     bool
 }
 
-// CreateUser inserts u; ErrConflict if the username is taken.
+// CreateUser inserts u with its username case-folded; ErrConflict if the
+// username is taken in any case.
 func (s *Store) CreateUser(ctx context.Context, u User) error {
+	u.Username = wire.FoldUsername(u.Username)
 	_, err := s.db.ExecContext(ctx, `INSERT INTO users(id, username, password_hash, role, created_at, disabled) VALUES(?,?,?,?,?,?)`,
 		u.ID, u.Username, u.PasswordHash, u.Role, ms(u.CreatedAt), u.Disabled)
 	if isUnique(err) {
@@ -43,9 +47,9 @@ func scanUser(row interface{ Scan(...any) error }) (User, error) {
 	return u, err
 }
 
-// UserByName looks a user up by username.
+// UserByName looks a user up by username, in any case.
 func (s *Store) UserByName(ctx context.Context, name string) (User, error) {
-	u, err := scanUser(s.db.QueryRowContext(ctx, `SELECT `+userCols+` FROM users WHERE username = ?`, name))
+	u, err := scanUser(s.db.QueryRowContext(ctx, `SELECT `+userCols+` FROM users WHERE username = ?`, wire.FoldUsername(name)))
 	return u, notFound(err, "user")
 }
 

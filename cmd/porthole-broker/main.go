@@ -2,6 +2,7 @@
 //
 //	porthole-broker serve --listen 127.0.0.1:8443 --data-dir /var/lib/porthole
 //	porthole-broker admin create --data-dir DIR --user NAME --role technician
+//	porthole-broker admin rename --data-dir DIR --id ID --to NEW_NAME
 //
 // Every flag can also be set as PORTHOLE_<FLAG> (e.g. PORTHOLE_DATA_DIR) or
 // in a JSON file given with --config.
@@ -22,12 +23,16 @@ import (
 	"porthole/broker/auth"
 	"porthole/broker/store"
 	"porthole/internal/cli"
+	"porthole/internal/wire"
 )
 
 const usage = `usage:
   porthole-broker serve [flags]                     run the broker
   porthole-broker admin create --user NAME --role ROLE [--data-dir DIR]
                                                     add a portal user (prints its password once)
+  porthole-broker admin rename --id ID --to NEW_NAME [--data-dir DIR]
+                                                    rename a portal user, with the broker stopped (for
+                                                    usernames that differ only in case; audited)
 Run "porthole-broker serve -h" for the flags.`
 
 func main() {
@@ -59,6 +64,8 @@ func serve(ctx context.Context, args []string) error {
 	fs.StringVar(&cfg.RecordingsDir, "recordings-dir", "", "directory for session recordings (default DATA_DIR/recordings)")
 	fs.Int64Var(&cfg.RecordingMaxBytes, "recording-max-bytes", 0, "cap on one recording's size; past it the recording stops like on a full disk (0 = no cap)")
 	fs.StringVar(&cfg.PublicURL, "public-url", "", "the portal's URL as users reach it, for links in request emails (default: from --listen)")
+	fs.IntVar(&cfg.PasswordHashes, "password-hashes", 0, "password hashes run at once, 64 MiB each (0 = 2 × cores); more logins wait briefly, then get 503")
+	fs.DurationVar(&cfg.PasswordHashWait, "password-hash-wait", 3*time.Second, "how long a login waits for a password hash slot before 503")
 	smtpPasswordFile := fs.String("smtp-password-file", "", "file holding the SMTP password for request emails (else $PORTHOLE_SMTP_PASSWORD)")
 	publicIPs := fs.String("public-ip", "", "comma-separated public IPv4 addresses to advertise for WebRTC (NAT 1:1)")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
@@ -98,6 +105,9 @@ func serve(ctx context.Context, args []string) error {
 }
 
 func admin(ctx context.Context, args []string) error {
+	if len(args) > 0 && args[0] == "rename" {
+		return adminRename(ctx, args[1:])
+	}
 	if len(args) == 0 || args[0] != "create" {
 		return fmt.Errorf("unknown admin command\n%s", usage)
 	}
@@ -124,6 +134,49 @@ func admin(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("Created %s user %q. Password (shown once):\n\n    %s\n\n", role, *user, pw)
+	fmt.Printf("Created %s user %q. Password (shown once):\n\n    %s\n\n", role, wire.FoldUsername(*user), pw)
+	return nil
+}
+
+// adminRename renames a portal user with the broker stopped: the way out
+// when the broker refuses to start because usernames now fold case and two
+// accounts differ only in case. It works on a database whose folding
+// migration is still refused, and audits the rename (actor "system").
+func adminRename(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("admin rename", flag.ContinueOnError)
+	dataDir := fs.String("data-dir", defaultDataDir(), "broker data directory")
+	id := fs.String("id", "", "the account's id (the broker's refusal lists them)")
+	to := fs.String("to", "", "the new username")
+	if err := cli.Parse(fs, args, ""); err != nil {
+		return err
+	}
+	if *id == "" || *to == "" {
+		return errors.New("--id and --to are required")
+	}
+	if err := wire.ValidateUsername(*to); err != nil {
+		return err
+	}
+	st, blocked, err := store.OpenForRepair(ctx, filepath.Join(*dataDir, "porthole.db"))
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	u, err := st.UserByID(ctx, *id)
+	if err != nil {
+		return fmt.Errorf("user %s: %w", *id, err)
+	}
+	name := wire.FoldUsername(*to)
+	log := audit.New(st, nil, audit.NewAnchor(broker.AuditAnchorPath(*dataDir)))
+	if _, err := log.Append(ctx, audit.Event{Actor: "system", Action: "user.renamed", Target: u.ID,
+		Details: map[string]any{"from": u.Username, "to": name, "via": "porthole-broker admin rename"}}); err != nil {
+		return err
+	}
+	if err := st.RenameUser(ctx, u.ID, name); err != nil {
+		return err
+	}
+	fmt.Printf("Renamed user %q (id %s) to %q.\n", u.Username, u.ID, name)
+	if blocked != nil {
+		fmt.Println("Start the broker again; it says so if other accounts still differ only in case.")
+	}
 	return nil
 }

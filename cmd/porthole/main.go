@@ -10,6 +10,7 @@
 //	porthole request create ENTITLEMENT --for 1h --reason TEXT [--emergency]
 //	porthole task list|approve|deny|escalate ID
 //	porthole group list|create|rename|delete|assign
+//	porthole user unlock NAME
 package main
 
 import (
@@ -68,6 +69,7 @@ commands:
                                                       settings), its group settings are removed; refused while
                                                       entitlements exist on it unless --force (deletes them too)
   group assign DEVICE_ID GROUP|none [--json]          move a device into a group (id or name), or out of any
+  user unlock NAME [--json]                           lift an account's lockout after failed logins (admins; audited)
 
 Exit codes: 0 ok, 1 error, 2 usage, 3 not logged in or token expired, 4 permission denied.`
 
@@ -146,6 +148,11 @@ func run(ctx context.Context, args []string, in io.Reader, out io.Writer) error 
 		return cmdEntitlement(ctx, args[1:], out)
 	case "group":
 		return cmdGroup(ctx, args[1:], out)
+	case "user":
+		if len(args) > 1 && args[1] == "unlock" {
+			return cmdUserUnlock(ctx, args[2:], out)
+		}
+		return &exitError{2, errors.New(userUnlockUsage)}
 	case "-h", "--help", "help":
 		fmt.Fprintln(out, usage)
 		return nil

@@ -13,14 +13,21 @@ import (
 
 	"porthole/agent"
 	"porthole/broker"
+	"porthole/internal/clock"
 	"porthole/internal/wire"
 )
 
 func startBroker(t *testing.T) (url, password string) {
 	t.Helper()
+	return startBrokerClock(t, nil)
+}
+
+// startBrokerClock is startBroker on clk (nil: the real clock).
+func startBrokerClock(t *testing.T, clk clock.Clock) (url, password string) {
+	t.Helper()
 	var out bytes.Buffer
 	ctx, cancel := context.WithCancel(context.Background())
-	srv, err := broker.New(ctx, broker.Config{Listen: "127.0.0.1:0", DataDir: t.TempDir(), Out: &out})
+	srv, err := broker.New(ctx, broker.Config{Listen: "127.0.0.1:0", DataDir: t.TempDir(), Out: &out, Clock: clk})
 	if err != nil {
 		t.Fatal(err)
 	}

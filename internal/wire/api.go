@@ -80,19 +80,49 @@ type UserRequest struct {
 
 // Validate bounds the fields.
 func (r *UserRequest) Validate() error {
-	if len(r.Username) < 2 || len(r.Username) > 64 {
-		return invalid("username must be 2..64 characters")
-	}
-	for _, c := range r.Username {
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '-' || c == '_' || c == '@') {
-			return invalid("username may use letters, digits and . - _ @")
-		}
+	if err := ValidateUsername(r.Username); err != nil {
+		return err
 	}
 	switch r.Role {
 	case "admin", "technician", "approver", "auditor":
 		return nil
 	}
 	return invalid("role must be admin, technician, approver or auditor")
+}
+
+// ValidateUsername checks a new portal username: 2 to 64 ASCII letters,
+// digits and . - _ @ (the broker stores it case-folded).
+func ValidateUsername(name string) error {
+	if len(name) < 2 || len(name) > 64 {
+		return invalid("username must be 2..64 characters")
+	}
+	for _, c := range name {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '-' || c == '_' || c == '@') {
+			return invalid("username may use letters, digits and . - _ @")
+		}
+	}
+	return nil
+}
+
+// FoldUsername is the one form of a username the broker stores, looks up
+// and compares: ASCII letters lower-cased, nothing else changed. Usernames
+// are ASCII letters, digits and . - _ @ (ValidateUsername), on which this
+// is Unicode simple case folding too; it is not Unicode-wide on purpose,
+// so that no non-ASCII name (the Kelvin sign, dotless i) folds onto an
+// ASCII account. ADR 0009.
+func FoldUsername(name string) string {
+	for i := 0; i < len(name); i++ {
+		if c := name[i]; 'A' <= c && c <= 'Z' {
+			b := []byte(name)
+			for j := i; j < len(b); j++ {
+				if 'A' <= b[j] && b[j] <= 'Z' {
+					b[j] += 'a' - 'A'
+				}
+			}
+			return string(b)
+		}
+	}
+	return name
 }
 
 // SessionRequest is POST /api/sessions.

@@ -32,8 +32,9 @@ export async function usersPage(main) {
   const load = async () => {
     const us = await api('GET', '/api/users');
     clear(list);
-    list.append(table(['User', 'Role', 'Created', 'Two-factor'], us.map((u) => el('tr', { 'data-user': u.id },
-      el('td', {}, u.username), el('td', {}, u.role), el('td', {}, new Date(u.created_at).toLocaleString()), mfaCell(u)))));
+    list.append(table(['User', 'Role', 'Created', 'Two-factor', 'Sign-in'], us.map((u) => el('tr', { 'data-user': u.id },
+      el('td', {}, u.username), el('td', {}, u.role), el('td', {}, new Date(u.created_at).toLocaleString()), mfaCell(u),
+      lockCell(u, notice, load)))));
   };
   form.addEventListener('submit', async (ev) => {
     ev.preventDefault();
@@ -46,4 +47,25 @@ export async function usersPage(main) {
   });
   main.append(el('h1', {}, 'Users'), form, created, notice, list);
   await load();
+}
+
+// lockCell shows whether failed sign-ins have locked an account out and,
+// when they have (or failures are counting), the admin's Unlock, which
+// forgets them (audited by the broker as user.unlocked).
+function lockCell(u, notice, reload) {
+  const td = el('td', { class: 'lock', 'data-lock': u.id }, '…');
+  api('GET', `/api/users/${u.id}/lock`).then((st) => {
+    clear(td);
+    if (!st.locked && st.failures === 0) { td.append('ok'); return; }
+    td.append(st.locked ? `locked (${Math.ceil(st.retry_after / 60)} min) ` : `${st.failures} failed `,
+      el('button', { class: 'unlock', 'data-unlock': u.id, onclick: async (ev) => {
+        ev.target.disabled = true;
+        try {
+          await api('POST', `/api/users/${u.id}/unlock`);
+          notice.textContent = `${u.username} unlocked: failed sign-ins forgotten.`;
+          reload();
+        } catch (e) { notice.textContent = e.message; ev.target.disabled = false; }
+      } }, 'Unlock'));
+  }).catch((e) => { td.textContent = e.message; });
+  return td;
 }

@@ -127,18 +127,18 @@ func TestAPIToken(t *testing.T) {
 	ctx := context.Background()
 	a, _, clk := newAuth(t)
 	u, _ := a.Password(ctx, "ann", "pw")
-	tok, _, err := a.IssueToken(ctx, u, "cli", time.Hour)
+	tok, _, err := a.IssueToken(ctx, u, TokenSpec{Name: "cli", TTL: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p, err := a.Token(ctx, tok); err != nil || p.Username != "ann" {
+	if p, err := a.Token(ctx, tok, "127.0.0.1"); err != nil || p.Username != "ann" {
 		t.Fatalf("Token = %+v, %v", p, err)
 	}
-	if _, err := a.Token(ctx, tok+"x"); err == nil {
+	if _, err := a.Token(ctx, tok+"x", "127.0.0.1"); err == nil {
 		t.Fatal("wrong token accepted")
 	}
 	clk.Advance(2 * time.Hour)
-	if _, err := a.Token(ctx, tok); !errors.Is(err, ErrExpired) {
+	if _, err := a.Token(ctx, tok, "127.0.0.1"); !errors.Is(err, ErrExpired) {
 		t.Fatalf("expired token: %v", err)
 	}
 }

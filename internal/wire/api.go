@@ -76,6 +76,8 @@ func (r *TokenRequest) Validate() error {
 type UserRequest struct {
 	Username string `json:"username"`
 	Role     string `json:"role"`
+	// Groups binds a technician to these device groups (empty: every device).
+	Groups []string `json:"groups,omitempty"`
 }
 
 // Validate bounds the fields.
@@ -88,11 +90,7 @@ func (r *UserRequest) Validate() error {
 			return invalid("username may use letters, digits and . - _ @")
 		}
 	}
-	switch r.Role {
-	case "admin", "technician", "approver", "auditor":
-		return nil
-	}
-	return invalid("role must be admin, technician, approver or auditor")
+	return (&RoleRequest{Role: r.Role, Groups: r.Groups}).Validate()
 }
 
 // SessionRequest is POST /api/sessions.

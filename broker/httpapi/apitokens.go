@@ -40,7 +40,7 @@ type tokensAPI struct {
 
 func (a *API) apiTokenRoutes(m *http.ServeMux) {
 	t := tokensAPI{tokens: a.cfg.Auth, user: a.cfg.Store.UserByID, record: a.record, fail: a.fail,
-		maxDays: func(ctx context.Context) (int, error) { return a.cfg.Settings.Int(ctx, "", settings.APITokensMaxDays) },
+		maxDays:    func(ctx context.Context) (int, error) { return a.cfg.Settings.Int(ctx, "", settings.APITokensMaxDays) },
 		closeConns: func(id, reason string) []string { return a.cfg.Conns.Close(conns.ByToken(id), reason) }}
 	m.HandleFunc("GET /api/scopes", a.authed("", a.listScopes))
 	m.HandleFunc("GET /api/api-tokens", a.authed("", t.list))

@@ -19,26 +19,26 @@ var noScope = []string{}
 // with a permission needs its permission's scope (auth.ScopeOf). A
 // route in neither is refused to every scoped token: deny by default.
 var routeScopes = map[string][]string{
-	"GET /api/me":                 noScope,
-	"POST /api/logout":            noScope,
-	"GET /api/scopes":             noScope,
-	"POST /api/login/mfa":         noScope,
-	"GET /api/mfa":                noScope,
-	"POST /api/mfa/enroll":        noScope,
-	"GET /api/mfa/enroll/qr.png":  noScope,
-	"POST /api/mfa/confirm":       noScope,
-	"POST /api/mfa/stepup":        noScope,
+	"GET /api/me":                  noScope,
+	"POST /api/logout":             noScope,
+	"GET /api/scopes":              noScope,
+	"POST /api/login/mfa":          noScope,
+	"GET /api/mfa":                 noScope,
+	"POST /api/mfa/enroll":         noScope,
+	"GET /api/mfa/enroll/qr.png":   noScope,
+	"POST /api/mfa/confirm":        noScope,
+	"POST /api/mfa/stepup":         noScope,
 	"POST /api/mfa/recovery-codes": noScope,
 
-	"GET /api/events":                      {"devices:read"},
-	"POST /api/sessions":                   {"sessions:write"},
-	"POST /api/sessions/{id}/end":          {"sessions:write", "sessions:terminate"},
-	"POST /api/sessions/{id}/view-only":    {"sessions:write"},
-	"POST /api/sessions/{id}/display":      {"sessions:write"},
-	"POST /api/sessions/{id}/extend":       {"sessions:write"},
-	"GET /api/sessions/{id}/signal":        {"sessions:write"},
-	"POST /api/devices/{id}/breakglass":    {"breakglass:write"},
-	"POST /api/breakglass/{id}/revoke":     {"breakglass:write"},
+	"GET /api/events":                        {"devices:read"},
+	"POST /api/sessions":                     {"sessions:write"},
+	"POST /api/sessions/{id}/end":            {"sessions:write", "sessions:terminate"},
+	"POST /api/sessions/{id}/view-only":      {"sessions:write"},
+	"POST /api/sessions/{id}/display":        {"sessions:write"},
+	"POST /api/sessions/{id}/extend":         {"sessions:write"},
+	"GET /api/sessions/{id}/signal":          {"sessions:write"},
+	"POST /api/devices/{id}/breakglass":      {"breakglass:write"},
+	"POST /api/breakglass/{id}/revoke":       {"breakglass:write"},
 	"POST /api/devices/{id}/elevation-codes": {"elevation:write"},
 
 	"GET /api/access/entitlements":            {"access:read"},
@@ -51,9 +51,9 @@ var routeScopes = map[string][]string{
 	"POST /api/access/requests/{id}/cancel":   {"access:write"},
 	"POST /api/access/requests/{id}/revoke":   {"access:write"},
 
-	"GET /api/api-tokens":               {"tokens:read"},
-	"POST /api/api-tokens":              {"tokens:write"},
-	"POST /api/api-tokens/{id}/revoke":  {"tokens:write"},
+	"GET /api/api-tokens":              {"tokens:read"},
+	"POST /api/api-tokens":             {"tokens:write"},
+	"POST /api/api-tokens/{id}/revoke": {"tokens:write"},
 }
 
 // scopesFor returns the scopes one of which a token needs to call the

@@ -238,6 +238,18 @@ func (a *API) signal(w http.ResponseWriter, r *http.Request) {
 		_ = ws.SetWriteDeadline(time.Now().Add(10 * time.Second))
 		return ws.WriteJSON(v)
 	}
+	// drain sends the events already queued (the final state, so the page
+	// shows why the session ended).
+	drain := func() {
+		for {
+			select {
+			case ev := <-events:
+				_ = write(ev)
+			default:
+				return
+			}
+		}
+	}
 	for {
 		select {
 		case ev := <-events:
@@ -262,16 +274,7 @@ func (a *API) signal(w http.ResponseWriter, r *http.Request) {
 			s.End(reason)
 			return
 		case <-s.Done():
-			// Drain the final state so the page shows why it ended.
-		drain:
-			for {
-				select {
-				case ev := <-events:
-					_ = write(ev)
-				default:
-					break drain
-				}
-			}
+			drain()
 			_ = ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, "session ended"), time.Now().Add(time.Second))
 			return
 		case <-ctx.Done():
@@ -279,6 +282,7 @@ func (a *API) signal(w http.ResponseWriter, r *http.Request) {
 				// The viewer's access ended (logout, a revoked token, a
 				// locked-out user): so does the session.
 				s.End(why)
+				drain()
 				closeWith(ws, why)
 			}
 			return

@@ -223,14 +223,11 @@ func (s *Service) List(ctx context.Context, withDeleted bool) ([]User, error) {
 	return out, nil
 }
 
-// Find returns a live user by id or, failing that, by name.
-func (s *Service) Find(ctx context.Context, idOrName string) (store.User, error) {
-	u, err := s.cfg.Store.UserByID(ctx, idOrName)
-	if errors.Is(err, store.ErrNotFound) {
-		u, err = s.cfg.Store.UserByName(ctx, idOrName)
-	}
+// Find returns a live (not deleted) user by id.
+func (s *Service) Find(ctx context.Context, id string) (store.User, error) {
+	u, err := s.cfg.Store.UserByID(ctx, id)
 	if err == nil && u.Deleted() {
-		err = fmt.Errorf("user %s: %w", idOrName, store.ErrNotFound)
+		err = fmt.Errorf("user %s: %w", id, store.ErrNotFound)
 	}
 	return u, err
 }

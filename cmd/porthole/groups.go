@@ -36,14 +36,21 @@ type groupDeleted struct {
 	Revoked      []string `json:"grants_revoked"`
 }
 
-// groupArgs splits "VERB POSITIONAL... --flags" (flags may also come
-// first) and checks the number of positional arguments.
+// groupArgs is verbArgs for "porthole group VERB".
 func groupArgs(verb string, args []string, want int, flags func(*flag.FlagSet)) ([]string, bool, error) {
+	return verbArgs("group "+verb, groupUsage, args, want, flags)
+}
+
+// verbArgs splits the arguments of a command (name, e.g. "group rename")
+// into "POSITIONAL... --flags" (flags may also come first), adds --json
+// and the command's own flags, and checks the number of positional
+// arguments (usage is the error otherwise).
+func verbArgs(name, usage string, args []string, want int, flags func(*flag.FlagSet)) ([]string, bool, error) {
 	n := 0
 	for n < len(args) && !strings.HasPrefix(args[n], "-") {
 		n++
 	}
-	fs := newFlags("group " + verb)
+	fs := newFlags(name)
 	asJSON := fs.Bool("json", false, "print JSON")
 	if flags != nil {
 		flags(fs)
@@ -53,7 +60,7 @@ func groupArgs(verb string, args []string, want int, flags func(*flag.FlagSet)) 
 	}
 	pos := append(args[:n:n], fs.Args()...)
 	if len(pos) != want {
-		return nil, false, &exitError{2, errors.New(groupUsage)}
+		return nil, false, &exitError{2, errors.New(usage)}
 	}
 	return pos, *asJSON, nil
 }

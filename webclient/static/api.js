@@ -47,8 +47,17 @@ export function events(onEvent, onReconnect, onOpen) {
       delay = 500;
     };
     ws.onmessage = (m) => { try { onEvent(JSON.parse(m.data)); } catch { /* ignore */ } };
-    ws.onclose = () => {
+    ws.onclose = async (ev) => {
       if (closed) return;
+      if (ev.code === 4001) {
+        // The broker closed it because this login's access ended or
+        // changed: log in again if it ended, else reconnect at once.
+        const me = await fetch('/api/me', { credentials: 'same-origin' }).catch(() => null);
+        if (me && me.status === 401) { closed = true; location.hash = '#/login'; return; }
+        if (delay === 500) delay = 1000; // a reconnect: the page reloads its state
+        open();
+        return;
+      }
       setTimeout(open, delay);
       delay = Math.min(delay * 2, 10000);
     };

@@ -1,8 +1,10 @@
 package e2e
 
 import (
+	"context"
 	"errors"
 	"net/http"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -11,9 +13,12 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/gorilla/websocket"
 
+	"porthole/agent"
 	"porthole/agent/consent"
 	"porthole/agent/consent/consenttest"
+	"porthole/agent/support"
 	"porthole/internal/browsertest"
+	"porthole/internal/clock/clocktest"
 )
 
 // wsClosed is how and when the broker closed a websocket.
@@ -236,4 +241,189 @@ func strs(v any) []string {
 		out = append(out, s)
 	}
 	return out
+}
+
+// waitClosed waits for a websocket's close from the broker.
+func waitClosed(t *testing.T, what string, ch <-chan wsClosed) wsClosed {
+	t.Helper()
+	select {
+	case c := <-ch:
+		return c
+	case <-time.After(5 * time.Second):
+		t.Fatalf("%s still open after 5 s", what)
+	}
+	return wsClosed{}
+}
+
+// stillOpen checks that the broker has not closed a websocket.
+func stillOpen(t *testing.T, what string, ch <-chan wsClosed) {
+	t.Helper()
+	select {
+	case c := <-ch:
+		t.Fatalf("%s closed: %d %q", what, c.code, c.reason)
+	case <-time.After(200 * time.Millisecond):
+	}
+}
+
+// TestUserLifecycle: logout closes that portal session's websockets only;
+// a role change closes the user's events websocket (the page reconnects
+// under the new role) and ends the session the new role does not cover;
+// an MFA reset revokes the user's CLI tokens; a password reset gives a new
+// password once and ends the old logins; no change leaves the broker
+// without an enabled admin; a deleted user's name stays in the audit log
+// and is not given to anyone else.
+func TestUserLifecycle(t *testing.T) {
+	clk := clocktest.New(time.Now())
+	e := startBroker(t, clk)
+	admin := e.login(t, "admin", e.Password)
+	state := filepath.Join(t.TempDir(), "agent")
+	cfg := agent.Config{StateDir: state, Displays: oneDisplay, Support: support.Config{Asker: consenttest.Unanswered{}}}
+	if _, err := agent.Enroll(context.Background(), cfg, e.URL, admin.enrollToken(1, time.Hour), ""); err != nil {
+		t.Fatal(err)
+	}
+	a := startAgent(t, cfg)
+	waitFor(t, "agent online", 10*time.Second, func() bool { return admin.device(a.DeviceID()).Online })
+	id, pw := newUser(t, admin, "tom", "technician")
+
+	// Logout closes the websockets of that portal session, not the others.
+	tomA, tomB := e.login(t, "tom", pw), e.login(t, "tom", pw)
+	evA, evB := openEvents(t, e, tomA, ""), openEvents(t, e, tomB, "")
+	if st, body := tomA.do("POST", "/api/logout", nil, nil); st != 200 {
+		t.Fatalf("logout: %d %s", st, body)
+	}
+	if c := waitClosed(t, "the logged-out session's events websocket", evA); c.code != 4001 || c.reason != "logged out" {
+		t.Fatalf("closed with %d %q", c.code, c.reason)
+	}
+	stillOpen(t, "the other session's events websocket", evB)
+
+	// A role change: the session the new role does not cover ends, the
+	// events websocket closes and reconnects under the new role.
+	var s struct{ ID, State string }
+	if st, body := tomB.do("POST", "/api/sessions", map[string]any{"device_id": a.DeviceID()}, &s); st != 201 {
+		t.Fatalf("session: %d %s", st, body)
+	}
+	var res lifecycleResult
+	if st, body := admin.do("PUT", "/api/users/"+id+"/role", map[string]any{"role": "auditor"}, &res); st != 200 || res.User.Role != "auditor" {
+		t.Fatalf("role: %d %s", st, body)
+	}
+	if !slices.Equal(res.Cascade.RemoteSessions, []string{s.ID}) || len(res.Cascade.Websockets) != 1 || len(res.Cascade.Tokens) != 0 {
+		t.Fatalf("role change cascade: %+v", res.Cascade)
+	}
+	if c := waitClosed(t, "the events websocket", evB); c.code != 4001 || !strings.Contains(c.reason, "role was changed") {
+		t.Fatalf("closed with %d %q", c.code, c.reason)
+	}
+	var v struct {
+		State     string
+		EndReason string `json:"end_reason"`
+	}
+	if admin.do("GET", "/api/sessions/"+s.ID, nil, &v); v.State != "ended" || !strings.Contains(v.EndReason, "role was changed by admin") {
+		t.Fatalf("session after the role change: %+v", v)
+	}
+	var me struct{ Role string }
+	if st, _ := tomB.do("GET", "/api/me", nil, &me); st != 200 || me.Role != "auditor" {
+		t.Fatalf("portal session after the role change: %d %+v", st, me)
+	}
+	openEvents(t, e, tomB, "") // the page reconnects
+	if st, _ := tomB.do("POST", "/api/sessions", map[string]any{"device_id": a.DeviceID()}, nil); st != 403 {
+		t.Fatalf("auditor started a session: %d", st)
+	}
+	rec := auditRecords(t, admin, "user.role_changed")
+	if len(rec) != 1 || rec[0].Details["old_role"] != "technician" || rec[0].Details["role"] != "auditor" {
+		t.Fatalf("user.role_changed: %+v", rec)
+	}
+	admin.do("PUT", "/api/users/"+id+"/role", map[string]any{"role": "technician"}, nil)
+
+	// An MFA reset revokes the 30-day CLI token too.
+	secret, _ := enrollAPI(t, tomB, clk)
+	clk.Advance(30 * time.Second)
+	var ticket struct{ Ticket string }
+	if st, body := e.newClient(t).do("POST", "/api/cli/login", map[string]string{"username": "tom", "password": pw}, &ticket); st != 200 || ticket.Ticket == "" {
+		t.Fatalf("cli login: %d %s", st, body)
+	}
+	var tok struct{ Token string }
+	if st, body := e.newClient(t).do("POST", "/api/cli/login/mfa", map[string]string{"ticket": ticket.Ticket, "code": totpAt(t, secret, clk.Now())}, &tok); st != 200 {
+		t.Fatalf("cli login code: %d %s", st, body)
+	}
+	if st, _ := bearer(t, e, tok.Token, "GET", "/api/devices", nil, nil); st != 200 {
+		t.Fatalf("cli token: %d", st)
+	}
+	if st, body := admin.do("POST", "/api/users/"+id+"/mfa/reset", nil, &res); st != 200 || len(res.Cascade.Tokens) != 1 {
+		t.Fatalf("mfa reset: %d %s", st, body)
+	}
+	if st, _ := bearer(t, e, tok.Token, "GET", "/api/devices", nil, nil); st != 401 {
+		t.Fatalf("cli token after the MFA reset: %d", st)
+	}
+
+	// A password reset: the new password is shown once, the old one is dead.
+	tomC := e.login(t, "tom", pw)
+	if st, body := admin.do("POST", "/api/users/"+id+"/password/reset", nil, &res); st != 200 || res.Password == "" || res.Cascade.PortalSessions != 1 {
+		t.Fatalf("password reset: %d %s", st, body)
+	}
+	if st, _ := tomC.do("GET", "/api/me", nil, nil); st != 401 {
+		t.Fatalf("session after the password reset: %d", st)
+	}
+	if st, _ := e.newClient(t).do("POST", "/api/login", map[string]string{"username": "tom", "password": pw}, nil); st != 401 {
+		t.Fatalf("old password: %d", st)
+	}
+	pw = res.Password
+	e.login(t, "tom", pw)
+
+	// Guard rails: the only enabled admin cannot lock themselves out.
+	var admins []struct{ ID, Username string }
+	admin.do("GET", "/api/users", nil, &admins)
+	adminID := ""
+	for _, u := range admins {
+		if u.Username == "admin" {
+			adminID = u.ID
+		}
+	}
+	for _, c := range []struct{ method, path string }{{"POST", "/disable"}, {"DELETE", ""}, {"PUT", "/role"}} {
+		if st, body := admin.do(c.method, "/api/users/"+adminID+c.path, map[string]any{"role": "auditor"}, nil); st != 409 ||
+			!strings.Contains(body, "no enabled admin") {
+			t.Fatalf("%s %s on the last admin: %d %s", c.method, c.path, st, body)
+		}
+	}
+	if st, _ := admin.do("GET", "/api/me", nil, nil); st != 200 {
+		t.Fatalf("the admin was locked out: %d", st)
+	}
+	for _, action := range []string{"user.disabled", "user.deleted"} {
+		if recs := auditRecords(t, admin, action); len(recs) != 0 {
+			t.Fatalf("a refused change was audited: %+v", recs)
+		}
+	}
+
+	// Delete: a tombstone keeps the name; the audit log still reads.
+	if st, body := admin.do("DELETE", "/api/users/"+id, nil, &res); st != 200 {
+		t.Fatalf("delete: %d %s", st, body)
+	}
+	var live, all []struct {
+		Username  string
+		DeletedAt *time.Time `json:"deleted_at"`
+	}
+	admin.do("GET", "/api/users", nil, &live)
+	admin.do("GET", "/api/users?deleted=true", nil, &all)
+	if slices.ContainsFunc(live, func(u struct {
+		Username  string
+		DeletedAt *time.Time `json:"deleted_at"`
+	}) bool {
+		return u.Username == "tom"
+	}) || len(all) != len(live)+1 {
+		t.Fatalf("users after delete: live %+v, all %+v", live, all)
+	}
+	if st, _ := e.newClient(t).do("POST", "/api/login", map[string]string{"username": "tom", "password": pw}, nil); st != 401 {
+		t.Fatalf("deleted user logged in: %d", st)
+	}
+	if st, body := admin.do("POST", "/api/users", map[string]string{"username": "tom", "role": "auditor"}, nil); st != 409 || !strings.Contains(body, "deleted user") {
+		t.Fatalf("reusing a deleted user's name: %d %s", st, body)
+	}
+	if st, _ := admin.do("POST", "/api/users/"+id+"/enable", nil, nil); st != 404 {
+		t.Fatalf("enable a deleted user: %d", st)
+	}
+	logouts := auditRecords(t, admin, "logout")
+	if len(logouts) == 0 || logouts[len(logouts)-1].Actor != "user:tom" {
+		t.Fatalf("tom's old records: %+v", logouts)
+	}
+	if recs := auditRecords(t, admin, "user.deleted"); len(recs) != 1 || recs[0].Details["username"] != "tom" || recs[0].Target != id {
+		t.Fatalf("user.deleted: %+v", recs)
+	}
 }

@@ -53,7 +53,9 @@ func scanAPIToken(row interface{ Scan(...any) error }) (APIToken, error) {
 	var scopes string
 	err := row.Scan(&t.ID, &t.Hash, &t.UserID, &t.Name, &c, &e, &t.Revoked, &t.Kind, &scopes, &t.Note, &u, &t.LastUsedIP, &r)
 	t.CreatedAt, t.ExpiresAt, t.LastUsedAt, t.RevokedAt = fromMS(c), fromMS(e), fromMS(u), fromMS(r)
-	t.Scopes = strings.Fields(scopes)
+	if scopes != "" {
+		t.Scopes = strings.Fields(scopes)
+	}
 	return t, err
 }
 

@@ -293,10 +293,16 @@ func TestAuditFailureUndoes(t *testing.T) {
 	}{
 		{"disable", func(s *Service) error { _, err := s.Disable(context.Background(), admin, "tom"); return err }},
 		{"password", func(s *Service) error { _, err := s.ResetPassword(context.Background(), admin, "tom"); return err }},
-		{"role", func(s *Service) error { _, err := s.SetRole(context.Background(), admin, "tom", "auditor", nil); return err }},
+		{"role", func(s *Service) error {
+			_, err := s.SetRole(context.Background(), admin, "tom", "auditor", nil)
+			return err
+		}},
 		{"delete", func(s *Service) error { _, err := s.Delete(context.Background(), admin, "tom"); return err }},
 		{"mfa", func(s *Service) error { _, err := s.ResetMFA(context.Background(), admin, "tom"); return err }},
-		{"create", func(s *Service) error { _, err := s.Create(context.Background(), admin, "ann", "auditor", nil); return err }},
+		{"create", func(s *Service) error {
+			_, err := s.Create(context.Background(), admin, "ann", "auditor", nil)
+			return err
+		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := newRig(t)

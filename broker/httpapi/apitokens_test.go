@@ -79,7 +79,9 @@ func newTokenRig(t *testing.T) *tokenRig {
 		"old":    {ID: "old", UserID: "u1", Kind: store.TokenAPI, Revoked: true},
 	}}}
 	r.g = tokensAPI{tokens: r.tokens, fail: api.fail,
-		user:    func(_ context.Context, id string) (store.User, error) { return store.User{ID: id, Username: "tom"}, nil },
+		user: func(_ context.Context, id string) (store.User, error) {
+			return store.User{ID: id, Username: "tom"}, nil
+		},
 		maxDays: func(context.Context) (int, error) { return 2, nil },
 		record: func(_ *http.Request, action, target string, _ map[string]any) error {
 			if !r.auditOK {

@@ -13,10 +13,9 @@ import (
 	"porthole/agent/support"
 )
 
-// quietDevice enrolls an in-process agent whose end user never answers
-// (sessions wait for consent) and puts it in a new group; it returns the
-// device and group ids.
-func quietDevice(t *testing.T, e *env, admin *client, group string) (deviceID, groupID string) {
+// quietAgent enrolls and runs an in-process agent whose end user never
+// answers (sessions wait for consent) and returns its device id.
+func quietAgent(t *testing.T, e *env, admin *client) string {
 	t.Helper()
 	cfg := agent.Config{StateDir: filepath.Join(t.TempDir(), "agent"), Displays: oneDisplay, Support: support.Config{Asker: consenttest.Unanswered{}},
 		Logger: testLogger(t)}
@@ -25,14 +24,21 @@ func quietDevice(t *testing.T, e *env, admin *client, group string) (deviceID, g
 	}
 	a := startAgent(t, cfg)
 	waitFor(t, "agent online", 10*time.Second, func() bool { return admin.device(a.DeviceID()).Online })
+	return a.DeviceID()
+}
+
+// quietDevice is a quietAgent in a new group; it returns the device and group ids.
+func quietDevice(t *testing.T, e *env, admin *client, group string) (deviceID, groupID string) {
+	t.Helper()
+	deviceID = quietAgent(t, e, admin)
 	var g struct{ ID string }
 	if st, body := admin.do("POST", "/api/groups", map[string]string{"name": group}, &g); st != 201 {
 		t.Fatalf("group: %d %s", st, body)
 	}
-	if st, body := admin.do("PUT", "/api/devices/"+a.DeviceID()+"/group", map[string]string{"group_id": g.ID}, nil); st != 200 {
+	if st, body := admin.do("PUT", "/api/devices/"+deviceID+"/group", map[string]string{"group_id": g.ID}, nil); st != 200 {
 		t.Fatalf("device group: %d %s", st, body)
 	}
-	return a.DeviceID(), g.ID
+	return deviceID, g.ID
 }
 
 func rightsOn(t *testing.T, c *client, deviceID string) []string {

@@ -1,10 +1,8 @@
 package e2e
 
 import (
-	"context"
 	"errors"
 	"net/http"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -13,10 +11,8 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/gorilla/websocket"
 
-	"porthole/agent"
 	"porthole/agent/consent"
 	"porthole/agent/consent/consenttest"
-	"porthole/agent/support"
 	"porthole/internal/browsertest"
 	"porthole/internal/clock/clocktest"
 )
@@ -276,13 +272,7 @@ func TestUserLifecycle(t *testing.T) {
 	clk := clocktest.New(time.Now())
 	e := startBroker(t, clk)
 	admin := e.login(t, "admin", e.Password)
-	state := filepath.Join(t.TempDir(), "agent")
-	cfg := agent.Config{StateDir: state, Displays: oneDisplay, Support: support.Config{Asker: consenttest.Unanswered{}}}
-	if _, err := agent.Enroll(context.Background(), cfg, e.URL, admin.enrollToken(1, time.Hour), ""); err != nil {
-		t.Fatal(err)
-	}
-	a := startAgent(t, cfg)
-	waitFor(t, "agent online", 10*time.Second, func() bool { return admin.device(a.DeviceID()).Online })
+	dev := quietAgent(t, e, admin)
 	id, pw := newUser(t, admin, "tom", "technician")
 
 	// Logout closes the websockets of that portal session, not the others.
@@ -299,7 +289,7 @@ func TestUserLifecycle(t *testing.T) {
 	// A role change: the session the new role does not cover ends, the
 	// events websocket closes and reconnects under the new role.
 	var s struct{ ID, State string }
-	if st, body := tomB.do("POST", "/api/sessions", map[string]any{"device_id": a.DeviceID()}, &s); st != 201 {
+	if st, body := tomB.do("POST", "/api/sessions", map[string]any{"device_id": dev}, &s); st != 201 {
 		t.Fatalf("session: %d %s", st, body)
 	}
 	var res lifecycleResult
@@ -324,7 +314,7 @@ func TestUserLifecycle(t *testing.T) {
 		t.Fatalf("portal session after the role change: %d %+v", st, me)
 	}
 	openEvents(t, e, tomB, "") // the page reconnects
-	if st, _ := tomB.do("POST", "/api/sessions", map[string]any{"device_id": a.DeviceID()}, nil); st != 403 {
+	if st, _ := tomB.do("POST", "/api/sessions", map[string]any{"device_id": dev}, nil); st != 403 {
 		t.Fatalf("auditor started a session: %d", st)
 	}
 	rec := auditRecords(t, admin, "user.role_changed")

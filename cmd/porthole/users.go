@@ -184,21 +184,7 @@ func userList(ctx context.Context, out io.Writer, asJSON, all bool) error {
 
 // findUser resolves a user id or exact name among the live users.
 func findUser(ctx context.Context, idOrName string) (portalUser, error) {
-	us, _, err := fetch[portalUser](ctx, io.Discard, false, "/api/users")
-	if err != nil {
-		return portalUser{}, err
-	}
-	for _, u := range us {
-		if u.ID == idOrName {
-			return u, nil
-		}
-	}
-	for _, u := range us {
-		if strings.EqualFold(u.Username, idOrName) {
-			return u, nil
-		}
-	}
-	return portalUser{}, fmt.Errorf("no user %q (see 'porthole user list')", idOrName)
+	return findOne(ctx, "/api/users", "user", idOrName, func(u portalUser) (string, string) { return u.ID, u.Username })
 }
 
 // groupIDs resolves group ids or names (nil for none).

@@ -60,7 +60,7 @@ func TestUsersPageButtons(t *testing.T) {
 	row := `tr[data-user="` + id + `"]`
 
 	// Disable: the status changes and the page says what ended.
-	browsertest.Step(ctx, t, 20*time.Second, chromedp.Click(css(`button[data-user-disable="`+id+`"]`)))
+	browsertest.LiveStep(ctx, t, 20*time.Second, chromedp.Click(css(`button[data-user-disable="`+id+`"]`)))
 	waitJS(t, ctx, "tom shown disabled", `document.querySelector('`+row+` td.status[data-status="disabled"]')`)
 	notice := evalString(t, ctx, `document.getElementById('users-notice').textContent`)
 	if !strings.Contains(notice, "tom disabled.") || !strings.Contains(notice, "1 portal session(s) ended") || !strings.Contains(notice, "1 websocket(s) closed") {
@@ -72,7 +72,7 @@ func TestUsersPageButtons(t *testing.T) {
 	}
 
 	// Enable.
-	browsertest.Step(ctx, t, 20*time.Second, chromedp.Click(css(`button[data-user-enable="`+id+`"]`)))
+	browsertest.LiveStep(ctx, t, 20*time.Second, chromedp.Click(css(`button[data-user-enable="`+id+`"]`)))
 	waitJS(t, ctx, "tom shown enabled", `document.querySelector('`+row+` td.status[data-status="enabled"]')`)
 	e.login(t, "tom", pw)
 
@@ -98,7 +98,7 @@ func TestUsersPageButtons(t *testing.T) {
 	}
 
 	// Reset the password: a new one, shown once.
-	browsertest.Step(ctx, t, 20*time.Second, chromedp.Click(css(`button[data-user-reset-password="`+id+`"]`)))
+	browsertest.LiveStep(ctx, t, 20*time.Second, chromedp.Click(css(`button[data-user-reset-password="`+id+`"]`)))
 	waitJS(t, ctx, "a new password", `document.getElementById('user-password')?.value && document.getElementById('user-password').value !== '`+pw+`'`)
 	pw = evalString(t, ctx, `document.getElementById('user-password').value`)
 	tom = e.login(t, "tom", pw)
@@ -112,14 +112,15 @@ func TestUsersPageButtons(t *testing.T) {
 		chromedp.Evaluate[chromedp.Void](`window.confirm = () => true; undefined`),
 		chromedp.Click(css(`button[data-reset-mfa="`+id+`"]`)),
 	)
-	waitJS(t, ctx, "MFA reset", `document.getElementById('users-notice').textContent.startsWith('Two-factor authentication reset for tom.')`)
+	waitJS(t, ctx, "MFA reset", `document.getElementById('users-notice').textContent.startsWith('Two-factor authentication reset for tom.') &&
+		document.querySelector('td.mfa[data-mfa="`+id+`"]')?.textContent === 'off'`)
 	var ms struct{ Enrolled bool }
 	if admin.do("GET", "/api/users/"+id+"/mfa", nil, &ms); ms.Enrolled {
 		t.Fatal("tom still enrolled after Reset MFA")
 	}
 
 	// Delete.
-	browsertest.Step(ctx, t, 20*time.Second, chromedp.Click(css(`button[data-user-delete="`+id+`"]`)))
+	browsertest.LiveStep(ctx, t, 20*time.Second, chromedp.Click(css(`button[data-user-delete="`+id+`"]`)))
 	waitJS(t, ctx, "tom's row gone", `!document.querySelector('`+row+`') && document.getElementById('users-notice').textContent.startsWith('tom deleted.')`)
 	if recs := auditRecords(t, admin, "user.deleted"); len(recs) != 1 || recs[0].Target != id {
 		t.Fatalf("user.deleted: %+v", recs)

@@ -32,8 +32,10 @@ import (
 	"porthole/broker/auditstream"
 	"porthole/broker/auth"
 	"porthole/broker/breakglass"
+	"porthole/broker/conns"
 	"porthole/broker/elevation"
 	"porthole/broker/httpapi"
+	"porthole/broker/lifecycle"
 	"porthole/broker/live"
 	"porthole/broker/mfa"
 	"porthole/broker/mfa/mfasql"
@@ -142,6 +144,10 @@ type Server struct {
 	acc *access.Service
 	// notify emails new requests; set at the end of New, read-only after.
 	notify *notify.Notifier
+	// conns are the open portal and API websockets; life changes users
+	// and ends what they hold (the kill switch).
+	conns *conns.Registry
+	life  *lifecycle.Service
 }
 
 // New validates cfg, opens the store (migrating it) and binds the listener,
@@ -200,8 +206,14 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		st.Close()
 		return nil, fmt.Errorf("broker: refusing to start: %w (after %d good records)", err, n)
 	}
+	set := settings.New(st)
 	s.auth = auth.New(st, auth.Config{IdleTimeout: cfg.SessionIdle, AbsoluteTimeout: cfg.SessionAbsolute, Clock: cfg.Clock,
-		Hashing: auth.HashLimits{Concurrent: cfg.PasswordHashes, Wait: cfg.PasswordHashWait}})
+		Hashing: auth.HashLimits{Concurrent: cfg.PasswordHashes, Wait: cfg.PasswordHashWait},
+		Standing: func(ctx context.Context) (bool, error) {
+			v, err := set.Effective(ctx, "", settings.AccessStanding)
+			return v.Value != settings.StandingNone, err
+		}})
+	s.conns = conns.New()
 	s.live = live.NewHub()
 	if err := s.firstRun(ctx); err != nil {
 		st.Close()
@@ -222,7 +234,6 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("broker: webrtc: %w", err)
 	}
 	s.rtc = rtcCloser
-	set := settings.New(st)
 	if err := s.openRecordings(ctx, set); err != nil {
 		rtcCloser.Close()
 		st.Close()
@@ -285,6 +296,8 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	s.mfa = &httpapi.MFA{Manager: mgr, Accounts: accounts, Unknown: unknown,
 		Known: mfa.NewLimiter(httpapi.KnownAddressLimits), Addrs: mfa.NewLimiter(httpapi.AddressLimits)}
+	s.life = lifecycle.New(lifecycle.Config{Store: st, Principals: s.auth, Conns: s.conns, Sessions: s.sess, MFA: mgr, Audit: s.audit,
+		Clock: cfg.Clock, Logger: cfg.Logger, HashPassword: s.auth.HashPassword})
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		s.recs.Close()
@@ -450,7 +463,7 @@ func (s *Server) Run(ctx context.Context) error {
 	defer cancelLinks()
 	api := httpapi.New(httpapi.Config{Store: s.store, Auth: s.auth, Audit: s.audit, Agents: s.agents, Live: s.live,
 		Sessions: s.sess, Settings: s.settings, MFA: s.mfa, Recordings: s.recs, Archive: s.archive, Elevation: s.elevation,
-		BreakGlass: s.bg, Requests: s.reqs, SettingsPush: s.push, Access: s.acc,
+		BreakGlass: s.bg, Requests: s.reqs, SettingsPush: s.push, Access: s.acc, Conns: s.conns, Lifecycle: s.life,
 		Portal: webclient.Handler(), Clock: s.cfg.Clock, Logger: s.cfg.Logger, SecureCookies: s.cfg.TLS != TLSOff, Context: linkCtx})
 	srv := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(s.cfg.Logger.Handler(), slog.LevelWarn)}
 	ln := s.ln

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -127,18 +128,18 @@ func TestAPIToken(t *testing.T) {
 	ctx := context.Background()
 	a, _, clk := newAuth(t)
 	u, _ := a.Password(ctx, "ann", "pw")
-	tok, _, err := a.IssueToken(ctx, u, "cli", time.Hour)
+	tok, _, err := a.IssueToken(ctx, u, TokenSpec{Name: "cli", TTL: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p, err := a.Token(ctx, tok); err != nil || p.Username != "ann" {
+	if p, err := a.Token(ctx, tok, "127.0.0.1"); err != nil || p.Username != "ann" {
 		t.Fatalf("Token = %+v, %v", p, err)
 	}
-	if _, err := a.Token(ctx, tok+"x"); err == nil {
+	if _, err := a.Token(ctx, tok+"x", "127.0.0.1"); err == nil {
 		t.Fatal("wrong token accepted")
 	}
 	clk.Advance(2 * time.Hour)
-	if _, err := a.Token(ctx, tok); !errors.Is(err, ErrExpired) {
+	if _, err := a.Token(ctx, tok, "127.0.0.1"); !errors.Is(err, ErrExpired) {
 		t.Fatalf("expired token: %v", err)
 	}
 }
@@ -207,5 +208,68 @@ func TestNewIDNeverLooksLikeAFlag(t *testing.T) {
 			t.Fatalf("id %q drawn twice", id)
 		}
 		seen[id] = true
+	}
+}
+
+// TestScopedTokenPrincipal: an API token resolves to its owner's current
+// role and bindings cut by its scopes and the access.standing policy; each
+// use is noted (at most once a minute, or from a new address); a revoked
+// token is refused at once.
+func TestScopedTokenPrincipal(t *testing.T) {
+	ctx := context.Background()
+	a, st, clk := newAuth(t)
+	standing := true
+	a.cfg.Standing = func(context.Context) (bool, error) { return standing, nil }
+	if err := st.CreateGroup(ctx, store.Group{ID: "gA", Name: "A", CreatedAt: clk.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	h, _ := HashPassword("pw")
+	tech := store.User{ID: "u2", Username: "tom", PasswordHash: h, Role: "technician", CreatedAt: clk.Now(), GroupBound: true}
+	if err := st.CreateUserIn(ctx, tech, []string{"gA"}); err != nil {
+		t.Fatal(err)
+	}
+	scopes, _ := ParseScopes([]string{"devices:read,sessions:*"})
+	secret, tok, err := a.IssueToken(ctx, tech, TokenSpec{Kind: store.TokenAPI, Scopes: scopes, Note: "n", TTL: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := a.Token(ctx, secret, "10.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.TokenID != tok.ID || !slices.Equal(p.Scopes, scopes) || !p.GroupBound || !slices.Equal(p.Groups, []string{"gA"}) || p.NoStanding {
+		t.Fatalf("principal %+v", p)
+	}
+	if !p.CanOn(ConnectDevice, "gA") || p.CanOn(ConnectDevice, "gB") || p.CanOn(BreakGlass, "gA") {
+		t.Fatalf("rights of %+v", p)
+	}
+	got, _ := st.APITokenByID(ctx, tok.ID)
+	if got.LastUsedIP != "10.0.0.1" || !got.LastUsedAt.Equal(clk.Now()) {
+		t.Fatalf("last use %+v", got)
+	}
+	clk.Advance(10 * time.Second)
+	_, _ = a.Token(ctx, secret, "10.0.0.1")
+	if got, _ = st.APITokenByID(ctx, tok.ID); !got.LastUsedAt.Equal(clk.Now().Add(-10 * time.Second)) {
+		t.Fatalf("use within a minute written: %v", got.LastUsedAt)
+	}
+	_, _ = a.Token(ctx, secret, "10.0.0.2")
+	if got, _ = st.APITokenByID(ctx, tok.ID); got.LastUsedIP != "10.0.0.2" {
+		t.Fatalf("a use from a new address not written: %+v", got)
+	}
+	standing = false
+	if p, _ = a.Token(ctx, secret, "10.0.0.2"); !p.NoStanding || p.CanOn(ConnectDevice, "gA") {
+		t.Fatalf("under access.standing none: %+v", p)
+	}
+	if err := a.RevokeToken(ctx, tok.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Token(ctx, secret, "10.0.0.2"); !errors.Is(err, ErrNoSession) {
+		t.Fatalf("revoked token: %v", err)
+	}
+	if err := a.RevokeToken(ctx, "nosuch"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("revoke unknown: %v", err)
+	}
+	if _, _, err := a.IssueToken(ctx, tech, TokenSpec{Kind: store.TokenAPI, TTL: time.Hour}); !errors.Is(err, ErrBadScope) {
+		t.Fatalf("API token without scopes: %v", err)
 	}
 }

@@ -1,6 +1,9 @@
 package auth
 
-import "fmt"
+import (
+	"fmt"
+	"slices"
+)
 
 // Role is a portal user's role. Permissions are granted per role, deny by default.
 type Role string
@@ -70,3 +73,18 @@ func ParseRole(s string) (Role, error) {
 	}
 	return r, nil
 }
+
+// DevicePermissions are the rights that act on one device (the broker's
+// rights table): a role holds them on every device, or only on the groups
+// of a user's role bindings, or — under access.standing = none — only
+// through an active access grant (admins excepted).
+var DevicePermissions = []Permission{ConnectDevice, BreakGlass, IssueElevationCode}
+
+// IsDevicePermission reports whether p is one of DevicePermissions.
+func IsDevicePermission(p Permission) bool { return slices.Contains(DevicePermissions, p) }
+
+// Bindable reports whether a user of role r may be bound to device groups
+// (their role then holds its device rights on those groups only). Only
+// technicians: the other roles hold no device rights to narrow, and an
+// admin's rights are not device-shaped.
+func (r Role) Bindable() bool { return r == Technician }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"porthole/broker/store"
@@ -31,6 +32,11 @@ type users interface {
 	DeleteUserWebSessions(ctx context.Context, userID string) (int, error)
 	CreateAPIToken(ctx context.Context, t store.APIToken) error
 	APITokenByHash(ctx context.Context, hash string) (store.APIToken, error)
+	TouchAPIToken(ctx context.Context, id string, at time.Time, ip string) error
+	UserAPITokens(ctx context.Context, userID string) ([]store.APIToken, error)
+	APITokenByID(ctx context.Context, id string) (store.APIToken, error)
+	RevokeAPIToken(ctx context.Context, id string, at time.Time) error
+	UserGroups(ctx context.Context, userID string) ([]string, error)
 }
 
 // Config sets session lifetimes.
@@ -43,6 +49,10 @@ type Config struct {
 	Clock          clock.Clock
 	// Hashing bounds concurrent password hashes (defaults in HashLimits).
 	Hashing HashLimits
+	// Standing reports whether roles hold standing device rights (the
+	// access.standing setting is "role"); nil means they do. An error
+	// fails the request (closed).
+	Standing func(ctx context.Context) (bool, error)
 }
 
 // Authenticator checks passwords and manages sessions and tokens.
@@ -82,10 +92,66 @@ type Principal struct {
 	// MFAAt is when the session last verified a TOTP code (zero if never,
 	// and always for API tokens); the step-up check reads it.
 	MFAAt time.Time
+	// TokenID identifies the API token (empty for browser sessions).
+	TokenID string
+	// Scopes bound an API token (nil: unrestricted, as for browser
+	// sessions and "porthole login" tokens).
+	Scopes Scopes
+	// GroupBound: the role's device rights hold only on Groups (the
+	// user's role bindings).
+	GroupBound bool
+	Groups     []string
+	// NoStanding: access.standing is "none", so the role holds no device
+	// rights at all (admins excepted): only access grants give them.
+	NoStanding bool
 }
 
-// Can reports whether the principal's role grants p.
-func (p Principal) Can(perm Permission) bool { return p.Role.Can(perm) }
+// Can reports whether the principal may use perm everywhere: its role
+// grants it, its token's scopes allow it, and — for a device permission —
+// the role holds it on every device.
+func (p Principal) Can(perm Permission) bool {
+	return p.Role.Can(perm) && p.Scopes.Allows(perm) && (!IsDevicePermission(perm) || p.standingOn(nil))
+}
+
+// CanOn reports whether the principal's role (not an access grant) lets it
+// use perm on a device of group ("" for a device in no group).
+func (p Principal) CanOn(perm Permission, group string) bool {
+	return p.Role.Can(perm) && p.Scopes.Allows(perm) && (!IsDevicePermission(perm) || p.standingOn(&group))
+}
+
+// standingOn: the role's device rights hold on group (nil: on every device).
+func (p Principal) standingOn(group *string) bool {
+	switch {
+	case p.Role == Admin:
+		return true // admins keep their rights whatever access.standing says
+	case p.NoStanding:
+		return false
+	case !p.GroupBound:
+		return true
+	}
+	return group != nil && *group != "" && slices.Contains(p.Groups, *group)
+}
+
+// PrincipalFor is u as a caller with all of u's rights (no token scopes):
+// its role, role bindings and the access.standing policy.
+func (a *Authenticator) PrincipalFor(ctx context.Context, u store.User) (Principal, error) {
+	p := Principal{UserID: u.ID, Username: u.Username, Role: Role(u.Role), GroupBound: u.GroupBound}
+	if u.GroupBound {
+		gs, err := a.users.UserGroups(ctx, u.ID)
+		if err != nil {
+			return Principal{}, fmt.Errorf("role bindings of %s: %w", u.ID, err)
+		}
+		p.Groups = gs
+	}
+	if a.cfg.Standing != nil {
+		standing, err := a.cfg.Standing(ctx)
+		if err != nil {
+			return Principal{}, fmt.Errorf("access.standing: %w", err)
+		}
+		p.NoStanding = !standing
+	}
+	return p, nil
+}
 
 // Password checks a username and password: Lookup, then Verify.
 func (a *Authenticator) Password(ctx context.Context, username, password string) (store.User, error) {
@@ -219,8 +285,12 @@ func (a *Authenticator) Session(ctx context.Context, secret string) (Principal, 
 	if now.Sub(ws.LastSeen) > time.Minute {
 		_ = a.users.TouchWebSession(ctx, h, now)
 	}
-	return Principal{UserID: u.ID, Username: u.Username, Role: Role(u.Role), SessionHash: h,
-		MFAPending: ws.MFAPending, MFAAt: ws.MFAAt}, nil
+	p, err := a.PrincipalFor(ctx, u)
+	if err != nil {
+		return Principal{}, err
+	}
+	p.SessionHash, p.MFAPending, p.MFAAt = h, ws.MFAPending, ws.MFAAt
+	return p, nil
 }
 
 // EndSession logs a session out server-side.
@@ -228,29 +298,80 @@ func (a *Authenticator) EndSession(ctx context.Context, sessionHash string) erro
 	return a.users.DeleteWebSession(ctx, sessionHash)
 }
 
-// IssueToken creates an API token for the CLI and returns its value once.
-func (a *Authenticator) IssueToken(ctx context.Context, u store.User, name string, ttl time.Duration) (string, store.APIToken, error) {
+// TokenSpec is what IssueToken makes: a "porthole login" token (no
+// scopes: all of the owner's rights) or an API token with scopes.
+type TokenSpec struct {
+	ID     string // default: a new id
+	Name   string
+	Kind   string // store.TokenCLI (default) or store.TokenAPI
+	Scopes Scopes // TokenAPI: required
+	Note   string
+	TTL    time.Duration
+}
+
+// IssueToken creates an API token and returns its value once.
+func (a *Authenticator) IssueToken(ctx context.Context, u store.User, spec TokenSpec) (string, store.APIToken, error) {
+	if spec.Kind == "" {
+		spec.Kind = store.TokenCLI
+	}
+	if spec.Kind == store.TokenAPI && spec.Scopes == nil {
+		return "", store.APIToken{}, fmt.Errorf("%w: at least one scope is required", ErrBadScope)
+	}
+	if spec.ID == "" {
+		spec.ID = NewID()
+	}
 	secret := "pht_" + RandomToken(32)
 	now := a.cfg.Clock.Now()
-	t := store.APIToken{ID: NewID(), Hash: TokenHash(secret), UserID: u.ID, Name: name, CreatedAt: now, ExpiresAt: now.Add(ttl)}
+	t := store.APIToken{ID: spec.ID, Hash: TokenHash(secret), UserID: u.ID, Name: spec.Name, Kind: spec.Kind, Scopes: spec.Scopes,
+		Note: spec.Note, CreatedAt: now, ExpiresAt: now.Add(spec.TTL)}
 	if err := a.users.CreateAPIToken(ctx, t); err != nil {
 		return "", t, fmt.Errorf("issue token: %w", err)
 	}
 	return secret, t, nil
 }
 
-// Token resolves a bearer token.
-func (a *Authenticator) Token(ctx context.Context, secret string) (Principal, error) {
+// touchEvery bounds how often a token's last use is written.
+const touchEvery = time.Minute
+
+// Token resolves a bearer token used from ip, recording the use.
+func (a *Authenticator) Token(ctx context.Context, secret, ip string) (Principal, error) {
 	t, err := a.users.APITokenByHash(ctx, TokenHash(secret))
 	if err != nil || t.Revoked {
 		return Principal{}, ErrNoSession
 	}
-	if !a.cfg.Clock.Now().Before(t.ExpiresAt) {
+	now := a.cfg.Clock.Now()
+	if !now.Before(t.ExpiresAt) {
 		return Principal{}, ErrExpired
 	}
 	u, err := a.users.UserByID(ctx, t.UserID)
 	if err != nil || u.Disabled {
 		return Principal{}, ErrNoSession
 	}
-	return Principal{UserID: u.ID, Username: u.Username, Role: Role(u.Role)}, nil
+	p, err := a.PrincipalFor(ctx, u)
+	if err != nil {
+		return Principal{}, err
+	}
+	p.TokenID = t.ID
+	if t.Kind == store.TokenAPI {
+		p.Scopes = append(Scopes{}, t.Scopes...)
+	}
+	if now.Sub(t.LastUsedAt) >= touchEvery || t.LastUsedIP != ip {
+		_ = a.users.TouchAPIToken(ctx, t.ID, now, ip) // best effort: a use is not refused for want of its note
+	}
+	return p, nil
+}
+
+// Tokens lists a user's API and CLI tokens, newest first.
+func (a *Authenticator) Tokens(ctx context.Context, userID string) ([]store.APIToken, error) {
+	return a.users.UserAPITokens(ctx, userID)
+}
+
+// TokenByID finds a token (store.ErrNotFound if there is none).
+func (a *Authenticator) TokenByID(ctx context.Context, id string) (store.APIToken, error) {
+	return a.users.APITokenByID(ctx, id)
+}
+
+// RevokeToken revokes a token: its next use is refused.
+func (a *Authenticator) RevokeToken(ctx context.Context, id string) error {
+	return a.users.RevokeAPIToken(ctx, id, a.cfg.Clock.Now())
 }

@@ -24,7 +24,9 @@ import (
 	"porthole/broker/audit"
 	"porthole/broker/auth"
 	"porthole/broker/breakglass"
+	"porthole/broker/conns"
 	"porthole/broker/elevation"
+	"porthole/broker/lifecycle"
 	"porthole/broker/live"
 	"porthole/broker/mfa"
 	"porthole/broker/recording"
@@ -58,8 +60,11 @@ type Config struct {
 	SecureCookies bool
 	// Context ends long-lived websockets at shutdown.
 	Context context.Context
-	// APITokenTTL is the lifetime of CLI tokens (default 30 days).
-	APITokenTTL time.Duration
+	// Conns tracks the open portal and API websockets so that a logout,
+	// a revoked token or a locked-out user closes them (default: a new one).
+	Conns *conns.Registry
+	// Lifecycle changes users and runs the kill switch (users.go).
+	Lifecycle *lifecycle.Service
 	// Recordings and Archive serve and verify session recordings.
 	Recordings *recording.Store
 	Archive    *archive.Archive
@@ -94,8 +99,8 @@ func New(cfg Config) *API {
 	if cfg.Context == nil {
 		cfg.Context = context.Background()
 	}
-	if cfg.APITokenTTL == 0 {
-		cfg.APITokenTTL = 30 * 24 * time.Hour
+	if cfg.Conns == nil {
+		cfg.Conns = conns.New()
 	}
 	cfg.MFA = cfg.MFA.withDefaults()
 	a := &API{cfg: cfg, log: cfg.Logger.With("component", "httpapi"), mux: http.NewServeMux()}
@@ -121,9 +126,9 @@ func (a *API) routes() {
 	m.HandleFunc("GET /api/enroll-tokens", a.authed(auth.Enroll, a.listTokens))
 	m.HandleFunc("POST /api/enroll-tokens", a.authed(auth.Enroll, a.createToken))
 	m.HandleFunc("POST /api/enroll-tokens/{id}/revoke", a.authed(auth.Enroll, a.revokeToken))
-	m.HandleFunc("GET /api/users", a.authed(auth.ManageUsers, a.listUsers))
-	m.HandleFunc("POST /api/users", a.authed(auth.ManageUsers, a.createUser))
-	a.lockoutRoutes(m) // account lockout and unlock (lockout.go)
+	a.userRoutes(m)     // users.go: the user lifecycle
+	a.lockoutRoutes(m)  // lockout.go: account lockout and unlock
+	a.apiTokenRoutes(m) // apitokens.go: API tokens and their scopes
 	m.HandleFunc("GET /api/audit", a.authed(auth.ViewAudit, a.listAudit))
 	a.auditRoutes(m)     // export, verify, session extend (audit.go, expiry.go)
 	a.recordingRoutes(m) // recordings.go
@@ -214,6 +219,9 @@ func (a *API) authed(perm auth.Permission, next http.HandlerFunc) http.HandlerFu
 			return
 		}
 		r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, p))
+		if !a.scopeAllows(w, r, perm) {
+			return
+		}
 		if perm != "" && !p.Can(perm) {
 			a.forbid(w, r, "", perm)
 			return
@@ -241,7 +249,7 @@ func (a *API) refuse(w http.ResponseWriter, r *http.Request, target string, perm
 // cookie.
 func (a *API) resolve(r *http.Request) (auth.Principal, error) {
 	if tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
-		return a.cfg.Auth.Token(r.Context(), tok)
+		return a.cfg.Auth.Token(r.Context(), tok, clientIP(r))
 	}
 	c, err := r.Cookie(CookieName)
 	if err != nil {
@@ -253,7 +261,13 @@ func (a *API) resolve(r *http.Request) (auth.Principal, error) {
 // fail maps an error to a status and a message safe to show. Internal
 // errors are logged with detail and answered generically.
 func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
+	if writeScopeError(w, err) {
+		return
+	}
 	status, msg := http.StatusInternalServerError, "internal error"
+	if st, m, ok := usersStatus(err); ok {
+		status, msg = st, m
+	}
 	if st, m, ok := recordingStatus(err); ok {
 		status, msg = st, m
 	}

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"crypto/rand"
 	"errors"
 	"net/http"
@@ -11,6 +12,7 @@ import (
 
 	"porthole/broker/access"
 	"porthole/broker/auth"
+	"porthole/broker/conns"
 	"porthole/broker/store"
 	"porthole/internal/wire"
 )
@@ -31,6 +33,8 @@ func (a *API) logout(w http.ResponseWriter, r *http.Request) {
 			a.fail(w, r, err)
 			return
 		}
+		// The session's websockets go with it (a viewer's session ends).
+		a.cfg.Conns.Close(conns.BySession(p.SessionHash), "logged out")
 	}
 	_ = a.record(r, "logout", p.UserID, nil)
 	http.SetCookie(w, &http.Cookie{Name: CookieName, Value: "", Path: "/", MaxAge: -1, HttpOnly: true,
@@ -74,7 +78,9 @@ func (a *API) view(d store.Device, rights []string) DeviceView {
 }
 
 // views builds the caller's views of ds: each with the caller's rights on
-// the device, its role's plus those its active grants add on the device's group.
+// the device, its role's (on every device, or on the groups the user is
+// bound to; none for a technician under access.standing = none) plus those
+// its active grants add on the device's group, all within a token's scopes.
 func (a *API) views(r *http.Request, ds []store.Device) ([]DeviceView, error) {
 	p := principal(r)
 	var held []access.Grant
@@ -92,7 +98,7 @@ func (a *API) views(r *http.Request, ds []store.Device) ([]DeviceView, error) {
 	out := make([]DeviceView, 0, len(ds))
 	for _, d := range ds {
 		group := ""
-		if len(held) > 0 {
+		if len(held) > 0 || p.GroupBound {
 			var err error
 			if group, err = a.cfg.Store.DeviceGroup(r.Context(), d.ID); err != nil {
 				return nil, err
@@ -100,8 +106,9 @@ func (a *API) views(r *http.Request, ds []store.Device) ([]DeviceView, error) {
 		}
 		may := []string{}
 		for _, x := range rights {
-			granted := group != "" && slices.ContainsFunc(held, func(g access.Grant) bool { return g.Entitlement == x.entitlement && g.GroupID == group })
-			if (x.perm != "" && p.Can(x.perm)) || granted {
+			granted := group != "" && p.Scopes.Has(x.scope) &&
+				slices.ContainsFunc(held, func(g access.Grant) bool { return g.Entitlement == x.entitlement && g.GroupID == group })
+			if (x.perm != "" && p.CanOn(x.perm, group)) || granted {
 				may = append(may, x.name)
 			}
 		}
@@ -224,47 +231,6 @@ func (a *API) revokeToken(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "revoked"})
 }
 
-func (a *API) listUsers(w http.ResponseWriter, r *http.Request) {
-	us, err := a.cfg.Store.Users(r.Context())
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	out := make([]map[string]any, 0, len(us))
-	for _, u := range us {
-		out = append(out, map[string]any{"id": u.ID, "username": u.Username, "role": u.Role, "created_at": u.CreatedAt, "disabled": u.Disabled})
-	}
-	writeJSON(w, http.StatusOK, out)
-}
-
-func (a *API) createUser(w http.ResponseWriter, r *http.Request) {
-	var req wire.UserRequest
-	if err := wire.DecodeJSON(r.Body, maxBody, &req); err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	pw := auth.NewPassword()
-	hash, err := a.cfg.Auth.HashPassword(r.Context(), pw)
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	u := store.User{ID: auth.NewID(), Username: wire.FoldUsername(req.Username), PasswordHash: hash, Role: req.Role, CreatedAt: a.cfg.Clock.Now()}
-	if _, err := a.cfg.Store.UserByName(r.Context(), u.Username); err == nil {
-		a.fail(w, r, store.ErrConflict)
-		return
-	}
-	if err := a.record(r, "user.created", u.ID, map[string]any{"username": u.Username, "role": u.Role}); err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	if err := a.cfg.Store.CreateUser(r.Context(), u); err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusCreated, map[string]string{"id": u.ID, "username": u.Username, "role": u.Role, "password": pw})
-}
-
 // enroll registers a new device with a one-time or multi-use token.
 func (a *API) enroll(w http.ResponseWriter, r *http.Request) {
 	var req wire.EnrollRequest
@@ -342,6 +308,8 @@ func (a *API) events(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer ws.Close()
+	ctx, _, done := a.openConn(r, conns.Events)
+	defer done()
 	ch, cancel := a.cfg.Live.Subscribe()
 	defer cancel()
 	// Reader: notices the page going away; the page sends nothing.
@@ -374,10 +342,40 @@ func (a *API) events(w http.ResponseWriter, r *http.Request) {
 			}
 		case <-gone:
 			return
-		case <-a.cfg.Context.Done():
+		case <-ctx.Done():
+			if why := conns.Reason(ctx); why != "" {
+				closeWith(ws, why) // logged out, token revoked or user locked out
+				return
+			}
 			_ = ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseGoingAway, "broker shutting down"), time.Now().Add(time.Second))
 			<-gone
 			return
 		}
 	}
+}
+
+// openConn registers the websocket r is upgrading (kind: conns.Events or
+// conns.Signal) for the caller; its context ends at shutdown or when the
+// caller's portal session, token or account is ended. done must be called.
+func (a *API) openConn(r *http.Request, kind string) (context.Context, string, func()) {
+	p := principal(r)
+	ctx, id, done := a.cfg.Conns.Open(a.cfg.Context, kind, conns.Owner{UserID: p.UserID, SessionHash: p.SessionHash, TokenID: p.TokenID})
+	// A lock-out between the request's check and the registration would
+	// miss this websocket: check the caller once more now it is registered.
+	if _, err := a.resolve(r); err != nil {
+		a.cfg.Conns.Close(func(i conns.Info) bool { return i.ID == id }, "your access ended")
+	}
+	return ctx, id, done
+}
+
+// closeCodeRevoked is the websocket close code of a connection the broker
+// ended because its caller's access ended (the page logs in again).
+const closeCodeRevoked = 4001
+
+// closeWith sends a close frame saying why the broker ended the websocket.
+func closeWith(ws *websocket.Conn, why string) {
+	if len(why) > 120 {
+		why = why[:120] // a close frame's reason is at most 123 bytes
+	}
+	_ = ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(closeCodeRevoked, why), time.Now().Add(time.Second))
 }

@@ -13,8 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/goleak"
-
 	"porthole/broker/audit"
 	"porthole/broker/auth"
 	"porthole/broker/mfa"
@@ -117,8 +115,6 @@ func TestUnknownNamesCannotEvictAccounts(t *testing.T) {
 		})
 	}
 }
-
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // enroll posts an agent enrollment with token from addr and returns the
 // status.

@@ -3,8 +3,10 @@ package httpapi
 import (
 	"errors"
 	"net/http"
+	"time"
 
 	"porthole/broker/auth"
+	"porthole/broker/settings"
 	"porthole/broker/store"
 	"porthole/internal/wire"
 )
@@ -159,11 +161,19 @@ func (a *API) issueCLIToken(w http.ResponseWriter, r *http.Request, u store.User
 	if name == "" {
 		name = "cli"
 	}
-	if err := a.recordAs(r, u.Username, "api_token.issued", u.ID, map[string]any{"name": name, "mfa": mfaMethod}); err != nil {
+	// The lifetime is the admins' choice (cli.token_hours).
+	hours, err := a.cfg.Settings.Int(r.Context(), "", settings.CLITokenHours)
+	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
-	tok, t, err := a.cfg.Auth.IssueToken(r.Context(), u, name, a.cfg.APITokenTTL)
+	id := auth.NewID()
+	if err := a.recordAs(r, u.Username, "api_token.issued", u.ID, map[string]any{"name": name, "mfa": mfaMethod, "token": id,
+		"hours": hours}); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	tok, t, err := a.cfg.Auth.IssueToken(r.Context(), u, auth.TokenSpec{ID: id, Name: name, TTL: time.Duration(hours) * time.Hour})
 	if err != nil {
 		a.fail(w, r, err)
 		return

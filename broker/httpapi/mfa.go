@@ -117,7 +117,6 @@ func (a *API) mfaRoutes(m *http.ServeMux) {
 	m.HandleFunc("POST /api/mfa/stepup", a.authed("", a.mfaStepUp))
 	m.HandleFunc("POST /api/mfa/recovery-codes", a.authed("", a.mfaRegenerate))
 	m.HandleFunc("GET /api/users/{id}/mfa", a.authed(auth.ManageUsers, a.userMFAStatus))
-	m.HandleFunc("POST /api/users/{id}/mfa/reset", a.authed(auth.ManageUsers, a.userMFAReset))
 }
 
 // mfaAuthed is authed for the few routes a session waiting for its second
@@ -130,7 +129,10 @@ func (a *API) mfaAuthed(next http.HandlerFunc) http.HandlerFunc {
 			a.fail(w, r, err)
 			return
 		}
-		next(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, p)))
+		r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, p))
+		if a.scopeAllows(w, r, "") {
+			next(w, r)
+		}
 	}
 }
 
@@ -587,44 +589,6 @@ func (a *API) userMFAStatus(w http.ResponseWriter, r *http.Request) {
 		v.EnrolledAt = &st.EnrolledAt
 	}
 	writeJSON(w, http.StatusOK, v)
-}
-
-// userMFAReset is the admin reset: the user's TOTP secret and recovery
-// codes go, and so do all of the user's portal sessions.
-func (a *API) userMFAReset(w http.ResponseWriter, r *http.Request) {
-	u, err := a.cfg.Store.UserByID(r.Context(), r.PathValue("id"))
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	m := a.cfg.MFA.Manager
-	if m == nil {
-		a.fail(w, r, errMFAOff)
-		return
-	}
-	st, err := m.Status(r.Context(), u.ID)
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	if !st.Enrolled {
-		a.fail(w, r, mfa.ErrNotEnrolled)
-		return
-	}
-	if err := a.record(r, "mfa.reset", u.ID, map[string]any{"username": u.Username}); err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	if err := m.Reset(r.Context(), u.ID); err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	n, err := a.cfg.Auth.EndUserSessions(r.Context(), u.ID)
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"status": "reset", "sessions_ended": n})
 }
 
 // stepUpRule is a setting that asks for a fresh TOTP code before an

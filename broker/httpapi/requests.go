@@ -55,6 +55,7 @@ func (a *API) settingsChanged(r *http.Request, scope string) {
 	if a.cfg.SettingsPush != nil {
 		a.cfg.SettingsPush.Scope(r.Context(), scope)
 	}
+	a.recheckSessions(r) // users.go
 }
 
 func (a *API) clearSetting(w http.ResponseWriter, r *http.Request) {

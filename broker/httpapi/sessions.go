@@ -11,6 +11,7 @@ import (
 
 	"porthole/broker/access"
 	"porthole/broker/auth"
+	"porthole/broker/conns"
 	"porthole/broker/sessions"
 	"porthole/broker/settings"
 	"porthole/internal/wire"
@@ -108,9 +109,14 @@ func (a *API) ownSession(w http.ResponseWriter, r *http.Request) (*sessions.Sess
 		a.fail(w, r, errForbidden)
 		return nil, false
 	}
-	// The owner still needs the right to connect: their role, or the
-	// grant the session runs under while it is in force.
-	if p.Can(auth.ConnectDevice) {
+	// The owner still needs the right to connect: their role on the
+	// device, or the grant the session runs under while it is in force.
+	byRole, err := a.roleOn(r, auth.ConnectDevice, s.DeviceID)
+	if err != nil {
+		a.fail(w, r, err)
+		return nil, false
+	}
+	if byRole {
 		return s, true
 	}
 	if s.Grant != "" && a.cfg.Access != nil {
@@ -202,6 +208,8 @@ func (a *API) signal(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer ws.Close()
+	ctx, _, done := a.openConn(r, conns.Signal)
+	defer done()
 	events, cancel := s.Watch()
 	defer cancel()
 	in := make(chan wire.ViewerSignal)
@@ -230,6 +238,18 @@ func (a *API) signal(w http.ResponseWriter, r *http.Request) {
 		_ = ws.SetWriteDeadline(time.Now().Add(10 * time.Second))
 		return ws.WriteJSON(v)
 	}
+	// drain sends the events already queued (the final state, so the page
+	// shows why the session ended).
+	drain := func() {
+		for {
+			select {
+			case ev := <-events:
+				_ = write(ev)
+			default:
+				return
+			}
+		}
+	}
 	for {
 		select {
 		case ev := <-events:
@@ -254,19 +274,17 @@ func (a *API) signal(w http.ResponseWriter, r *http.Request) {
 			s.End(reason)
 			return
 		case <-s.Done():
-			// Drain the final state so the page shows why it ended.
-		drain:
-			for {
-				select {
-				case ev := <-events:
-					_ = write(ev)
-				default:
-					break drain
-				}
-			}
+			drain()
 			_ = ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, "session ended"), time.Now().Add(time.Second))
 			return
-		case <-a.cfg.Context.Done():
+		case <-ctx.Done():
+			if why := conns.Reason(ctx); why != "" {
+				// The viewer's access ended (logout, a revoked token, a
+				// locked-out user): so does the session.
+				s.End(why)
+				drain()
+				closeWith(ws, why)
+			}
 			return
 		}
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"fmt"
 	"time"
 )
 
@@ -79,35 +78,4 @@ func (s *Store) Enroll(ctx context.Context, tokenHash string, now time.Time, d D
 		return insertDevice(ctx, tx, d)
 	})
 	return tok, err
-}
-
-// APIToken authenticates the CLI; only its hash is stored.
-type APIToken struct {
-	ID        string
-	Hash      string
-	UserID    string
-	Name      string
-	CreatedAt time.Time
-	ExpiresAt time.Time
-	Revoked   bool
-}
-
-// CreateAPIToken stores a new API token.
-func (s *Store) CreateAPIToken(ctx context.Context, t APIToken) error {
-	_, err := s.db.ExecContext(ctx, `INSERT INTO api_tokens(id, hash, user_id, name, created_at, expires_at, revoked) VALUES(?,?,?,?,?,?,0)`,
-		t.ID, t.Hash, t.UserID, t.Name, ms(t.CreatedAt), ms(t.ExpiresAt))
-	return err
-}
-
-// APITokenByHash finds a token by the hash of its value.
-func (s *Store) APITokenByHash(ctx context.Context, hash string) (APIToken, error) {
-	var t APIToken
-	var c, e int64
-	err := s.db.QueryRowContext(ctx, `SELECT id, hash, user_id, name, created_at, expires_at, revoked FROM api_tokens WHERE hash = ?`, hash).
-		Scan(&t.ID, &t.Hash, &t.UserID, &t.Name, &c, &e, &t.Revoked)
-	t.CreatedAt, t.ExpiresAt = fromMS(c), fromMS(e)
-	if err != nil {
-		return t, fmt.Errorf("api token: %w", notFound(err, "api token"))
-	}
-	return t, nil
 }

@@ -47,7 +47,15 @@ func (e *UsernameCollisionError) Unwrap() error { return ErrUsernameCase }
 // differ only in case, and folds the user names inside access request
 // payloads and entitlement policies (the SQL folds the columns).
 func foldUsernames(ctx context.Context, tx *sql.Tx) error {
-	users, err := queryAll(ctx, tx, scanUser, `SELECT `+userCols+` FROM users ORDER BY created_at, id`)
+	// Only the columns of the users table as of this migration (later
+	// migrations add more, and this runs before them on an old database).
+	users, err := queryAll(ctx, tx, func(row interface{ Scan(...any) error }) (User, error) {
+		var u User
+		var created int64
+		err := row.Scan(&u.ID, &u.Username, &u.Role, &created, &u.Disabled)
+		u.CreatedAt = fromMS(created)
+		return u, err
+	}, `SELECT id, username, role, created_at, disabled FROM users ORDER BY created_at, id`)
 	if err != nil {
 		return err
 	}

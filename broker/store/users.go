@@ -16,14 +16,23 @@ type User struct {
 	Role         string
 	CreatedAt    time.Time
 	Disabled     bool
+	// DeletedAt is when the user was deleted (zero: not deleted). A
+	// deleted user is a tombstone: always Disabled, never listed as live.
+	DeletedAt time.Time
+	// GroupBound: the role's device rights hold only on the groups of the
+	// user's role bindings (UserGroups), not on every device.
+	GroupBound bool
 }
+
+// Deleted reports whether u is a tombstone.
+func (u User) Deleted() bool { return !u.DeletedAt.IsZero() }
 
 // CreateUser inserts u with its username case-folded; ErrConflict if the
 // username is taken in any case.
 func (s *Store) CreateUser(ctx context.Context, u User) error {
 	u.Username = wire.FoldUsername(u.Username)
-	_, err := s.db.ExecContext(ctx, `INSERT INTO users(id, username, password_hash, role, created_at, disabled) VALUES(?,?,?,?,?,?)`,
-		u.ID, u.Username, u.PasswordHash, u.Role, ms(u.CreatedAt), u.Disabled)
+	_, err := s.db.ExecContext(ctx, `INSERT INTO users(id, username, password_hash, role, created_at, disabled, group_bound) VALUES(?,?,?,?,?,?,?)`,
+		u.ID, u.Username, u.PasswordHash, u.Role, ms(u.CreatedAt), u.Disabled, u.GroupBound)
 	if isUnique(err) {
 		return fmt.Errorf("user %q: %w", u.Username, ErrConflict)
 	}
@@ -37,13 +46,13 @@ func (s *Store) CountUsers(ctx context.Context) (int, error) {
 	return n, err
 }
 
-const userCols = `id, username, password_hash, role, created_at, disabled`
+const userCols = `id, username, password_hash, role, created_at, disabled, deleted_at, group_bound`
 
 func scanUser(row interface{ Scan(...any) error }) (User, error) {
 	var u User
-	var created int64
-	err := row.Scan(&u.ID, &u.Username, &u.PasswordHash, &u.Role, &created, &u.Disabled)
-	u.CreatedAt = fromMS(created)
+	var created, deleted int64
+	err := row.Scan(&u.ID, &u.Username, &u.PasswordHash, &u.Role, &created, &u.Disabled, &deleted, &u.GroupBound)
+	u.CreatedAt, u.DeletedAt = fromMS(created), fromMS(deleted)
 	return u, err
 }
 

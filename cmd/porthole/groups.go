@@ -36,14 +36,21 @@ type groupDeleted struct {
 	Revoked      []string `json:"grants_revoked"`
 }
 
-// groupArgs splits "VERB POSITIONAL... --flags" (flags may also come
-// first) and checks the number of positional arguments.
+// groupArgs is verbArgs for "porthole group VERB".
 func groupArgs(verb string, args []string, want int, flags func(*flag.FlagSet)) ([]string, bool, error) {
+	return verbArgs("group "+verb, groupUsage, args, want, flags)
+}
+
+// verbArgs splits the arguments of a command (name, e.g. "group rename")
+// into "POSITIONAL... --flags" (flags may also come first), adds --json
+// and the command's own flags, and checks the number of positional
+// arguments (usage is the error otherwise).
+func verbArgs(name, usage string, args []string, want int, flags func(*flag.FlagSet)) ([]string, bool, error) {
 	n := 0
 	for n < len(args) && !strings.HasPrefix(args[n], "-") {
 		n++
 	}
-	fs := newFlags("group " + verb)
+	fs := newFlags(name)
 	asJSON := fs.Bool("json", false, "print JSON")
 	if flags != nil {
 		flags(fs)
@@ -53,7 +60,7 @@ func groupArgs(verb string, args []string, want int, flags func(*flag.FlagSet)) 
 	}
 	pos := append(args[:n:n], fs.Args()...)
 	if len(pos) != want {
-		return nil, false, &exitError{2, errors.New(groupUsage)}
+		return nil, false, &exitError{2, errors.New(usage)}
 	}
 	return pos, *asJSON, nil
 }
@@ -127,21 +134,25 @@ func groupChange(ctx context.Context, out io.Writer, asJSON bool, method, path, 
 
 // findGroup resolves a group id or exact name.
 func findGroup(ctx context.Context, idOrName string) (group, error) {
-	gs, _, err := fetch[group](ctx, io.Discard, false, "/api/groups")
+	return findOne(ctx, "/api/groups", "group", idOrName, func(g group) (string, string) { return g.ID, g.Name })
+}
+
+// findOne GETs the list at path and returns the item whose id is idOrName,
+// else the one whose name is (what names the kind in the error).
+func findOne[T any](ctx context.Context, path, what, idOrName string, key func(T) (id, name string)) (T, error) {
+	items, _, err := fetch[T](ctx, io.Discard, false, path)
+	var zero T
 	if err != nil {
-		return group{}, err
+		return zero, err
 	}
-	for _, g := range gs {
-		if g.ID == idOrName {
-			return g, nil
+	for _, byName := range []bool{false, true} {
+		for _, it := range items {
+			if id, name := key(it); (!byName && id == idOrName) || (byName && name == idOrName) {
+				return it, nil
+			}
 		}
 	}
-	for _, g := range gs {
-		if g.Name == idOrName {
-			return g, nil
-		}
-	}
-	return group{}, fmt.Errorf("no group %q (see 'porthole group list')", idOrName)
+	return zero, fmt.Errorf("no %s %q (see 'porthole %s list')", what, idOrName, what)
 }
 
 func groupDelete(ctx context.Context, out io.Writer, asJSON bool, idOrName string, force bool) error {

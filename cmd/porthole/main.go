@@ -5,6 +5,8 @@
 //	porthole devices [--json]
 //	porthole session list|terminate
 //	porthole token create [--uses N] [--expires 24h] [--note TEXT] [--json]
+//	porthole token api create|list|revoke
+//	porthole user list|create|disable|enable|role|reset-password|reset-mfa|delete
 //	porthole code issue --device ID [--user NAME] [--for 30m]
 //	porthole elevations list --device ID
 //	porthole request create ENTITLEMENT --for 1h --reason TEXT [--emergency]
@@ -35,6 +37,19 @@ commands:
   session list [--device ID] [--limit N] [--json]     list remote-support sessions, newest first
   session terminate ID [--json]                       end a live session (yours, or anyone's with the terminate permission)
   token create [--uses N] [--expires D] [--note T]    create an agent enrollment token
+  token api create --scope S[,S...] [--expires 24h] [--note T] [--json]
+                                                      an API token with scopes (e.g. devices:read,sessions:*),
+                                                      shown once; never more than your own rights
+  token api list [--json]                             your API and CLI tokens with their last use
+  token api revoke ID [--json]                        revoke a token at once
+  user list [--all] [--json]                          portal users, their role, groups and status (admins)
+  user create NAME --role ROLE [--group G]... [--json]
+                                                      add a user; prints the initial password once
+  user disable|enable|reset-password|reset-mfa|delete USER [--json]
+                                                      lock out, let back in, reset, or delete a user (id or
+                                                      name); their sessions, websockets, tokens and remote
+                                                      sessions end at once
+  user role USER ROLE [--group G]... [--json]         change a role; --group binds a technician to device groups
   audit [--action A] [--limit N] [--json]             show recent audit records
   audit verify [--file EXPORT.jsonl]                  check the audit hash chain (exit 1 names the first bad record)
   audit export [--format csv|jsonl] [-o FILE] [--since T --until T --actor A --action A --device ID]
@@ -112,10 +127,15 @@ func run(ctx context.Context, args []string, in io.Reader, out io.Writer) error 
 	case "session":
 		return cmdSession(ctx, args[1:], out)
 	case "token":
+		if len(args) > 1 && args[1] == "api" {
+			return cmdTokenAPI(ctx, args[2:], out)
+		}
 		if len(args) < 2 || args[1] != "create" {
-			return &exitError{2, errors.New("usage: porthole token create [--uses N] [--expires D] [--note T]")}
+			return &exitError{2, errors.New("usage: porthole token create [--uses N] [--expires D] [--note T] | token api create|list|revoke")}
 		}
 		return cmdTokenCreate(ctx, args[2:], out)
+	case "user":
+		return cmdUser(ctx, args[1:], out)
 	case "audit":
 		if len(args) > 1 && args[1] == "verify" {
 			return cmdAuditVerify(ctx, args[2:], out)
@@ -148,11 +168,6 @@ func run(ctx context.Context, args []string, in io.Reader, out io.Writer) error 
 		return cmdEntitlement(ctx, args[1:], out)
 	case "group":
 		return cmdGroup(ctx, args[1:], out)
-	case "user":
-		if len(args) > 1 && args[1] == "unlock" {
-			return cmdUserUnlock(ctx, args[2:], out)
-		}
-		return &exitError{2, errors.New(userUnlockUsage)}
 	case "-h", "--help", "help":
 		fmt.Fprintln(out, usage)
 		return nil

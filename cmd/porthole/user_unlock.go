@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/url"
-
-	"porthole/internal/wire"
 )
 
 const userUnlockUsage = "usage: porthole user unlock NAME [--json]"
@@ -27,10 +25,11 @@ func cmdUserUnlock(ctx context.Context, args []string, out io.Writer) error {
 	if fs.NArg() != 0 {
 		return &exitError{2, errors.New(userUnlockUsage)}
 	}
-	id, err := userID(ctx, name)
+	u, err := findUser(ctx, name)
 	if err != nil {
 		return err
 	}
+	id := u.ID
 	var res struct {
 		Username  string `json:"username"`
 		WasLocked bool   `json:"was_locked"`
@@ -48,22 +47,4 @@ func cmdUserUnlock(ctx context.Context, args []string, out io.Writer) error {
 	}
 	fmt.Fprintf(out, "Unlocked %s (%s; %d failed attempt(s) forgotten).\n", res.Username, state, res.Failures)
 	return nil
-}
-
-// userID finds a portal user's id by username (usernames are
-// case-insensitive).
-func userID(ctx context.Context, name string) (string, error) {
-	var us []struct {
-		ID       string `json:"id"`
-		Username string `json:"username"`
-	}
-	if err := authed(ctx, "GET", "/api/users", nil, &us); err != nil {
-		return "", err
-	}
-	for _, u := range us {
-		if u.Username == wire.FoldUsername(name) {
-			return u.ID, nil
-		}
-	}
-	return "", fmt.Errorf("no user %q", name)
 }

@@ -76,6 +76,8 @@ func (r *TokenRequest) Validate() error {
 type UserRequest struct {
 	Username string `json:"username"`
 	Role     string `json:"role"`
+	// Groups binds a technician to these device groups (empty: every device).
+	Groups []string `json:"groups,omitempty"`
 }
 
 // Validate bounds the fields.
@@ -83,11 +85,7 @@ func (r *UserRequest) Validate() error {
 	if err := ValidateUsername(r.Username); err != nil {
 		return err
 	}
-	switch r.Role {
-	case "admin", "technician", "approver", "auditor":
-		return nil
-	}
-	return invalid("role must be admin, technician, approver or auditor")
+	return (&RoleRequest{Role: r.Role, Groups: r.Groups}).Validate()
 }
 
 // ValidateUsername checks a new portal username: 2 to 64 ASCII letters,

@@ -47,12 +47,32 @@ export function events(onEvent, onReconnect, onOpen) {
       delay = 500;
     };
     ws.onmessage = (m) => { try { onEvent(JSON.parse(m.data)); } catch { /* ignore */ } };
-    ws.onclose = () => {
+    ws.onclose = async (ev) => {
       if (closed) return;
+      if (ev.code === 4001) {
+        // The broker closed it because this login's access ended or
+        // changed: log in again if it ended, else reconnect at once.
+        const me = await fetch('/api/me', { credentials: 'same-origin' }).catch(() => null);
+        if (me && me.status === 401) { closed = true; loginEnded(ev.reason); return; }
+        if (delay === 500) delay = 1000; // a reconnect: the page reloads its state
+        open();
+        return;
+      }
       setTimeout(open, delay);
       delay = Math.min(delay * 2, 10000);
     };
   };
   open();
   return () => { closed = true; ws.close(); };
+}
+
+// loginEnded tells the user the broker ended their login (logged out
+// elsewhere, locked out by an admin) and why; the page stays as it is,
+// and the next request leads to the login page.
+function loginEnded(reason) {
+  const b = document.getElementById('banner');
+  if (!b) return;
+  b.textContent = `Your login has ended${reason ? ': ' + reason : ''}. Log in again to go on.`;
+  b.className = 'error';
+  b.hidden = false;
 }

@@ -4,6 +4,7 @@
 // starting a remote support session may need.
 import { api } from '../api.js';
 import { el, clear } from '../dom.js';
+import { apiTokensPanel } from './apitokens.js';
 
 // recoveryList shows recovery codes once, with a way to copy them.
 function recoveryList(codes) {
@@ -98,6 +99,7 @@ export async function accountPage(main, ctx) {
       }));
   };
   await load(null);
+  main.append(await apiTokensPanel());
 }
 
 // askStepUp shows a modal asking for an authenticator code and verifies it

@@ -18,6 +18,7 @@ import (
 	"math/big"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"time"
@@ -99,6 +100,13 @@ type Config struct {
 	// NotifyBackoff is the wait before a failed request email's first
 	// retry (default 5s, doubling; tests shorten it).
 	NotifyBackoff time.Duration
+	// TrustedProxies are the reverse proxies (CIDRs) whose X-Forwarded-For
+	// header names the client; from any other peer the header is ignored.
+	TrustedProxies []netip.Prefix
+	// FailureWindow is how long unauthenticated failures (bad enrollment
+	// tokens, failed agent authentications) from one address are summed into
+	// one audit record (default audit.DefaultCoalesceWindow).
+	FailureWindow time.Duration
 	// Out receives the one-time first-run admin credentials (default os.Stdout).
 	// They are printed once and never logged.
 	Out io.Writer
@@ -135,6 +143,8 @@ type Server struct {
 	acc *access.Service
 	// notify emails new requests; set at the end of New, read-only after.
 	notify *notify.Notifier
+	// failures sums the audit records of unauthenticated failures.
+	failures *audit.Coalescer
 }
 
 // New validates cfg, opens the store (migrating it) and binds the listener,
@@ -190,6 +200,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		st.Close()
 		return nil, fmt.Errorf("broker: refusing to start: %w (after %d good records)", err, n)
 	}
+	s.failures = audit.NewCoalescer(s.audit, cfg.Clock, cfg.FailureWindow, cfg.Logger)
 	s.auth = auth.New(st, auth.Config{IdleTimeout: cfg.SessionIdle, AbsoluteTimeout: cfg.SessionAbsolute, Clock: cfg.Clock})
 	s.live = live.NewHub()
 	if err := s.firstRun(ctx); err != nil {
@@ -228,7 +239,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		Live: s.live, NewID: auth.NewID, Clock: cfg.Clock, Logger: cfg.Logger, NewTicker: cfg.NewTicker})
 	hub = agents.New(agents.Config{Devices: st, Audit: s.audit, Live: s.live, Clock: cfg.Clock,
 		Logger: cfg.Logger.With("component", "agents"), Heartbeat: cfg.Heartbeat,
-		OnMessage: s.agentMessage, OnOffline: s.sess.AgentOffline,
+		OnMessage: s.agentMessage, OnOffline: s.sess.AgentOffline, Failures: s.failures,
 		OnOnline: func(id string) {
 			s.push.Device(context.Background(), id)
 			s.elevation.PushPolicy(context.Background(), id)
@@ -432,7 +443,7 @@ func (s *Server) Run(ctx context.Context) error {
 	defer cancelLinks()
 	api := httpapi.New(httpapi.Config{Store: s.store, Auth: s.auth, Audit: s.audit, Agents: s.agents, Live: s.live,
 		Sessions: s.sess, Settings: s.settings, MFA: s.mfa, Recordings: s.recs, Archive: s.archive, Elevation: s.elevation,
-		BreakGlass: s.bg, Requests: s.reqs, SettingsPush: s.push, Access: s.acc,
+		BreakGlass: s.bg, Requests: s.reqs, SettingsPush: s.push, Access: s.acc, Failures: s.failures, TrustedProxies: s.cfg.TrustedProxies,
 		Portal: webclient.Handler(), Clock: s.cfg.Clock, Logger: s.cfg.Logger, SecureCookies: s.cfg.TLS != TLSOff, Context: linkCtx})
 	srv := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(s.cfg.Logger.Handler(), slog.LevelWarn)}
 	ln := s.ln
@@ -459,6 +470,7 @@ func (s *Server) Run(ctx context.Context) error {
 		return nil
 	})
 	g.Go(func() error { return s.archive.Run(gctx) })
+	g.Go(func() error { return s.failures.Run(gctx) })
 	g.Go(func() error {
 		<-gctx.Done()
 		s.sess.Close()

@@ -37,6 +37,7 @@ func TestCrossOriginRefused(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			req, _ := http.NewRequest("POST", e.URL+"/api/enroll-tokens", strings.NewReader(`{"max_uses":1,"expires_in_seconds":3600}`))
+			req.Header.Set("Content-Type", "application/json")
 			for k, v := range tc.headers {
 				req.Header.Set(k, v)
 			}

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -53,7 +54,7 @@ type Config struct {
 	Portal    http.Handler // the embedded web client
 	Clock     clock.Clock
 	Logger    *slog.Logger
-	// SecureCookies marks cookies Secure (set when serving TLS).
+	// SecureCookies marks cookies Secure and sends HSTS (set when serving TLS).
 	SecureCookies bool
 	// Context ends long-lived websockets at shutdown.
 	Context context.Context
@@ -70,6 +71,12 @@ type Config struct {
 	SettingsPush *settings.Pusher
 	// Access runs entitlements and access requests.
 	Access *access.Service
+	// Failures coalesces the audit records of unauthenticated failures
+	// (enrollment) per source address; nil writes each one.
+	Failures *audit.Coalescer
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For names
+	// the client; from anyone else the header is ignored.
+	TrustedProxies []netip.Prefix
 }
 
 // API serves HTTP.
@@ -161,7 +168,19 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if strings.HasPrefix(r.URL.Path, "/api/") {
 		h.Set("Cache-Control", "no-store")
 	}
-	crossOrigin.Handler(a.mux).ServeHTTP(w, r)
+	if a.cfg.SecureCookies {
+		h.Set("Strict-Transport-Security", hstsMaxAge)
+	}
+	a.forwardedClient(r)
+	crossOrigin.Handler(http.HandlerFunc(a.route)).ServeHTTP(w, r)
+}
+
+// route refuses non-JSON bodies (after the cross-origin check) and routes.
+func (a *API) route(w http.ResponseWriter, r *http.Request) {
+	if !jsonBodyOnly(w, r) {
+		return
+	}
+	a.mux.ServeHTTP(w, r)
 }
 
 // crossOrigin refuses state-changing requests that a browser marks as

@@ -213,6 +213,11 @@ func (a *API) createToken(w http.ResponseWriter, r *http.Request) {
 
 func (a *API) revokeToken(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
+	// A token that does not exist is 404 and leaves no audit record.
+	if _, err := a.cfg.Store.EnrollToken(r.Context(), id); err != nil {
+		a.fail(w, r, err)
+		return
+	}
 	if err := a.record(r, "enroll_token.revoked", id, nil); err != nil {
 		a.fail(w, r, err)
 		return
@@ -283,7 +288,7 @@ func (a *API) enroll(w http.ResponseWriter, r *http.Request) {
 	tok, err := a.cfg.Store.Enroll(r.Context(), auth.TokenHash(req.Token), now, d)
 	if err != nil {
 		a.log.Warn("enrollment refused", "remote_ip", clientIP(r), "hostname", req.Inventory.Hostname, "err", err)
-		_ = a.recordActor(r, "anonymous", "device.enroll_failed", "", map[string]any{"hostname": req.Inventory.Hostname, "reason": err.Error()})
+		a.recordFailure(r, "device.enroll_failed", map[string]any{"hostname": req.Inventory.Hostname, "reason": err.Error()})
 		if errors.Is(err, store.ErrNotFound) {
 			err = errUnknownToken
 		}
@@ -353,6 +358,9 @@ func (a *API) events(w http.ResponseWriter, r *http.Request) {
 			if !ok {
 				_ = ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseTryAgainLater, "too slow"), time.Now().Add(time.Second))
 				return
+			}
+			if !a.mayReceive(r, ev) {
+				continue
 			}
 			_ = ws.SetWriteDeadline(time.Now().Add(10 * time.Second))
 			if err := ws.WriteJSON(ev); err != nil {

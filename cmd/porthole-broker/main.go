@@ -13,6 +13,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"net/netip"
 	"path/filepath"
 	"strings"
 	"time"
@@ -60,6 +61,7 @@ func serve(ctx context.Context, args []string) error {
 	fs.Int64Var(&cfg.RecordingMaxBytes, "recording-max-bytes", 0, "cap on one recording's size; past it the recording stops like on a full disk (0 = no cap)")
 	fs.StringVar(&cfg.PublicURL, "public-url", "", "the portal's URL as users reach it, for links in request emails (default: from --listen)")
 	smtpPasswordFile := fs.String("smtp-password-file", "", "file holding the SMTP password for request emails (else $PORTHOLE_SMTP_PASSWORD)")
+	trustedProxies := fs.String("trusted-proxies", "", "comma-separated CIDRs of reverse proxies whose X-Forwarded-For names the client (default none: the header is ignored)")
 	publicIPs := fs.String("public-ip", "", "comma-separated public IPv4 addresses to advertise for WebRTC (NAT 1:1)")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	logFormat := fs.String("log-format", "text", "log format: text or json")
@@ -88,6 +90,9 @@ func serve(ctx context.Context, args []string) error {
 		if ip = strings.TrimSpace(ip); ip != "" {
 			cfg.PublicIPs = append(cfg.PublicIPs, ip)
 		}
+	}
+	if cfg.TrustedProxies, err = parsePrefixes(*trustedProxies); err != nil {
+		return fmt.Errorf("--trusted-proxies: %w", err)
 	}
 	srv, err := broker.New(ctx, cfg)
 	if err != nil {
@@ -126,4 +131,28 @@ func admin(ctx context.Context, args []string) error {
 	}
 	fmt.Printf("Created %s user %q. Password (shown once):\n\n    %s\n\n", role, *user, pw)
 	return nil
+}
+
+// parsePrefixes reads comma-separated CIDRs; a bare address is one host.
+func parsePrefixes(list string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, v := range strings.Split(list, ",") {
+		if v = strings.TrimSpace(v); v == "" {
+			continue
+		}
+		if !strings.Contains(v, "/") {
+			a, err := netip.ParseAddr(v)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
+			continue
+		}
+		p, err := netip.ParsePrefix(v)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
 }

@@ -155,6 +155,10 @@ func (m *Inventory) Validate() error {
 	return nil
 }
 
+// ValidID reports whether id is one the broker hands out (devices, groups,
+// sessions, requests): 1–64 of [A-Za-z0-9_-].
+func ValidID(id string) bool { return validID(id) == nil }
+
 // validID accepts the ids the broker hands out: 1–64 of [A-Za-z0-9_-].
 func validID(id string) error {
 	if len(id) == 0 || len(id) > 64 {

@@ -83,6 +83,7 @@ type Agent struct {
 	elevSrv *elevsock.Server
 	desk    *elevationDesk
 	bg      *breakGlass
+	keys    *deviceKeys // elevation-code key rotations (devicekey.go)
 
 	mu       sync.Mutex
 	settings map[string]string // the latest values the broker sent; guarded by mu
@@ -177,6 +178,7 @@ func New(cfg Config) (*Agent, error) {
 		rc.Logger = cfg.Logger
 	}
 	a.req = request.New(rc)
+	a.keys = newDeviceKeys(cfg.StateDir, id, a.elev, func(m wire.Message) error { return a.lnk.Send(m) }, cfg.Logger)
 	a.lnk = link.New(link.Config{
 		BrokerURL: id.BrokerURL, DeviceID: id.DeviceID, Key: id.Key, Version: Version,
 		TLS:       client.Transport.(*http.Transport).TLSClientConfig,
@@ -244,7 +246,7 @@ func (a *Agent) Settings() map[string]string {
 }
 
 func (a *Agent) handle(ctx context.Context, m wire.Message) {
-	if a.support.Handle(ctx, m) || a.events.Handle(m) || a.bg.handle(ctx, m) || a.handleElevation(ctx, m) || a.req.Handle(m) {
+	if a.support.Handle(ctx, m) || a.events.Handle(m) || a.bg.handle(ctx, m) || a.handleElevation(ctx, m) || a.req.Handle(m) || a.keys.handle(m) {
 		return
 	}
 	if st, ok := m.(*wire.Settings); ok {

@@ -33,6 +33,7 @@ import (
 	"porthole/broker/auditstream"
 	"porthole/broker/auth"
 	"porthole/broker/breakglass"
+	"porthole/broker/devicekey"
 	"porthole/broker/elevation"
 	"porthole/broker/httpapi"
 	"porthole/broker/live"
@@ -145,6 +146,8 @@ type Server struct {
 	notify *notify.Notifier
 	// failures sums the audit records of unauthenticated failures.
 	failures *audit.Coalescer
+	// keys seals, opens and rotates devices' elevation-code keys.
+	keys *devicekey.Service
 }
 
 // New validates cfg, opens the store (migrating it) and binds the listener,
@@ -200,6 +203,19 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		st.Close()
 		return nil, fmt.Errorf("broker: refusing to start: %w (after %d good records)", err, n)
 	}
+	// TOTP secrets and device keys are sealed with a key kept outside the
+	// database (PORTHOLE_SECRET_KEY, else data-dir/secret.key, created once).
+	box, err := secretbox.Open(cfg.DataDir)
+	if err != nil {
+		st.Close()
+		return nil, fmt.Errorf("broker: %w", err)
+	}
+	s.keys = devicekey.New(devicekey.Config{Store: st, Box: box, Audit: s.audit, Agents: agentLink{&s.agents}, NewID: auth.NewID,
+		Clock: cfg.Clock, Logger: cfg.Logger})
+	if _, err := s.keys.SealPlaintext(ctx); err != nil {
+		st.Close()
+		return nil, fmt.Errorf("broker: %w", err)
+	}
 	s.failures = audit.NewCoalescer(s.audit, cfg.Clock, cfg.FailureWindow, cfg.Logger)
 	s.auth = auth.New(st, auth.Config{IdleTimeout: cfg.SessionIdle, AbsoluteTimeout: cfg.SessionAbsolute, Clock: cfg.Clock})
 	s.live = live.NewHub()
@@ -241,6 +257,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		Logger: cfg.Logger.With("component", "agents"), Heartbeat: cfg.Heartbeat,
 		OnMessage: s.agentMessage, OnOffline: s.sess.AgentOffline, Failures: s.failures,
 		OnOnline: func(id string) {
+			s.keys.Online(context.Background(), id)
 			s.push.Device(context.Background(), id)
 			s.elevation.PushPolicy(context.Background(), id)
 			s.reqs.Resend(context.Background(), id)
@@ -252,18 +269,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	s.events.Register("breakglass", s.bg.Hook)
 	s.settings = set
 	s.elevation = elevation.New(elevation.Config{Store: st, Audit: s.audit, Settings: set, Agents: agentLink{&hub},
-		Requests: s.reqs, Clock: cfg.Clock, Logger: cfg.Logger})
+		Requests: s.reqs, Keys: s.keys, Clock: cfg.Clock, Logger: cfg.Logger})
 	s.events.Register(elevation.Area, s.elevation.Hook)
 	s.reqs.Register(requests.KindElevation, s.elevation)
-	// TOTP secrets are sealed with a key kept outside the database
-	// (PORTHOLE_SECRET_KEY, else data-dir/secret.key, created once).
-	box, err := secretbox.Open(cfg.DataDir)
-	if err != nil {
-		s.recs.Close()
-		rtcCloser.Close()
-		st.Close()
-		return nil, fmt.Errorf("broker: %w", err)
-	}
 	mgr, err := mfa.New(mfa.Config{Store: mfasql.New(st.DB()), Box: box, Logger: cfg.Logger})
 	// Account lockouts survive a restart; address limits are a minute long.
 	accounts := mfa.NewLimiter(mfa.LimiterConfig{Store: st, Scope: "account"})
@@ -308,7 +316,7 @@ func (n notifySink) Publish(rec store.AuditRecord) {
 // agentMessage routes an authenticated agent's message to the feature that
 // owns its type; session signaling is the rest.
 func (s *Server) agentMessage(deviceID string, m wire.Message) {
-	for _, h := range []func(string, wire.Message) bool{s.events.Handle, s.bg.HandleAgent, s.reqs.HandleAgent} {
+	for _, h := range []func(string, wire.Message) bool{s.events.Handle, s.bg.HandleAgent, s.reqs.HandleAgent, s.keys.HandleAgent} {
 		if h(deviceID, m) {
 			return
 		}
@@ -444,6 +452,7 @@ func (s *Server) Run(ctx context.Context) error {
 	api := httpapi.New(httpapi.Config{Store: s.store, Auth: s.auth, Audit: s.audit, Agents: s.agents, Live: s.live,
 		Sessions: s.sess, Settings: s.settings, MFA: s.mfa, Recordings: s.recs, Archive: s.archive, Elevation: s.elevation,
 		BreakGlass: s.bg, Requests: s.reqs, SettingsPush: s.push, Access: s.acc, Failures: s.failures, TrustedProxies: s.cfg.TrustedProxies,
+		DeviceKeys: s.keys,
 		Portal: webclient.Handler(), Clock: s.cfg.Clock, Logger: s.cfg.Logger, SecureCookies: s.cfg.TLS != TLSOff, Context: linkCtx})
 	srv := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(s.cfg.Logger.Handler(), slog.LevelWarn)}
 	ln := s.ln

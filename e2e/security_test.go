@@ -157,6 +157,7 @@ func TestRoutesByRole(t *testing.T) {
 		{"GET", "/api/devices", "", nil, all},
 		{"GET", "/api/devices/{id}", "/api/devices/none", nil, all},
 		{"POST", "/api/devices/{id}/revoke", "/api/devices/none/revoke", nil, adminOnly},
+		{"POST", "/api/devices/{id}/rotate-key", "/api/devices/none/rotate-key", nil, adminOnly},
 		{"GET", "/api/enroll-tokens", "", nil, adminOnly},
 		{"POST", "/api/enroll-tokens", "", map[string]any{"max_uses": 1, "expires_in_seconds": 3600}, adminOnly},
 		{"POST", "/api/enroll-tokens/{id}/revoke", "/api/enroll-tokens/none/revoke", nil, adminOnly},

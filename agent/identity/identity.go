@@ -28,6 +28,10 @@ type Identity struct {
 	DeviceSecret []byte             `json:"device_secret"`
 	CACert       string             `json:"ca_cert,omitempty"` // PEM of a CA/self-signed broker cert to trust
 	Key          ed25519.PrivateKey `json:"-"`
+	// PreviousSecret and KeyRotation are set while a rotation of
+	// DeviceSecret is not yet confirmed by the broker (see rotate.go).
+	PreviousSecret []byte `json:"previous_secret,omitempty"`
+	KeyRotation    string `json:"key_rotation,omitempty"`
 }
 
 // LoadOrCreateKey returns the device key in dir, generating it on first use.
@@ -108,5 +112,14 @@ func writeFile(dir, name string, data []byte) error {
 	if err := f.Close(); err != nil {
 		return err
 	}
-	return os.Rename(f.Name(), filepath.Join(dir, name))
+	if err := os.Rename(f.Name(), filepath.Join(dir, name)); err != nil {
+		return err
+	}
+	// The rename is durable only once the directory is on disk too.
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
 }

@@ -24,6 +24,7 @@ import (
 	"porthole/broker/audit"
 	"porthole/broker/auth"
 	"porthole/broker/breakglass"
+	"porthole/broker/devicekey"
 	"porthole/broker/elevation"
 	"porthole/broker/live"
 	"porthole/broker/mfa"
@@ -77,6 +78,8 @@ type Config struct {
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For names
 	// the client; from anyone else the header is ignored.
 	TrustedProxies []netip.Prefix
+	// DeviceKeys seals new devices' elevation-code keys and rotates them.
+	DeviceKeys *devicekey.Service
 }
 
 // API serves HTTP.
@@ -124,6 +127,7 @@ func (a *API) routes() {
 	m.HandleFunc("GET /api/devices", a.authed(auth.ViewDevices, a.listDevices))
 	m.HandleFunc("GET /api/devices/{id}", a.authed(auth.ViewDevices, a.getDevice))
 	m.HandleFunc("POST /api/devices/{id}/revoke", a.authed(auth.ManageDevices, a.revokeDevice))
+	m.HandleFunc("POST /api/devices/{id}/rotate-key", a.authed(auth.ManageDevices, a.rotateDeviceKey)) // devicekeys.go
 	m.HandleFunc("GET /api/enroll-tokens", a.authed(auth.Enroll, a.listTokens))
 	m.HandleFunc("POST /api/enroll-tokens", a.authed(auth.Enroll, a.createToken))
 	m.HandleFunc("POST /api/enroll-tokens/{id}/revoke", a.authed(auth.Enroll, a.revokeToken))

@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"crypto/rand"
 	"errors"
 	"net/http"
 	"slices"
@@ -277,13 +276,14 @@ func (a *API) enroll(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	secret := make([]byte, 32)
-	if _, err := rand.Read(secret); err != nil {
+	id := auth.NewID()
+	secret, sealed, err := a.cfg.DeviceKeys.NewKey(id)
+	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
 	now := a.cfg.Clock.Now()
-	d := store.Device{ID: auth.NewID(), PublicKey: req.PublicKey, Secret: secret, Hostname: req.Inventory.Hostname,
+	d := store.Device{ID: id, PublicKey: req.PublicKey, SecretSealed: sealed, Hostname: req.Inventory.Hostname,
 		OS: req.Inventory.OS, Arch: req.Inventory.Arch, User: req.Inventory.User, Displays: req.Inventory.Displays, EnrolledAt: now}
 	tok, err := a.cfg.Store.Enroll(r.Context(), auth.TokenHash(req.Token), now, d)
 	if err != nil {

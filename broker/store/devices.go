@@ -14,7 +14,9 @@ import (
 type Device struct {
 	ID           string
 	PublicKey    []byte
-	Secret       []byte // per-device secret for offline elevation codes
+	// SecretSealed is the per-device key for offline elevation codes,
+	// sealed (broker/devicekey); the plaintext is never stored.
+	SecretSealed []byte
 	Hostname     string
 	OS           string
 	Arch         string
@@ -31,9 +33,9 @@ func insertDevice(ctx context.Context, tx *sql.Tx, d Device) error {
 	if err != nil {
 		return err
 	}
-	_, err = tx.ExecContext(ctx, `INSERT INTO devices(id, public_key, secret, hostname, os, arch, username, agent_version, displays, enrolled_at, last_seen, revoked)
-		VALUES(?,?,?,?,?,?,?,?,?,?,?,0)`,
-		d.ID, d.PublicKey, d.Secret, d.Hostname, d.OS, d.Arch, d.User, d.AgentVersion, string(disp), ms(d.EnrolledAt), ms(d.LastSeen))
+	_, err = tx.ExecContext(ctx, `INSERT INTO devices(id, public_key, secret, secret_sealed, hostname, os, arch, username, agent_version, displays, enrolled_at, last_seen, revoked)
+		VALUES(?,?,x'',?,?,?,?,?,?,?,?,?,0)`,
+		d.ID, d.PublicKey, d.SecretSealed, d.Hostname, d.OS, d.Arch, d.User, d.AgentVersion, string(disp), ms(d.EnrolledAt), ms(d.LastSeen))
 	if isUnique(err) {
 		return fmt.Errorf("device key already enrolled: %w", ErrConflict)
 	}
@@ -47,13 +49,13 @@ func nonNil(d []wire.Display) []wire.Display {
 	return d
 }
 
-const deviceCols = `id, public_key, secret, hostname, os, arch, username, agent_version, displays, enrolled_at, last_seen, revoked`
+const deviceCols = `id, public_key, secret_sealed, hostname, os, arch, username, agent_version, displays, enrolled_at, last_seen, revoked`
 
 func scanDevice(row interface{ Scan(...any) error }) (Device, error) {
 	var d Device
 	var disp string
 	var e, l int64
-	err := row.Scan(&d.ID, &d.PublicKey, &d.Secret, &d.Hostname, &d.OS, &d.Arch, &d.User, &d.AgentVersion, &disp, &e, &l, &d.Revoked)
+	err := row.Scan(&d.ID, &d.PublicKey, &d.SecretSealed, &d.Hostname, &d.OS, &d.Arch, &d.User, &d.AgentVersion, &disp, &e, &l, &d.Revoked)
 	if err != nil {
 		return d, err
 	}

@@ -68,6 +68,8 @@ commands:
                                                       settings), its group settings are removed; refused while
                                                       entitlements exist on it unless --force (deletes them too)
   group assign DEVICE_ID GROUP|none [--json]          move a device into a group (id or name), or out of any
+  device rotate-key DEVICE_ID [--wait 10s] [--json]   give the device a new elevation-code key (admins); codes of
+                                                      the old key stop working once its agent has stored the new one
 
 Exit codes: 0 ok, 1 error, 2 usage, 3 not logged in or token expired, 4 permission denied.`
 
@@ -146,6 +148,8 @@ func run(ctx context.Context, args []string, in io.Reader, out io.Writer) error 
 		return cmdEntitlement(ctx, args[1:], out)
 	case "group":
 		return cmdGroup(ctx, args[1:], out)
+	case "device":
+		return cmdDevice(ctx, args[1:], out)
 	case "-h", "--help", "help":
 		fmt.Fprintln(out, usage)
 		return nil

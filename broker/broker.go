@@ -453,7 +453,7 @@ func (s *Server) Run(ctx context.Context) error {
 		Sessions: s.sess, Settings: s.settings, MFA: s.mfa, Recordings: s.recs, Archive: s.archive, Elevation: s.elevation,
 		BreakGlass: s.bg, Requests: s.reqs, SettingsPush: s.push, Access: s.acc, Failures: s.failures, TrustedProxies: s.cfg.TrustedProxies,
 		DeviceKeys: s.keys,
-		Portal: webclient.Handler(), Clock: s.cfg.Clock, Logger: s.cfg.Logger, SecureCookies: s.cfg.TLS != TLSOff, Context: linkCtx})
+		Portal:     webclient.Handler(), Clock: s.cfg.Clock, Logger: s.cfg.Logger, SecureCookies: s.cfg.TLS != TLSOff, Context: linkCtx})
 	srv := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(s.cfg.Logger.Handler(), slog.LevelWarn)}
 	ln := s.ln
 	if s.cfg.TLS != TLSOff {

@@ -77,9 +77,9 @@ type Config struct {
 	// Requests queues end users' requests (elevation.requested events).
 	Requests Queue
 	// Keys opens the device key codes are issued with (broker/devicekey).
-	Keys Keys
-	Clock    clock.Clock  // default clock.Real
-	Logger   *slog.Logger // default discards
+	Keys   Keys
+	Clock  clock.Clock  // default clock.Real
+	Logger *slog.Logger // default discards
 }
 
 // Service issues codes and records agents' elevation events.

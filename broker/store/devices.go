@@ -12,8 +12,8 @@ import (
 
 // Device is an enrolled endpoint.
 type Device struct {
-	ID           string
-	PublicKey    []byte
+	ID        string
+	PublicKey []byte
 	// SecretSealed is the per-device key for offline elevation codes,
 	// sealed (broker/devicekey); the plaintext is never stored.
 	SecretSealed []byte

@@ -101,6 +101,14 @@ type Config struct {
 	// NotifyBackoff is the wait before a failed request email's first
 	// retry (default 5s, doubling; tests shorten it).
 	NotifyBackoff time.Duration
+	// AuditKeyFile holds the audit log's Ed25519 signing key (default
+	// DATA_DIR/audit.key, created once; PORTHOLE_AUDIT_KEY wins). Keep it
+	// outside the data dir so that writing the data dir is not enough to
+	// rewrite the log (ADR 0010).
+	AuditKeyFile string
+	// AuditAdopt signs the head of an existing log that has none, once:
+	// the first start with a signing key from the environment or a file.
+	AuditAdopt bool
 	// TrustedProxies are the reverse proxies (CIDRs) whose X-Forwarded-For
 	// header names the client; from any other peer the header is ignored.
 	TrustedProxies []netip.Prefix
@@ -194,14 +202,13 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		st.Close()
 		return nil, fmt.Errorf("broker: %w", err)
 	}
-	sinks := []audit.Sink{audit.NewAnchor(AuditAnchorPath(cfg.DataDir)), notifySink{s}}
+	sinks := []audit.Sink{audit.NewAnchor(AuditAnchorPath(cfg.DataDir)).WithLogger(cfg.Logger), notifySink{s}}
 	if s.stream.Enabled() {
 		sinks = append(sinks, s.stream)
 	}
-	s.audit = audit.New(st, cfg.Clock, sinks...)
-	if n, err := s.audit.Verify(ctx); err != nil {
+	if s.audit, err = openAudit(ctx, cfg, st, sinks); err != nil {
 		st.Close()
-		return nil, fmt.Errorf("broker: refusing to start: %w (after %d good records)", err, n)
+		return nil, err
 	}
 	// TOTP secrets and device keys are sealed with a key kept outside the
 	// database (PORTHOLE_SECRET_KEY, else data-dir/secret.key, created once).
@@ -301,6 +308,45 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	s.notify = notify.New(notify.Config{Settings: set, Audit: s.audit, Groups: st, Sender: &notify.SMTP{Password: cfg.SMTPPassword},
 		PortalURL: url, Clock: cfg.Clock, Logger: cfg.Logger, Backoff: cfg.NotifyBackoff})
 	return s, nil
+}
+
+// openAudit opens the signed audit log (ADR 0010) and verifies it; an
+// existing chain without a signed head (written before audit signing) is
+// adopted when the signing key was created just now, or with AuditAdopt.
+func openAudit(ctx context.Context, cfg Config, st *store.Store, sinks []audit.Sink) (*audit.Log, error) {
+	signer, created, err := audit.LoadSigner(cfg.DataDir, cfg.AuditKeyFile, os.LookupEnv)
+	if err != nil {
+		return nil, fmt.Errorf("broker: %w", err)
+	}
+	if err := signer.WritePublicKey(cfg.DataDir); err != nil {
+		return nil, fmt.Errorf("broker: %w", err)
+	}
+	log := audit.New(st, cfg.Clock, sinks...).WithSigner(signer)
+	n, err := log.Verify(ctx)
+	if errors.Is(err, audit.ErrUnsigned) {
+		switch {
+		case created:
+			n, err = log.Adopt(ctx, "first start with audit signing (a new signing key)")
+		case cfg.AuditAdopt:
+			n, err = log.Adopt(ctx, "adopted by the operator (--audit-adopt)")
+		default:
+			err = fmt.Errorf("%w: a log written before audit signing, or one whose signed head was removed; "+
+				"if this is the first start with this signing key, start once with --audit-adopt", err)
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("broker: refusing to start: %w (after %d good records)", err, n)
+	}
+	cfg.Logger.Info("audit log verified", "records", n, "signing_key", audit.Fingerprint(signer.Public()))
+	return log, nil
+}
+
+// OpenAuditOffline opens the data dir's audit log for a tool that appends
+// to it while the broker is stopped (admin create): signed with the
+// broker's key and verified first, as at the broker's start.
+func OpenAuditOffline(ctx context.Context, st *store.Store, dataDir, keyFile string) (*audit.Log, error) {
+	cfg := Config{DataDir: dataDir, AuditKeyFile: keyFile, Logger: slog.New(slog.DiscardHandler)}
+	return openAudit(ctx, cfg, st, []audit.Sink{audit.NewAnchor(AuditAnchorPath(dataDir))})
 }
 
 // notifySink hands audit records to the notifier, which is built after
@@ -434,6 +480,7 @@ func CreateUser(ctx context.Context, st *store.Store, log *audit.Log, username s
 // Run serves until ctx ends, then shuts down gracefully.
 func (s *Server) Run(ctx context.Context) error {
 	defer s.store.Close()
+	defer s.audit.Close() // the head anchor's last write, after the shutdown's own records
 	defer s.rtc.Close()
 	defer s.recs.Close()
 	// Request emails in flight get a bounded time to finish after the API

@@ -168,6 +168,7 @@ func TestRoutesByRole(t *testing.T) {
 		{"GET", "/api/audit", "", nil, audits},
 		{"GET", "/api/audit/export", "", nil, audits},
 		{"GET", "/api/audit/verify", "", nil, audits},
+		{"GET", "/api/audit/key", "", nil, audits},
 		{"GET", "/api/events", "", nil, all},
 		{"POST", "/api/sessions", "", map[string]any{"device_id": "none"}, connect},
 		{"GET", "/api/sessions", "", nil, all},

@@ -38,6 +38,7 @@ func TestChainDetectsTampering(t *testing.T) {
 			}
 			defer st.Close()
 			l := New(st, clocktest.New(time.Unix(1700000000, 0)), NewAnchor(filepath.Join(t.TempDir(), "audit-head")))
+			defer l.Close()
 			for i := range 3 {
 				if _, err := l.Append(ctx, Event{Actor: "user:admin", Action: "test", Target: "t", Details: map[string]any{"x": i}}); err != nil {
 					t.Fatal(err)

@@ -9,6 +9,7 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"flag"
 	"fmt"
@@ -29,10 +30,13 @@ const usage = `usage:
   porthole-broker serve [flags]                     run the broker
   porthole-broker admin create --user NAME --role ROLE [--data-dir DIR]
                                                     add a portal user (prints its password once)
+  porthole-broker audit verify [--data-dir DIR] [--audit-key-file F | --public-key KEY]
+                                                    check the audit log with the broker stopped
+                                                    (exit 1 names the first bad record)
 Run "porthole-broker serve -h" for the flags.`
 
 func main() {
-	cli.Main("porthole-broker", usage, map[string]cli.Command{"serve": serve, "admin": admin})
+	cli.Main("porthole-broker", usage, map[string]cli.Command{"serve": serve, "admin": admin, "audit": auditCmd})
 }
 
 func defaultDataDir() string {
@@ -60,6 +64,8 @@ func serve(ctx context.Context, args []string) error {
 	fs.StringVar(&cfg.RecordingsDir, "recordings-dir", "", "directory for session recordings (default DATA_DIR/recordings)")
 	fs.Int64Var(&cfg.RecordingMaxBytes, "recording-max-bytes", 0, "cap on one recording's size; past it the recording stops like on a full disk (0 = no cap)")
 	fs.StringVar(&cfg.PublicURL, "public-url", "", "the portal's URL as users reach it, for links in request emails (default: from --listen)")
+	fs.StringVar(&cfg.AuditKeyFile, "audit-key-file", "", "the audit log's signing key (default DATA_DIR/audit.key, created once; $PORTHOLE_AUDIT_KEY wins); keep it outside the data dir")
+	fs.BoolVar(&cfg.AuditAdopt, "audit-adopt", false, "sign the head of an existing audit log that has none (once, the first start with a signing key from --audit-key-file or $PORTHOLE_AUDIT_KEY)")
 	smtpPasswordFile := fs.String("smtp-password-file", "", "file holding the SMTP password for request emails (else $PORTHOLE_SMTP_PASSWORD)")
 	trustedProxies := fs.String("trusted-proxies", "", "comma-separated CIDRs of reverse proxies whose X-Forwarded-For names the client (default none: the header is ignored)")
 	publicIPs := fs.String("public-ip", "", "comma-separated public IPv4 addresses to advertise for WebRTC (NAT 1:1)")
@@ -110,6 +116,7 @@ func admin(ctx context.Context, args []string) error {
 	dataDir := fs.String("data-dir", defaultDataDir(), "broker data directory")
 	user := fs.String("user", "", "username")
 	roleName := fs.String("role", "technician", "role: admin, technician or auditor")
+	keyFile := fs.String("audit-key-file", "", "the audit log's signing key, as for serve")
 	if err := cli.Parse(fs, args[1:], ""); err != nil {
 		return err
 	}
@@ -125,7 +132,12 @@ func admin(ctx context.Context, args []string) error {
 		return err
 	}
 	defer st.Close()
-	pw, err := broker.CreateUser(ctx, st, audit.New(st, nil, audit.NewAnchor(broker.AuditAnchorPath(*dataDir))), *user, role, "")
+	log, err := broker.OpenAuditOffline(ctx, st, *dataDir, *keyFile)
+	if err != nil {
+		return err
+	}
+	defer log.Close()
+	pw, err := broker.CreateUser(ctx, st, log, *user, role, "")
 	if err != nil {
 		return err
 	}
@@ -155,4 +167,43 @@ func parsePrefixes(list string) ([]netip.Prefix, error) {
 		out = append(out, p.Masked())
 	}
 	return out, nil
+}
+
+// auditCmd is "porthole-broker audit verify": the audit log checked from
+// the data dir with the broker stopped, read-only, against the signing
+// key's public half (from the key, or pinned with --public-key).
+func auditCmd(ctx context.Context, args []string) error {
+	if len(args) == 0 || args[0] != "verify" {
+		return fmt.Errorf("unknown audit command\n%s", usage)
+	}
+	fs := flag.NewFlagSet("audit verify", flag.ContinueOnError)
+	dataDir := fs.String("data-dir", defaultDataDir(), "broker data directory")
+	keyFile := fs.String("audit-key-file", "", "the audit log's signing key, as for serve")
+	publicKey := fs.String("public-key", "", "check against this public key (base64, or a file holding it) instead of the signing key's")
+	if err := cli.Parse(fs, args[1:], ""); err != nil {
+		return err
+	}
+	var pub ed25519.PublicKey
+	var err error
+	if *publicKey != "" {
+		pub, err = audit.ParsePublicKey(*publicKey)
+	} else {
+		pub, err = audit.LoadPublicKey(*dataDir, *keyFile, os.LookupEnv)
+	}
+	if err != nil {
+		return err
+	}
+	st, err := store.OpenReadOnly(ctx, filepath.Join(*dataDir, "porthole.db"))
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	log := audit.New(st, nil, audit.NewAnchor(broker.AuditAnchorPath(*dataDir))).WithPublicKey(pub)
+	defer log.Close()
+	n, err := log.Verify(ctx)
+	if err != nil {
+		return fmt.Errorf("audit log is NOT intact: %w (%d records verified before it)", err, n)
+	}
+	fmt.Printf("audit log intact: %d records verified; signed head checked with key %s\n", n, audit.Fingerprint(pub))
+	return nil
 }

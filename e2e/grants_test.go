@@ -72,7 +72,8 @@ func (g *grantee) grant(name string) string {
 func TestGrantStandsInForRole(t *testing.T) {
 	e := startBroker(t, nil)
 	admin := e.login(t, "admin", e.Password)
-	ep := startEndpoint(t, e, admin)
+	// The endpoint's own policy allows unattended sessions (a server).
+	ep := startEndpoint(t, e, admin, "--unattended", "allow")
 	ga := newGrantee(t, e, admin, ep.deviceID, "abby", "remote_support", "unattended_access", "elevation_codes")
 	abby, pw, grant := ga.c, ga.pw, ga.grant
 	rights := func() []string {

@@ -60,6 +60,9 @@ type DeviceView struct {
 	LastSeen     time.Time      `json:"last_seen"`
 	Online       bool           `json:"online"`
 	Revoked      bool           `json:"revoked"`
+	// UnattendedPolicy is the endpoint's own policy for sessions without
+	// consent ("deny", "allow"; "" = not reported by its agent).
+	UnattendedPolicy string `json:"unattended_policy"`
 	// Rights are what the caller may do on the device, by role or by an
 	// active access grant: the portal shows only those controls (the
 	// broker checks again on every call).
@@ -69,7 +72,7 @@ type DeviceView struct {
 func (a *API) view(d store.Device, rights []string) DeviceView {
 	return DeviceView{ID: d.ID, Hostname: d.Hostname, OS: d.OS, Arch: d.Arch, User: d.User, AgentVersion: d.AgentVersion,
 		Displays: d.Displays, EnrolledAt: d.EnrolledAt, LastSeen: d.LastSeen, Online: a.cfg.Agents.Online(d.ID), Revoked: d.Revoked,
-		Rights: rights}
+		Rights: rights, UnattendedPolicy: d.UnattendedPolicy}
 }
 
 // views builds the caller's views of ds: each with the caller's rights on
@@ -284,7 +287,8 @@ func (a *API) enroll(w http.ResponseWriter, r *http.Request) {
 	}
 	now := a.cfg.Clock.Now()
 	d := store.Device{ID: id, PublicKey: req.PublicKey, SecretSealed: sealed, Hostname: req.Inventory.Hostname,
-		OS: req.Inventory.OS, Arch: req.Inventory.Arch, User: req.Inventory.User, Displays: req.Inventory.Displays, EnrolledAt: now}
+		OS: req.Inventory.OS, Arch: req.Inventory.Arch, User: req.Inventory.User, Displays: req.Inventory.Displays, EnrolledAt: now,
+		UnattendedPolicy: store.PolicyOf(req.Inventory)}
 	tok, err := a.cfg.Store.Enroll(r.Context(), auth.TokenHash(req.Token), now, d)
 	if err != nil {
 		a.log.Warn("enrollment refused", "remote_ip", clientIP(r), "hostname", req.Inventory.Hostname, "err", err)

@@ -562,6 +562,8 @@ func (s *Session) onConsent(c *wire.Consent) {
 			reason = "the endpoint is already in a session"
 		case wire.AnswerError:
 			reason = "the consent prompt could not be shown"
+		case wire.AnswerRefusedByPolicy:
+			reason = wire.UnattendedRefused
 		}
 		s.finish(StateDeclined, reason)
 		return

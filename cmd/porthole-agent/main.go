@@ -93,8 +93,14 @@ func run(ctx context.Context, args []string) error {
 	clockFile := fs.String("test-clock-offset-file", "", "tests only (needs "+testClockEnv+"=1): break-glass deadlines use the real time plus the duration in this file")
 	socket := fs.String("socket", "", "unix socket for 'porthole-agent request-support' (default STATE-DIR/request.sock)")
 	desktopDir := fs.String("desktop-dir", defaultDesktopDir(), "where the \"Request support\" launcher goes when the desktop icon setting is on")
-	if err := cli.Parse(fs, args, ""); err != nil {
+	unattended := fs.String("unattended", wire.UnattendedDeny, "this endpoint's own policy for sessions that skip the end user's consent: deny or allow "+
+		"(the broker cannot change it; allow only on machines nobody sits at)")
+	fs.String("config", "", "optional JSON config file whose keys are these flag names (e.g. {\"unattended\": \"allow\"})")
+	if err := cli.Parse(fs, args, "config"); err != nil {
 		return err
+	}
+	if *unattended != wire.UnattendedDeny && *unattended != wire.UnattendedAllow {
+		return fmt.Errorf("--unattended %q: the unattended policy is %s or %s", *unattended, wire.UnattendedDeny, wire.UnattendedAllow)
 	}
 	if *socket == "" {
 		*socket = filepath.Join(*state, "request.sock")
@@ -134,7 +140,7 @@ func run(ctx context.Context, args []string) error {
 		acfg.Clock = clk
 	}
 	cfg := agent.Config{StateDir: *state, Logger: log, Displays: displays, Support: sc, Request: rc,
-		Accounts: acfg, AccountPrefix: *bgPrefix}
+		Accounts: acfg, AccountPrefix: *bgPrefix, Unattended: *unattended}
 	if *elev && os.Geteuid() != 0 {
 		// Granting admin rights needs root: the service runs as root.
 		log.Warn("not running as root: temporary admin codes are off")

@@ -212,6 +212,9 @@ type Session struct {
 	// recording.required setting at that time.
 	rec         atomic.Pointer[recording.Recorder]
 	recRequired atomic.Bool
+	// recKeysFull records which keys were typed (recording.keystrokes =
+	// full); otherwise only that a key was pressed (keystrokes.go).
+	recKeysFull atomic.Bool
 }
 
 // Start validates the request, records it and asks the agent for consent.

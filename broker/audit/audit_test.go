@@ -8,9 +8,15 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/goleak"
+
 	"porthole/broker/store"
 	"porthole/internal/clock/clocktest"
 )
+
+// The anchor's writer and the Coalescer run goroutines: none may outlive
+// its test.
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 func TestChainDetectsTampering(t *testing.T) {
 	tests := []struct {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -107,5 +108,33 @@ func TestCoalescerBoundsKeys(t *testing.T) {
 	recs, _ := st.AuditRecords(ctx, store.AuditFilter{Action: "x"})
 	if len(recs) != 1 || recs[0].SourceIP != "" {
 		t.Fatalf("overflow records: %+v", recs)
+	}
+}
+
+// TestCoalescerRunFlushesAtShutdown: what Run still counts when its
+// context ends is written before Run returns.
+func TestCoalescerRunFlushesAtShutdown(t *testing.T) {
+	ctx := context.Background()
+	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "p.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	c := NewCoalescer(New(st, nil), nil, time.Hour, nil)
+	rctx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- c.Run(rctx) }()
+	for range 3 {
+		if err := c.Add(ctx, "k", Event{Actor: "anonymous", Action: "x"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stop()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	recs, _ := st.AuditRecords(ctx, store.AuditFilter{Action: "x"})
+	if len(recs) != 2 || !strings.Contains(recs[1].Details, `"count":2`) {
+		t.Fatalf("records at shutdown: %+v", recs)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"sync"
 
 	"porthole/broker/store"
+	"porthole/internal/durable"
 )
 
 // Anchor keeps the newest record's number and hash outside the database.
@@ -99,7 +100,7 @@ func (a *Anchor) Flush() {
 	if len(rec.HeadSig) > 0 {
 		line = fmt.Sprintf("v2 %d %s %s\n", rec.Seq, rec.Hash, base64.StdEncoding.EncodeToString(rec.HeadSig))
 	}
-	if err := a.write(line); err != nil {
+	if err := durable.WriteFile(a.path, []byte(line), 0o600); err != nil {
 		// Verify then reports a stale anchor (the chain goes on past it),
 		// never silently a good one.
 		a.log.Error("audit head anchor not written", "seq", rec.Seq, "err", err)
@@ -121,36 +122,6 @@ func (a *Anchor) Close() {
 		}
 		a.Flush()
 	})
-}
-
-// write replaces the file durably: a temporary file, fsync, rename, fsync
-// of the directory.
-func (a *Anchor) write(line string) error {
-	tmp := a.path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
-	if err != nil {
-		return err
-	}
-	if _, err := f.WriteString(line); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, a.path); err != nil {
-		return err
-	}
-	d, err := os.Open(filepath.Dir(a.path))
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }
 
 // anchorState is what the anchor file says; ok is false when none was

@@ -19,11 +19,7 @@ import (
 // writes what is still counted.
 func TestCoalescerSumsFailures(t *testing.T) {
 	ctx := context.Background()
-	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "p.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := openStore(t)
 	clk := clocktest.New(time.Unix(1700000000, 0))
 	l := New(st, clk)
 	c := NewCoalescer(l, clk, time.Minute, nil)
@@ -86,11 +82,7 @@ func TestCoalescerSumsFailures(t *testing.T) {
 // at most MaxKeys buckets; the rest share the overflow bucket.
 func TestCoalescerBoundsKeys(t *testing.T) {
 	ctx := context.Background()
-	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "p.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := openStore(t)
 	clk := clocktest.New(time.Unix(1700000000, 0))
 	c := NewCoalescer(New(st, clk), clk, time.Minute, nil)
 	c.buckets = make(map[string]*bucket, MaxKeys)
@@ -115,11 +107,7 @@ func TestCoalescerBoundsKeys(t *testing.T) {
 // context ends is written before Run returns.
 func TestCoalescerRunFlushesAtShutdown(t *testing.T) {
 	ctx := context.Background()
-	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "p.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := openStore(t)
 	c := NewCoalescer(New(st, nil), nil, time.Hour, nil)
 	rctx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
@@ -137,4 +125,14 @@ func TestCoalescerRunFlushesAtShutdown(t *testing.T) {
 	if len(recs) != 2 || !strings.Contains(recs[1].Details, `"count":2`) {
 		t.Fatalf("records at shutdown: %+v", recs)
 	}
+}
+
+func openStore(t *testing.T) *store.Store {
+	t.Helper()
+	st, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "p.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
 }

@@ -68,9 +68,5 @@ func (s *Store) durableTx(ctx context.Context, f func(*sql.Tx) error) (err error
 	if err != nil {
 		return err
 	}
-	if err := f(tx); err != nil {
-		_ = tx.Rollback()
-		return err
-	}
-	return tx.Commit()
+	return commit(tx, f)
 }

@@ -130,6 +130,11 @@ func (s *Store) tx(ctx context.Context, f func(*sql.Tx) error) error {
 	if err != nil {
 		return err
 	}
+	return commit(tx, f)
+}
+
+// commit runs f in tx and commits, or rolls back when f fails.
+func commit(tx *sql.Tx, f func(*sql.Tx) error) error {
 	if err := f(tx); err != nil {
 		_ = tx.Rollback()
 		return err

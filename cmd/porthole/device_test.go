@@ -20,25 +20,10 @@ import (
 // rotation while the agent is offline and a done one when the agent stores
 // the key within --wait; the agent's saved key changes.
 func TestDeviceRotateKey(t *testing.T) {
-	url, pw := startBroker(t)
-	t.Setenv("PORTHOLE_CONFIG", filepath.Join(t.TempDir(), "cli.json"))
 	ctx := context.Background()
+	cfg, id := loginAndEnroll(t)
+	state := cfg.StateDir
 	var out bytes.Buffer
-	if err := run(ctx, []string{"login", "--broker", url, "--user", "admin", "--password-stdin"}, strings.NewReader(pw+"\n"), &out); err != nil {
-		t.Fatal(err)
-	}
-	out.Reset()
-	if err := run(ctx, []string{"token", "create"}, nil, &out); err != nil {
-		t.Fatal(err)
-	}
-	tok := regexp.MustCompile(`--token (phe_\S+)`).FindStringSubmatch(out.String())
-	state := t.TempDir()
-	cfg := agent.Config{StateDir: state, Displays: func() ([]wire.Display, error) { return nil, nil }}
-	id, err := agent.Enroll(ctx, cfg, url, tok[1], "")
-	if err != nil {
-		t.Fatal(err)
-	}
-
 	out.Reset()
 	if err := run(ctx, []string{"device", "rotate-key", id.DeviceID, "--wait", "0"}, nil, &out); err != nil ||
 		!strings.Contains(out.String(), "is pending: the agent picks up its new key when it is online") {
@@ -78,4 +63,28 @@ func TestDeviceRotateKey(t *testing.T) {
 	if err := run(ctx, []string{"device", "rotate-key", "nosuch"}, nil, io.Discard); err == nil || !strings.Contains(err.Error(), "not found") {
 		t.Errorf("unknown device: %v", err)
 	}
+}
+
+// loginAndEnroll starts a broker, logs the CLI in as its admin, and enrolls
+// an agent (not running) with a token the CLI created.
+func loginAndEnroll(t *testing.T) (agent.Config, identity.Identity) {
+	t.Helper()
+	url, pw := startBroker(t)
+	t.Setenv("PORTHOLE_CONFIG", filepath.Join(t.TempDir(), "cli.json"))
+	ctx := context.Background()
+	var out bytes.Buffer
+	if err := run(ctx, []string{"login", "--broker", url, "--user", "admin", "--password-stdin"}, strings.NewReader(pw+"\n"), &out); err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
+	if err := run(ctx, []string{"token", "create"}, nil, &out); err != nil {
+		t.Fatal(err)
+	}
+	tok := regexp.MustCompile(`--token (phe_\S+)`).FindStringSubmatch(out.String())
+	cfg := agent.Config{StateDir: t.TempDir(), Displays: func() ([]wire.Display, error) { return nil, nil }}
+	id, err := agent.Enroll(ctx, cfg, url, tok[1], "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg, id
 }

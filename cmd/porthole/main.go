@@ -35,7 +35,9 @@ commands:
   session terminate ID [--json]                       end a live session (yours, or anyone's with the terminate permission)
   token create [--uses N] [--expires D] [--note T]    create an agent enrollment token
   audit [--action A] [--limit N] [--json]             show recent audit records
-  audit verify [--file EXPORT.jsonl]                  check the audit hash chain (exit 1 names the first bad record)
+  audit verify [--file EXPORT.jsonl [--public-key K]] check the audit hash chain (exit 1 names the first bad record);
+                                                      an export must carry the broker's signature: truncated or
+                                                      unsigned ones are refused (key: --public-key, else the broker's)
   audit export [--format csv|jsonl] [-o FILE] [--since T --until T --actor A --action A --device ID]
                                                       stream the audit log
   recordings [list] [--device ID] [--user U] [--since T] [--until T] [--json]

@@ -127,6 +127,10 @@ func TestGrantStandsInForRole(t *testing.T) {
 	if n := evalString(t, ctx, `String(document.querySelectorAll('#rs-unattended').length)`); n != "0" {
 		t.Fatalf("the unattended switch shows without its grant (%s)", n)
 	}
+	// The device page shows the endpoint's own policy, from its inventory.
+	if p := evalString(t, ctx, `document.getElementById('device-unattended-policy').textContent`); !strings.Contains(p, "allowed by the endpoint") {
+		t.Fatalf("endpoint policy on the device page: %q", p)
+	}
 	browsertest.Step(ctx, t, 10*time.Second, chromedp.Click(css(`#rs-screenshare`)))
 	waitViewerState(t, ctx, "waiting_consent", 10*time.Second)
 	consenttest.Press(t, ep.x.Display, consent.Allowed)

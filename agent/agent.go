@@ -63,6 +63,11 @@ type Config struct {
 	// AccountPrefix starts generated break-glass usernames (default
 	// accounts.DefaultPrefix).
 	AccountPrefix string
+	// Unattended is the endpoint's own policy for sessions that skip the
+	// end user's consent: wire.UnattendedDeny (the default, also for "")
+	// or wire.UnattendedAllow. It is set where the agent is installed; the
+	// broker cannot change it (policy.go).
+	Unattended string
 }
 
 // ElevationConfig configures temporary admin codes.
@@ -89,6 +94,7 @@ type Agent struct {
 	elevSrv *elevsock.Server
 	desk    *elevationDesk
 	bg      *breakGlass
+	keys    *deviceKeys // elevation-code key rotations (devicekey.go)
 
 	mu       sync.Mutex
 	settings map[string]string // the latest values the broker sent; guarded by mu
@@ -96,6 +102,9 @@ type Agent struct {
 
 // Enroll registers this endpoint with the broker and stores the identity.
 func Enroll(ctx context.Context, cfg Config, brokerURL, token, caFile string) (identity.Identity, error) {
+	if err := checkPolicy(cfg.Unattended); err != nil {
+		return identity.Identity{}, err
+	}
 	var ca string
 	if caFile != "" {
 		b, err := os.ReadFile(caFile)
@@ -112,7 +121,7 @@ func Enroll(ctx context.Context, cfg Config, brokerURL, token, caFile string) (i
 	if err != nil {
 		return identity.Identity{}, err
 	}
-	inv := inventory.Collect(ctx, cfg.Displays)
+	inv := withPolicy(inventory.Collect(ctx, cfg.Displays), cfg.Unattended)
 	res, err := link.Enroll(ctx, client, brokerURL, token, key.Public().(ed25519.PublicKey), inv)
 	if err != nil {
 		return identity.Identity{}, err
@@ -131,6 +140,9 @@ func New(cfg Config) (*Agent, error) {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if err := checkPolicy(cfg.Unattended); err != nil {
+		return nil, err
 	}
 	id, err := identity.Load(cfg.StateDir)
 	if err != nil {
@@ -159,6 +171,7 @@ func New(cfg Config) (*Agent, error) {
 		}
 	}
 	sc := cfg.Support
+	sc.AllowUnattended = cfg.Unattended == wire.UnattendedAllow
 	sc.API = api
 	sc.Send = func(m wire.Message) error { return a.lnk.Send(m) }
 	if sc.Displays == nil {
@@ -183,11 +196,14 @@ func New(cfg Config) (*Agent, error) {
 		rc.Logger = cfg.Logger
 	}
 	a.req = request.New(rc)
+	a.keys = newDeviceKeys(cfg.StateDir, id, a.elev, func(m wire.Message) error { return a.lnk.Send(m) }, cfg.Logger)
 	a.lnk = link.New(link.Config{
 		BrokerURL: id.BrokerURL, DeviceID: id.DeviceID, Key: id.Key, Version: Version,
-		TLS:       client.Transport.(*http.Transport).TLSClientConfig,
-		Inventory: func(ctx context.Context) wire.Inventory { return inventory.Collect(ctx, cfg.Displays) },
-		Logger:    cfg.Logger,
+		TLS: client.Transport.(*http.Transport).TLSClientConfig,
+		Inventory: func(ctx context.Context) wire.Inventory {
+			return withPolicy(inventory.Collect(ctx, cfg.Displays), cfg.Unattended)
+		},
+		Logger: cfg.Logger,
 	})
 	a.route()
 	return a, nil
@@ -209,6 +225,8 @@ func (a *Agent) route() {
 	link.On(l, a.onElevationRequestResult)
 	link.On(l, a.req.Result)
 	link.On(l, a.onSettings)
+	link.On(l, a.keys.onKey)
+	link.On(l, a.keys.onDone)
 }
 
 // DeviceID is the broker-assigned id.

@@ -18,6 +18,7 @@ import (
 	"math/big"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"time"
@@ -33,6 +34,7 @@ import (
 	"porthole/broker/auth"
 	"porthole/broker/breakglass"
 	"porthole/broker/conns"
+	"porthole/broker/devicekey"
 	"porthole/broker/elevation"
 	"porthole/broker/httpapi"
 	"porthole/broker/lifecycle"
@@ -108,6 +110,21 @@ type Config struct {
 	// once, so a spray of logins cannot take the broker's memory.
 	PasswordHashes   int
 	PasswordHashWait time.Duration
+	// AuditKeyFile holds the audit log's Ed25519 signing key (default
+	// DATA_DIR/audit.key, created once; PORTHOLE_AUDIT_KEY wins). Keep it
+	// outside the data dir so that writing the data dir is not enough to
+	// rewrite the log (ADR 0010).
+	AuditKeyFile string
+	// AuditAdopt signs the head of an existing log that has none, once:
+	// the first start with a signing key from the environment or a file.
+	AuditAdopt bool
+	// TrustedProxies are the reverse proxies (CIDRs) whose X-Forwarded-For
+	// header names the client; from any other peer the header is ignored.
+	TrustedProxies []netip.Prefix
+	// FailureWindow is how long unauthenticated failures (bad enrollment
+	// tokens, failed agent authentications) from one address are summed into
+	// one audit record (default audit.DefaultCoalesceWindow).
+	FailureWindow time.Duration
 	// Out receives the one-time first-run admin credentials (default os.Stdout).
 	// They are printed once and never logged.
 	Out io.Writer
@@ -148,6 +165,10 @@ type Server struct {
 	// and ends what they hold (the kill switch).
 	conns *conns.Registry
 	life  *lifecycle.Service
+	// failures sums the audit records of unauthenticated failures.
+	failures *audit.Coalescer
+	// keys seals, opens and rotates devices' elevation-code keys.
+	keys *devicekey.Service
 }
 
 // New validates cfg, opens the store (migrating it) and binds the listener,
@@ -197,14 +218,13 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		st.Close()
 		return nil, fmt.Errorf("broker: %w", err)
 	}
-	sinks := []audit.Sink{audit.NewAnchor(AuditAnchorPath(cfg.DataDir)), notifySink{s}}
+	sinks := []audit.Sink{audit.NewAnchor(AuditAnchorPath(cfg.DataDir)).WithLogger(cfg.Logger), notifySink{s}}
 	if s.stream.Enabled() {
 		sinks = append(sinks, s.stream)
 	}
-	s.audit = audit.New(st, cfg.Clock, sinks...)
-	if n, err := s.audit.Verify(ctx); err != nil {
+	if s.audit, err = openAudit(ctx, cfg, st, sinks); err != nil {
 		st.Close()
-		return nil, fmt.Errorf("broker: refusing to start: %w (after %d good records)", err, n)
+		return nil, err
 	}
 	set := settings.New(st)
 	s.auth = auth.New(st, auth.Config{IdleTimeout: cfg.SessionIdle, AbsoluteTimeout: cfg.SessionAbsolute, Clock: cfg.Clock,
@@ -214,6 +234,20 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 			return v.Value != settings.StandingNone, err
 		}})
 	s.conns = conns.New()
+	// TOTP secrets and device keys are sealed with a key kept outside the
+	// database (PORTHOLE_SECRET_KEY, else data-dir/secret.key, created once).
+	box, err := secretbox.Open(cfg.DataDir)
+	if err != nil {
+		st.Close()
+		return nil, fmt.Errorf("broker: %w", err)
+	}
+	s.keys = devicekey.New(devicekey.Config{Store: st, Box: box, Audit: s.audit, Agents: agentLink{&s.agents}, NewID: auth.NewID,
+		Clock: cfg.Clock, Logger: cfg.Logger})
+	if _, err := s.keys.SealPlaintext(ctx); err != nil {
+		st.Close()
+		return nil, fmt.Errorf("broker: %w", err)
+	}
+	s.failures = audit.NewCoalescer(s.audit, cfg.Clock, cfg.FailureWindow, cfg.Logger)
 	s.live = live.NewHub()
 	if err := s.firstRun(ctx); err != nil {
 		st.Close()
@@ -250,8 +284,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		Live: s.live, NewID: auth.NewID, Clock: cfg.Clock, Logger: cfg.Logger, NewTicker: cfg.NewTicker})
 	hub = agents.New(agents.Config{Devices: st, Audit: s.audit, Live: s.live, Clock: cfg.Clock,
 		Logger: cfg.Logger.With("component", "agents"), Heartbeat: cfg.Heartbeat,
-		OnMessage: s.agentMessage, OnOffline: s.sess.AgentOffline,
+		OnMessage: s.agentMessage, OnOffline: s.sess.AgentOffline, Failures: s.failures,
 		OnOnline: func(id string) {
+			s.keys.Online(context.Background(), id)
 			s.push.Device(context.Background(), id)
 			s.elevation.PushPolicy(context.Background(), id)
 			s.reqs.Resend(context.Background(), id)
@@ -263,18 +298,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	s.events.Register("breakglass", s.bg.Hook)
 	s.settings = set
 	s.elevation = elevation.New(elevation.Config{Store: st, Audit: s.audit, Settings: set, Agents: agentLink{&hub},
-		Requests: s.reqs, Clock: cfg.Clock, Logger: cfg.Logger})
+		Requests: s.reqs, Keys: s.keys, Clock: cfg.Clock, Logger: cfg.Logger})
 	s.events.Register(elevation.Area, s.elevation.Hook)
 	s.reqs.Register(requests.KindElevation, s.elevation)
-	// TOTP secrets are sealed with a key kept outside the database
-	// (PORTHOLE_SECRET_KEY, else data-dir/secret.key, created once).
-	box, err := secretbox.Open(cfg.DataDir)
-	if err != nil {
-		s.recs.Close()
-		rtcCloser.Close()
-		st.Close()
-		return nil, fmt.Errorf("broker: %w", err)
-	}
 	mgr, err := mfa.New(mfa.Config{Store: mfasql.New(st.DB()), Box: box, Logger: cfg.Logger})
 	// Account and unknown-name lockouts survive a restart; known-address
 	// slowdowns and address limits are a minute long (ADR 0009).
@@ -315,6 +341,45 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	return s, nil
 }
 
+// openAudit opens the signed audit log (ADR 0010) and verifies it; an
+// existing chain without a signed head (written before audit signing) is
+// adopted when the signing key was created just now, or with AuditAdopt.
+func openAudit(ctx context.Context, cfg Config, st *store.Store, sinks []audit.Sink) (*audit.Log, error) {
+	signer, created, err := audit.LoadSigner(cfg.DataDir, cfg.AuditKeyFile, os.LookupEnv)
+	if err != nil {
+		return nil, fmt.Errorf("broker: %w", err)
+	}
+	if err := signer.WritePublicKey(cfg.DataDir); err != nil {
+		return nil, fmt.Errorf("broker: %w", err)
+	}
+	log := audit.New(st, cfg.Clock, sinks...).WithSigner(signer)
+	n, err := log.Verify(ctx)
+	if errors.Is(err, audit.ErrUnsigned) {
+		switch {
+		case created:
+			n, err = log.Adopt(ctx, "first start with audit signing (a new signing key)")
+		case cfg.AuditAdopt:
+			n, err = log.Adopt(ctx, "adopted by the operator (--audit-adopt)")
+		default:
+			err = fmt.Errorf("%w: a log written before audit signing, or one whose signed head was removed; "+
+				"if this is the first start with this signing key, start once with --audit-adopt", err)
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("broker: refusing to start: %w (after %d good records)", err, n)
+	}
+	cfg.Logger.Info("audit log verified", "records", n, "signing_key", audit.Fingerprint(signer.Public()))
+	return log, nil
+}
+
+// OpenAuditOffline opens the data dir's audit log for a tool that appends
+// to it while the broker is stopped (admin create): signed with the
+// broker's key and verified first, as at the broker's start.
+func OpenAuditOffline(ctx context.Context, st *store.Store, dataDir, keyFile string) (*audit.Log, error) {
+	cfg := Config{DataDir: dataDir, AuditKeyFile: keyFile, Logger: slog.New(slog.DiscardHandler)}
+	return openAudit(ctx, cfg, st, []audit.Sink{audit.NewAnchor(AuditAnchorPath(dataDir))})
+}
+
 // notifySink hands audit records to the notifier, which is built after
 // the audit log (it audits what it sends).
 type notifySink struct{ s *Server }
@@ -328,7 +393,7 @@ func (n notifySink) Publish(rec store.AuditRecord) {
 // agentMessage routes an authenticated agent's message to the feature that
 // owns its type; session signaling is the rest.
 func (s *Server) agentMessage(deviceID string, m wire.Message) {
-	for _, h := range []func(string, wire.Message) bool{s.events.Handle, s.bg.HandleAgent, s.reqs.HandleAgent} {
+	for _, h := range []func(string, wire.Message) bool{s.events.Handle, s.bg.HandleAgent, s.reqs.HandleAgent, s.keys.HandleAgent} {
 		if h(deviceID, m) {
 			return
 		}
@@ -446,6 +511,7 @@ func CreateUser(ctx context.Context, st *store.Store, log *audit.Log, username s
 // Run serves until ctx ends, then shuts down gracefully.
 func (s *Server) Run(ctx context.Context) error {
 	defer s.store.Close()
+	defer s.audit.Close() // the head anchor's last write, after the shutdown's own records
 	defer s.rtc.Close()
 	defer s.recs.Close()
 	// Request emails in flight get a bounded time to finish after the API
@@ -464,6 +530,7 @@ func (s *Server) Run(ctx context.Context) error {
 	api := httpapi.New(httpapi.Config{Store: s.store, Auth: s.auth, Audit: s.audit, Agents: s.agents, Live: s.live,
 		Sessions: s.sess, Settings: s.settings, MFA: s.mfa, Recordings: s.recs, Archive: s.archive, Elevation: s.elevation,
 		BreakGlass: s.bg, Requests: s.reqs, SettingsPush: s.push, Access: s.acc, Conns: s.conns, Lifecycle: s.life,
+		Failures: s.failures, TrustedProxies: s.cfg.TrustedProxies, DeviceKeys: s.keys,
 		Portal: webclient.Handler(), Clock: s.cfg.Clock, Logger: s.cfg.Logger, SecureCookies: s.cfg.TLS != TLSOff, Context: linkCtx})
 	srv := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(s.cfg.Logger.Handler(), slog.LevelWarn)}
 	ln := s.ln
@@ -490,6 +557,7 @@ func (s *Server) Run(ctx context.Context) error {
 		return nil
 	})
 	g.Go(func() error { return s.archive.Run(gctx) })
+	g.Go(func() error { return s.failures.Run(gctx) })
 	g.Go(func() error {
 		<-gctx.Done()
 		s.sess.Close()

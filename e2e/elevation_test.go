@@ -174,16 +174,21 @@ func elevationRigWith(t *testing.T, clk *clocktest.TimerClock, rc request.Config
 	e := startBroker(t, nil)
 	admin := e.login(t, "admin", e.Password)
 	sock := filepath.Join(publicDir(t), "elevate.sock")
-	state := filepath.Join(t.TempDir(), "agent")
-	cfg := agent.Config{StateDir: state, Displays: oneDisplay, Logger: testLogger(t), Request: rc,
-		Elevation: &agent.ElevationConfig{Socket: sock,
-			Manager: elevation.Config{Clock: clk, Timer: clk, RecordInterval: 50 * time.Millisecond}}}
+	cfg := elevationAgentConfig(t, filepath.Join(t.TempDir(), "agent"), sock, clk, rc)
 	if _, err := agent.Enroll(context.Background(), cfg, e.URL, admin.enrollToken(1, time.Hour), ""); err != nil {
 		t.Fatal(err)
 	}
 	ra := startAgent(t, cfg)
 	waitFor(t, "agent online", 10*time.Second, func() bool { return admin.device(ra.DeviceID()).Online })
 	return e, admin, ra, sock
+}
+
+// elevationAgentConfig is the rig's agent: elevation on, its socket at
+// sock, on clk.
+func elevationAgentConfig(t *testing.T, state, sock string, clk *clocktest.TimerClock, rc request.Config) agent.Config {
+	return agent.Config{StateDir: state, Displays: oneDisplay, Logger: testLogger(t), Request: rc,
+		Elevation: &agent.ElevationConfig{Socket: sock,
+			Manager: elevation.Config{Clock: clk, Timer: clk, RecordInterval: 50 * time.Millisecond}}}
 }
 
 // TestElevationRequests: an end user's request (porthole-agent

@@ -72,7 +72,8 @@ func (g *grantee) grant(name string) string {
 func TestGrantStandsInForRole(t *testing.T) {
 	e := startBroker(t, nil)
 	admin := e.login(t, "admin", e.Password)
-	ep := startEndpoint(t, e, admin)
+	// The endpoint's own policy allows unattended sessions (a server).
+	ep := startEndpoint(t, e, admin, "--unattended", "allow")
 	ga := newGrantee(t, e, admin, ep.deviceID, "abby", "remote_support", "unattended_access", "elevation_codes")
 	abby, pw, grant := ga.c, ga.pw, ga.grant
 	rights := func() []string {
@@ -125,6 +126,10 @@ func TestGrantStandsInForRole(t *testing.T) {
 	)
 	if n := evalString(t, ctx, `String(document.querySelectorAll('#rs-unattended').length)`); n != "0" {
 		t.Fatalf("the unattended switch shows without its grant (%s)", n)
+	}
+	// The device page shows the endpoint's own policy, from its inventory.
+	if p := evalString(t, ctx, `document.getElementById('device-unattended-policy').textContent`); !strings.Contains(p, "allowed by the endpoint") {
+		t.Fatalf("endpoint policy on the device page: %q", p)
 	}
 	browsertest.Step(ctx, t, 10*time.Second, chromedp.Click(css(`#rs-screenshare`)))
 	waitViewerState(t, ctx, "waiting_consent", 10*time.Second)

@@ -66,6 +66,14 @@ func TestGroupRenameDeleteInPortal(t *testing.T) {
 	scopeLabel := func() string {
 		return evalString(t, ctx, `(() => { const s = document.getElementById('settings-scope'); return s.options[s.selectedIndex].textContent; })()`)
 	}
+	// A group's table offers no global-only key (the broker would refuse it).
+	waitFor(t, "the group's settings table", 10*time.Second, func() bool {
+		return evalString(t, ctx, `(() => { const t = document.getElementById('settings-table'); return t ? t.dataset.scope : ''; })()`) == "group:"+g.ID
+	})
+	if n := evalString(t, ctx, `String(document.querySelectorAll('tr[data-setting="mfa.require_portal"], tr[data-setting="recording.retention_days"], tr[data-setting^="notify."]').length)`); n != "0" ||
+		evalString(t, ctx, `String(document.querySelectorAll('tr[data-setting="`+key+`"]').length)`) != "1" {
+		t.Fatalf("group scope shows %s global-only settings", n)
+	}
 
 	// Rename: a taken name is refused inline, a free one renames.
 	setAndClick(t, ctx, "group-rename-name", "Office", `#group-rename`)

@@ -293,6 +293,7 @@ func TestMFAStepUpForSupport(t *testing.T) {
 	}
 	req, _ := http.NewRequest("POST", e.URL+"/api/sessions", strings.NewReader(`{"device_id":"`+a.DeviceID()+`"}`))
 	req.Header.Set("Authorization", "Bearer "+issued.Token)
+	req.Header.Set("Content-Type", "application/json")
 	r, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 
 	"porthole/agent/consent"
 	"porthole/agent/consent/consenttest"
@@ -83,7 +84,7 @@ func runSession(t *testing.T, ctx context.Context, e *env, admin *client, ep *en
 		browsertest.Step(ctx, t, 10*time.Second, chromedp.MouseClickXY(cx, cy))
 		time.Sleep(300 * time.Millisecond)
 	}
-	browsertest.Step(ctx, t, 10*time.Second, chromedp.KeyEvent("q"))
+	browsertest.Step(ctx, t, 10*time.Second, chromedp.KeyEvent("q"), chromedp.KeyEvent(kb.Enter))
 	time.Sleep(hold - time.Since(start))
 	browsertest.Step(ctx, t, 10*time.Second, chromedp.Click(css(`#session-off`)))
 	waitViewerState(t, ctx, "ended", 10*time.Second)
@@ -166,6 +167,15 @@ func TestRecordingReplay(t *testing.T) {
 		t.Fatalf("recording lasts %.2fs, the session was live %.2fs", p.Duration, live)
 	}
 	recordingtest.Decode(t, file)
+	// Keys are kept as presence by default: the "q" typed is an anonymous
+	// key, Enter is named, and no key code that types a character is there.
+	sidecar, err := os.ReadFile(filepath.Join(e.DataDir, "recordings", id, "events.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(sidecar), "KeyQ") || !strings.Contains(string(sidecar), `"c":"key"`) || !strings.Contains(string(sidecar), `"c":"Enter"`) {
+		t.Fatalf("keys in the sidecar, want presence only:\n%s", sidecar)
+	}
 	if !strings.Contains(auditActions(t, admin, id), "recording.finished map[") {
 		t.Fatalf("no recording.finished audit event:\n%s", auditActions(t, admin, id))
 	}
@@ -249,11 +259,17 @@ func TestRecordingReplay(t *testing.T) {
 			    segments: window.portholePlayer.events.filter((e) => e.kind === 'segment').map((e) => e.ms) }); })()`))
 		}
 	}()
+	// The overlay shows the key press (a dot: which key is not recorded),
+	// and the timeline names Enter.
 	browsertest.Step(ctx, t, 10*time.Second, chromedp.Click(css(`.rec-event[data-t="kdown"]`)))
 	waitFor(t, "key on the overlay", 10*time.Second, func() bool {
 		return strings.Contains(browsertest.Value(ctx, t, 5*time.Second, chromedp.Evaluate[string](
-			`document.getElementById('rec-keys').textContent`)), "KeyQ")
+			`document.getElementById('rec-keys').textContent`)), "•")
 	})
+	if tl := evalString(t, ctx, `[...document.querySelectorAll('.rec-event[data-t="kdown"]')].map((a) => a.textContent).join('|')`); !strings.Contains(tl, "key Enter") ||
+		strings.Contains(tl, "KeyQ") {
+		t.Fatalf("timeline keys: %s", tl)
+	}
 	// Range requests, and ids only: anything else is refused before a path is built.
 	req, _ := http.NewRequest("GET", e.URL+"/api/recordings/"+id+"/files/1", nil)
 	req.Header.Set("Range", "bytes=100-199")
@@ -373,6 +389,15 @@ func TestRecordingSurvivesBrokerKill(t *testing.T) {
 	}
 	t.Logf("after SIGKILL: %d frames, last at %.2fs; live for %.2fs", p.Frames, p.LastPTS, want)
 	recordingtest.Decode(t, file)
+	// Keys are kept as presence by default: the "q" typed is an anonymous
+	// key, Enter is named, and no key code that types a character is there.
+	sidecar, err := os.ReadFile(filepath.Join(e.DataDir, "recordings", id, "events.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(sidecar), "KeyQ") || !strings.Contains(string(sidecar), `"c":"key"`) || !strings.Contains(string(sidecar), `"c":"Enter"`) {
+		t.Fatalf("keys in the sidecar, want presence only:\n%s", sidecar)
+	}
 
 	// The next start digests the cut recording into the audit log.
 	e2 := startBrokerIn(t, dir, nil)

@@ -37,6 +37,7 @@ func TestCrossOriginRefused(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			req, _ := http.NewRequest("POST", e.URL+"/api/enroll-tokens", strings.NewReader(`{"max_uses":1,"expires_in_seconds":3600}`))
+			req.Header.Set("Content-Type", "application/json")
 			for k, v := range tc.headers {
 				req.Header.Set(k, v)
 			}
@@ -156,6 +157,7 @@ func TestRoutesByRole(t *testing.T) {
 		{"GET", "/api/devices", "", nil, all},
 		{"GET", "/api/devices/{id}", "/api/devices/none", nil, all},
 		{"POST", "/api/devices/{id}/revoke", "/api/devices/none/revoke", nil, adminOnly},
+		{"POST", "/api/devices/{id}/rotate-key", "/api/devices/none/rotate-key", nil, adminOnly},
 		{"GET", "/api/enroll-tokens", "", nil, adminOnly},
 		{"POST", "/api/enroll-tokens", "", map[string]any{"max_uses": 1, "expires_in_seconds": 3600}, adminOnly},
 		{"POST", "/api/enroll-tokens/{id}/revoke", "/api/enroll-tokens/none/revoke", nil, adminOnly},
@@ -177,6 +179,7 @@ func TestRoutesByRole(t *testing.T) {
 		{"GET", "/api/audit", "", nil, audits},
 		{"GET", "/api/audit/export", "", nil, audits},
 		{"GET", "/api/audit/verify", "", nil, audits},
+		{"GET", "/api/audit/key", "", nil, audits},
 		{"GET", "/api/events", "", nil, all},
 		{"POST", "/api/sessions", "", map[string]any{"device_id": "none"}, connect},
 		{"GET", "/api/sessions", "", nil, all},

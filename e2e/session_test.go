@@ -32,18 +32,19 @@ type endpoint struct {
 	stateDir string
 }
 
-func startEndpoint(t *testing.T, e *env, admin *client) *endpoint {
+func startEndpoint(t *testing.T, e *env, admin *client, runArgs ...string) *endpoint {
 	t.Helper()
 	x := xvfb.StartT(t, xvfb.Options{Width: 1280, Height: 720})
 	pctx, stopPattern := context.WithCancel(context.Background())
 	patternDone := make(chan error, 1)
 	go func() { patternDone <- testpattern.Run(pctx, testpattern.Options{Display: x.Display, Rate: 30}) }()
 	t.Cleanup(func() { stopPattern(); <-patternDone })
-	return startAgentOn(t, e, admin, x)
+	return startAgentOn(t, e, admin, x, runArgs...)
 }
 
-// startAgentOn enrolls and runs the real agent binary against display x.
-func startAgentOn(t *testing.T, e *env, admin *client, x *xvfb.Server) *endpoint {
+// startAgentOn enrolls and runs the real agent binary against display x;
+// runArgs go to its run command.
+func startAgentOn(t *testing.T, e *env, admin *client, x *xvfb.Server, runArgs ...string) *endpoint {
 	t.Helper()
 	state := filepath.Join(t.TempDir(), "agent")
 	enroll := exec.Command(agentBin, "enroll", "--broker", e.URL, "--token", admin.enrollToken(1, time.Hour), "--state-dir", state)
@@ -62,7 +63,7 @@ func startAgentOn(t *testing.T, e *env, admin *client, x *xvfb.Server) *endpoint
 	if err != nil {
 		t.Fatal(err)
 	}
-	ep.cmd = exec.Command(agentBin, "run", "--state-dir", state, "--log-level", "debug", "--elevation=false")
+	ep.cmd = exec.Command(agentBin, append([]string{"run", "--state-dir", state, "--log-level", "debug", "--elevation=false"}, runArgs...)...)
 	ep.cmd.Env = x.Env()
 	ep.cmd.Stdout, ep.cmd.Stderr = logf, logf
 	if err := ep.cmd.Start(); err != nil {

@@ -68,6 +68,7 @@ func TestSelfSignedTLS(t *testing.T) {
 
 	// An agent enrolls with the certificate and connects over wss.
 	req, _ := http.NewRequest("POST", srv.URL()+"/api/enroll-tokens", strings.NewReader(`{"max_uses":1,"expires_in_seconds":3600}`))
+	req.Header.Set("Content-Type", "application/json")
 	req.AddCookie(cookie)
 	res, err = client.Do(req)
 	if err != nil || res.StatusCode != 201 {

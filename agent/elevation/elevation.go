@@ -241,6 +241,10 @@ type Manager struct {
 
 	mu      sync.Mutex // serialises journal and system changes
 	journal *journal
+	// previous is the device key before a rotation the broker has not yet
+	// confirmed; codes of it still verify until then (SetKeys). Guarded
+	// by mu, like cfg.Secret.
+	previous []byte
 }
 
 // New checks cfg, fills defaults and prepares the state dir. It changes
@@ -360,7 +364,7 @@ func (m *Manager) elevateLocked(ctx context.Context, user, code string) (Session
 	if now.Before(st.Limiter.BlockedUntil) {
 		return deny(ReasonRateLimited, fmt.Errorf("%w (after %s)", ErrRateLimited, st.Limiter.BlockedUntil.Local().Format(time.TimeOnly)))
 	}
-	g, err := elevcode.Verify(m.cfg.Secret, m.cfg.DeviceID, user, code, now, m.cfg.CodeWindow)
+	g, err := m.verifyLocked(user, code, now)
 	switch {
 	case errors.Is(err, elevcode.ErrBadCode):
 		st.Limiter.fail(now)

@@ -11,6 +11,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"porthole/internal/durable"
 )
 
 const (
@@ -28,6 +30,10 @@ type Identity struct {
 	DeviceSecret []byte             `json:"device_secret"`
 	CACert       string             `json:"ca_cert,omitempty"` // PEM of a CA/self-signed broker cert to trust
 	Key          ed25519.PrivateKey `json:"-"`
+	// PreviousSecret and KeyRotation are set while a rotation of
+	// DeviceSecret is not yet confirmed by the broker (see rotate.go).
+	PreviousSecret []byte `json:"previous_secret,omitempty"`
+	KeyRotation    string `json:"key_rotation,omitempty"`
 }
 
 // LoadOrCreateKey returns the device key in dir, generating it on first use.
@@ -83,30 +89,11 @@ func Load(dir string) (Identity, error) {
 	return id, nil
 }
 
-// writeFile writes atomically (temp file, fsync, rename) with mode 0600.
+// writeFile writes atomically and durably (temp file, fsync, rename, fsync
+// of the directory) with mode 0600.
 func writeFile(dir, name string, data []byte) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
-	f, err := os.CreateTemp(dir, "."+name+".*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name())
-	if err := f.Chmod(0o600); err != nil {
-		f.Close()
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), filepath.Join(dir, name))
+	return durable.WriteFile(filepath.Join(dir, name), data, 0o600)
 }

@@ -90,10 +90,14 @@ type Config struct {
 	// NewInjector creates the input Injector for a session; nil means
 	// this endpoint accepts no remote input (view only).
 	NewInjector func(displays []wire.Display, viewOnly bool) (Injector, error)
-	FPS         int // default 30
-	BitrateKbps int // default 2500
-	Threads     int // encoder threads, default 1
-	Logger      *slog.Logger
+	// AllowUnattended is the endpoint's own policy: false (the default)
+	// refuses a session that asks to skip the consent prompt, whatever the
+	// broker's settings or grants say.
+	AllowUnattended bool
+	FPS             int // default 30
+	BitrateKbps     int // default 2500
+	Threads         int // encoder threads, default 1
+	Logger          *slog.Logger
 }
 
 // Manager runs at most one session at a time.
@@ -243,7 +247,11 @@ func (m *Manager) run(ctx context.Context, s *session) string {
 
 	// 1. Consent. No pixel leaves the endpoint before it is granted.
 	answer := m.ask(ctx, log, s, req)
-	m.send(&wire.Consent{SessionID: s.id, Answer: answer})
+	c := &wire.Consent{SessionID: s.id, Answer: answer}
+	if answer == wire.AnswerRefusedByPolicy {
+		c.Detail = wire.UnattendedRefused
+	}
+	m.send(c)
 	if answer != wire.AnswerAllowed && answer != wire.AnswerUnattended {
 		return "consent " + answer
 	}
@@ -391,7 +399,11 @@ func (m *Manager) run(ctx context.Context, s *session) string {
 
 func (m *Manager) ask(ctx context.Context, log *slog.Logger, s *session, req consent.Request) string {
 	if s.start.Consent == wire.ConsentUnattended {
-		log.Warn("unattended session: not asking the end user (broker policy)", "requester", s.start.Requester)
+		if !m.cfg.AllowUnattended {
+			log.Warn("unattended session refused: the endpoint's policy does not allow it", "requester", s.start.Requester)
+			return wire.AnswerRefusedByPolicy
+		}
+		log.Warn("unattended session: not asking the end user (broker and endpoint policy)", "requester", s.start.Requester)
 		return wire.AnswerUnattended
 	}
 	if m.cfg.Asker == nil {

@@ -48,7 +48,7 @@ func newRig(t *testing.T) *rig {
 	if err := st.CreateEnrollToken(ctx, store.EnrollToken{ID: "tok", Hash: "h", CreatedAt: now, ExpiresAt: now.Add(time.Hour), MaxUses: 1}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.Enroll(ctx, "h", now, store.Device{ID: r.device, PublicKey: []byte("k"), Secret: make([]byte, 32), Hostname: "pc-1"}); err != nil {
+	if _, err := st.Enroll(ctx, "h", now, store.Device{ID: r.device, PublicKey: []byte("k"), SecretSealed: []byte{1}, Hostname: "pc-1"}); err != nil {
 		t.Fatal(err)
 	}
 	if err := st.SetDeviceGroup(ctx, r.device, r.group); err != nil {

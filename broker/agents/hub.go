@@ -55,6 +55,15 @@ type Config struct {
 	// OnOnline is called once a device's link is up (after the welcome),
 	// e.g. to send it its settings.
 	OnOnline func(deviceID string)
+	// Failures, if set, coalesces the audit records of failed agent
+	// authentications per source address (audit.Coalescer), so a flood of
+	// bad hellos cannot flood the audit log.
+	Failures failures
+}
+
+// failures is where unauthenticated failures are audited, summed per key.
+type failures interface {
+	Add(ctx context.Context, key string, e audit.Event) error
 }
 
 // Hub tracks connected agents.
@@ -264,8 +273,16 @@ func (h *Hub) Serve(ctx context.Context, ws *websocket.Conn, remoteIP string) er
 }
 
 func (h *Hub) auditFail(ctx context.Context, id, ip, why string) {
-	if _, err := h.cfg.Audit.Append(ctx, audit.Event{Actor: "device:" + id, Action: "agent.auth_failed", Target: id, SourceIP: ip,
-		Details: map[string]any{"reason": why}}); err != nil {
+	e := audit.Event{Actor: "device:" + id, Action: "agent.auth_failed", Target: id, SourceIP: ip,
+		Details: map[string]any{"reason": why}}
+	var err error
+	if h.cfg.Failures != nil {
+		// Keyed by address, not by the claimed device id: the caller picks that.
+		err = h.cfg.Failures.Add(ctx, e.Action+"|"+ip, e)
+	} else {
+		_, err = h.cfg.Audit.Append(ctx, e)
+	}
+	if err != nil {
 		h.cfg.Logger.Error("audit agent auth failure", "err", err)
 	}
 }

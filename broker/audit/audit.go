@@ -8,6 +8,7 @@ package audit
 
 import (
 	"context"
+	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -33,6 +34,8 @@ type chain interface {
 	AppendAudit(ctx context.Context, seal func(seq int64, prevHash string) store.AuditRecord) (store.AuditRecord, error)
 	AppendAgentEvent(ctx context.Context, deviceID, eventID string, seal func(seq int64, prevHash string) store.AuditRecord) (store.AuditRecord, bool, error)
 	AuditRecords(ctx context.Context, f store.AuditFilter) ([]store.AuditRecord, error)
+	AuditHead(ctx context.Context) (store.AuditHead, bool, error)
+	SetAuditHead(ctx context.Context, h store.AuditHead) error
 }
 
 // Sink receives every record after it was appended to the chain (for
@@ -49,6 +52,25 @@ type Log struct {
 	clock  clock.Clock
 	sinks  []Sink  // set before use, read-only afterwards
 	anchor *Anchor // among sinks, if given; Verify checks against it
+	// signer signs the head of every append and exports; pub is the key
+	// Verify checks the head with. Set before use (WithSigner,
+	// WithPublicKey), read-only afterwards; nil: an unsigned log.
+	signer *Signer
+	pub    ed25519.PublicKey
+}
+
+// WithSigner makes l sign the chain's head on every append (and exports),
+// and verify it. Call it before l is used.
+func (l *Log) WithSigner(s *Signer) *Log {
+	l.signer, l.pub = s, s.Public()
+	return l
+}
+
+// WithPublicKey makes l verify the chain's signed head against pub
+// without being able to sign (offline verification). Call it before use.
+func (l *Log) WithPublicKey(pub ed25519.PublicKey) *Log {
+	l.pub = pub
+	return l
 }
 
 // New returns a Log writing to c. Sinks, if any, receive each record after
@@ -116,6 +138,9 @@ func (l *Log) sealer(e Event) (func(seq int64, prev string) store.AuditRecord, e
 		r := store.AuditRecord{Seq: seq, Time: now, Actor: e.Actor, Action: e.Action, Target: e.Target,
 			SourceIP: e.SourceIP, Details: details, PrevHash: prev}
 		r.Hash = Hash(r)
+		if l.signer != nil {
+			r.HeadSig = l.signer.signHead(r.Seq, r.Hash)
+		}
 		return r
 	}, nil
 }
@@ -182,24 +207,34 @@ func (v *Verifier) Add(r store.AuditRecord) error {
 // Checked is the number of records verified so far.
 func (v *Verifier) Checked() int64 { return v.seq }
 
+// ErrUnsigned reports a non-empty chain without a signed head, checked
+// with a signing key: a log written before audit signing (adopt it, see
+// Adopt), or one whose signed head was removed. Verify returns it only
+// when everything else checked out.
+var ErrUnsigned = errors.New("audit: the log has no signed head")
+
 // Verify walks the whole chain and reports the first record that does not
 // match its hash or its predecessor (a *BrokenError). It returns the number
 // of records checked.
 //
 // With an Anchor it also checks that the chain still reaches the newest
 // record the broker wrote, unchanged: deleting the newest rows is detected.
+// With a public key (WithSigner, WithPublicKey) it checks that the chain
+// ends exactly at the signed head and that the head, and the anchor, are
+// signed by that key: a chain rewritten with recomputed hashes, or cut
+// short, does not verify without the private key.
 func (l *Log) Verify(ctx context.Context) (int64, error) {
 	var v Verifier
 	var after int64
-	var anchorSeq int64
-	var anchorHash, seenHash string
-	anchored := false
+	var anc anchorState
 	if l.anchor != nil {
+		l.anchor.Flush()
 		var err error
-		if anchorSeq, anchorHash, anchored, err = l.anchor.read(); err != nil {
+		if anc, err = l.anchor.read(); err != nil {
 			return 0, fmt.Errorf("audit: verify: %w", err)
 		}
 	}
+	seenHash := ""
 	for {
 		recs, err := l.chain.AuditRecords(ctx, store.AuditFilter{AfterSeq: after, Limit: 1000})
 		if err != nil {
@@ -209,7 +244,7 @@ func (l *Log) Verify(ctx context.Context) (int64, error) {
 			if err := v.Add(r); err != nil {
 				return v.Checked(), err
 			}
-			if r.Seq == anchorSeq {
+			if r.Seq == anc.seq {
 				seenHash = r.Hash
 			}
 			after = r.Seq
@@ -218,12 +253,92 @@ func (l *Log) Verify(ctx context.Context) (int64, error) {
 			break
 		}
 	}
+	n := v.Checked()
 	switch {
-	case !anchored:
-	case v.Checked() < anchorSeq:
-		return v.Checked(), &BrokenError{Seq: v.Checked() + 1, Reason: fmt.Sprintf("missing: the log ends at record %d but record %d was written", v.Checked(), anchorSeq)}
-	case seenHash != anchorHash:
-		return v.Checked(), &BrokenError{Seq: anchorSeq, Reason: "differs from the record the broker wrote"}
+	case !anc.ok:
+	case n < anc.seq:
+		return n, &BrokenError{Seq: n + 1, Reason: fmt.Sprintf("missing: the log ends at record %d but record %d was written", n, anc.seq)}
+	case seenHash != anc.hash:
+		return n, &BrokenError{Seq: anc.seq, Reason: "differs from the record the broker wrote"}
 	}
-	return v.Checked(), nil
+	if l.pub == nil {
+		return n, nil
+	}
+	if err := l.verifyHead(ctx, n, v.prev); err != nil {
+		return n, err
+	}
+	// A signed chain's anchor is signed too (an unsigned one is from before
+	// audit signing, and is replaced at the next append).
+	if anc.sig != nil && !verifyHead(l.pub, anc.seq, anc.hash, anc.sig) {
+		return n, &BrokenError{Seq: anc.seq, Reason: "the head anchor file is not signed by this broker's audit key"}
+	}
+	return n, nil
 }
+
+// verifyHead checks the signed head against a chain of n records ending
+// in lastHash.
+func (l *Log) verifyHead(ctx context.Context, n int64, lastHash string) error {
+	h, ok, err := l.chain.AuditHead(ctx)
+	if err != nil {
+		return fmt.Errorf("audit: verify: %w", err)
+	}
+	switch {
+	case !ok && n == 0:
+		return nil
+	case !ok:
+		return ErrUnsigned
+	case !verifyHead(l.pub, h.Seq, h.Hash, h.Sig):
+		return &BrokenError{Seq: h.Seq, Reason: "the signed head is not signed by this broker's audit key (rewritten?)"}
+	case h.Seq > n:
+		return &BrokenError{Seq: n + 1, Reason: fmt.Sprintf("missing: the log ends at record %d but the signed head is record %d", n, h.Seq)}
+	case h.Seq < n:
+		return &BrokenError{Seq: h.Seq + 1, Reason: fmt.Sprintf("records after the signed head (record %d) are not signed: added behind the broker's back", h.Seq)}
+	case h.Hash != lastHash:
+		return &BrokenError{Seq: h.Seq, Reason: "differs from the signed head: rewritten"}
+	}
+	return nil
+}
+
+// Adopt signs the head of an existing chain that has none (ErrUnsigned):
+// a log written before audit signing, the first time a signing key is
+// used. It verifies the chain first, then records the adoption as an
+// audit event (actor system, with why and the key's fingerprint), which
+// is itself signed. It returns the number of records adopted.
+func (l *Log) Adopt(ctx context.Context, why string) (int64, error) {
+	if l.signer == nil {
+		return 0, errors.New("audit: adopt needs a signing key")
+	}
+	n, err := l.Verify(ctx)
+	if err != nil && !errors.Is(err, ErrUnsigned) {
+		return n, err
+	}
+	if err == nil {
+		return n, nil // signed already
+	}
+	recs, err := l.chain.AuditRecords(ctx, store.AuditFilter{AfterSeq: n - 1, Limit: 1})
+	if err != nil || len(recs) != 1 {
+		return n, fmt.Errorf("audit: adopt: read record %d: %v", n, err)
+	}
+	last := recs[0]
+	if err := l.chain.SetAuditHead(ctx, store.AuditHead{Seq: last.Seq, Hash: last.Hash, Sig: l.signer.signHead(last.Seq, last.Hash)}); err != nil {
+		return n, fmt.Errorf("audit: adopt: %w", err)
+	}
+	if _, err := l.Append(ctx, Event{Actor: "system", Action: "audit.chain_adopted", Details: map[string]any{
+		"records": n, "head_hash": last.Hash, "key_fingerprint": Fingerprint(l.pub), "why": why}}); err != nil {
+		return n, err
+	}
+	return n, nil
+}
+
+// Close writes the head anchor's pending update (the checkpoint at
+// shutdown) and stops its writer. Appends after Close still reach the
+// database but not the anchor.
+func (l *Log) Close() {
+	if l.anchor != nil {
+		l.anchor.Close()
+	}
+}
+
+// PublicKey is the key the log's heads and exports are checked with (nil
+// for an unsigned log).
+func (l *Log) PublicKey() ed25519.PublicKey { return l.pub }

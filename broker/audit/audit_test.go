@@ -8,9 +8,15 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/goleak"
+
 	"porthole/broker/store"
 	"porthole/internal/clock/clocktest"
 )
+
+// The anchor's writer and the Coalescer run goroutines: none may outlive
+// its test.
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 func TestChainDetectsTampering(t *testing.T) {
 	tests := []struct {
@@ -38,6 +44,7 @@ func TestChainDetectsTampering(t *testing.T) {
 			}
 			defer st.Close()
 			l := New(st, clocktest.New(time.Unix(1700000000, 0)), NewAnchor(filepath.Join(t.TempDir(), "audit-head")))
+			defer l.Close()
 			for i := range 3 {
 				if _, err := l.Append(ctx, Event{Actor: "user:admin", Action: "test", Target: "t", Details: map[string]any{"x": i}}); err != nil {
 					t.Fatal(err)

@@ -62,6 +62,11 @@ type Limits interface {
 	Effective(ctx context.Context, deviceID, key string) (settings.Value, error)
 }
 
+// Keys gives the device key in force, opened (it is sealed at rest).
+type Keys interface {
+	Secret(ctx context.Context, deviceID string) ([]byte, error)
+}
+
 // Config wires a Service.
 type Config struct {
 	Store    Store
@@ -71,8 +76,10 @@ type Config struct {
 	Agents Agents
 	// Requests queues end users' requests (elevation.requested events).
 	Requests Queue
-	Clock    clock.Clock  // default clock.Real
-	Logger   *slog.Logger // default discards
+	// Keys opens the device key codes are issued with (broker/devicekey).
+	Keys   Keys
+	Clock  clock.Clock  // default clock.Real
+	Logger *slog.Logger // default discards
 }
 
 // Service issues codes and records agents' elevation events.
@@ -81,8 +88,8 @@ type Service struct {
 	log *slog.Logger
 }
 
-// New returns a Service; Store, Audit, Settings, Agents and Requests are
-// required.
+// New returns a Service; Store, Audit, Settings, Agents, Requests and Keys
+// are required.
 func New(cfg Config) *Service {
 	if cfg.Clock == nil {
 		cfg.Clock = clock.Real{}
@@ -119,8 +126,12 @@ func (s *Service) Issue(ctx context.Context, actor, ip, deviceID string, req wir
 	if err != nil {
 		return wire.ElevationCode{}, err
 	}
+	secret, err := s.cfg.Keys.Secret(ctx, deviceID)
+	if err != nil {
+		return wire.ElevationCode{}, err
+	}
 	now := s.cfg.Clock.Now()
-	code, err := elevcode.Issue(dev.Secret, elevcode.Claims{DeviceID: deviceID, User: req.User,
+	code, err := elevcode.Issue(secret, elevcode.Claims{DeviceID: deviceID, User: req.User,
 		Duration: time.Duration(req.Minutes) * time.Minute, IssuedAt: now, Nonce: nonce})
 	if err != nil {
 		return wire.ElevationCode{}, err

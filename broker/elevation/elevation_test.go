@@ -15,7 +15,9 @@ import (
 
 	"porthole/broker/agentevents"
 	"porthole/broker/audit"
+	"porthole/broker/devicekey"
 	"porthole/broker/requests"
+	"porthole/broker/secretbox"
 	"porthole/broker/settings"
 	"porthole/broker/store"
 	"porthole/internal/clock/clocktest"
@@ -49,15 +51,24 @@ func setup(t *testing.T) fixture {
 	if err := st.CreateEnrollToken(ctx, store.EnrollToken{ID: "tok", Hash: "h", CreatedAt: now, ExpiresAt: now.Add(time.Hour), MaxUses: 2}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.Enroll(ctx, "h", now, store.Device{ID: "dev1", PublicKey: []byte("k1"), Secret: secret, Hostname: "h1"}); err != nil {
-		t.Fatal(err)
-	}
 	clk := clocktest.New(now)
 	log := audit.New(st, clk)
 	set := settings.New(st)
 	ag := &fakeAgents{online: map[string]bool{}}
+	box, err := secretbox.New(bytes.Repeat([]byte{9}, secretbox.KeySize))
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := devicekey.New(devicekey.Config{Store: st, Box: box, Audit: log, Agents: ag, Clock: clk})
+	sealed, err := keys.Seal("dev1", secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Enroll(ctx, "h", now, store.Device{ID: "dev1", PublicKey: []byte("k1"), SecretSealed: sealed, Hostname: "h1"}); err != nil {
+		t.Fatal(err)
+	}
 	queue := requests.New(requests.Config{Store: st, Audit: log, Settings: set, Agents: ag, Clock: clk, NewID: func() string { return "unused" }})
-	svc := New(Config{Store: st, Audit: log, Settings: set, Agents: ag, Requests: queue, Clock: clk})
+	svc := New(Config{Store: st, Audit: log, Settings: set, Agents: ag, Requests: queue, Keys: keys, Clock: clk})
 	queue.Register(requests.KindElevation, svc)
 	return fixture{svc: svc, queue: queue, st: st, log: log, set: set, agents: ag, clk: clk}
 }

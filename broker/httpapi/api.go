@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -25,6 +26,7 @@ import (
 	"porthole/broker/auth"
 	"porthole/broker/breakglass"
 	"porthole/broker/conns"
+	"porthole/broker/devicekey"
 	"porthole/broker/elevation"
 	"porthole/broker/lifecycle"
 	"porthole/broker/live"
@@ -56,7 +58,7 @@ type Config struct {
 	Portal    http.Handler // the embedded web client
 	Clock     clock.Clock
 	Logger    *slog.Logger
-	// SecureCookies marks cookies Secure (set when serving TLS).
+	// SecureCookies marks cookies Secure and sends HSTS (set when serving TLS).
 	SecureCookies bool
 	// Context ends long-lived websockets at shutdown.
 	Context context.Context
@@ -76,6 +78,14 @@ type Config struct {
 	SettingsPush *settings.Pusher
 	// Access runs entitlements and access requests.
 	Access *access.Service
+	// Failures coalesces the audit records of unauthenticated failures
+	// (enrollment) per source address; nil writes each one.
+	Failures *audit.Coalescer
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For names
+	// the client; from anyone else the header is ignored.
+	TrustedProxies []netip.Prefix
+	// DeviceKeys seals new devices' elevation-code keys and rotates them.
+	DeviceKeys *devicekey.Service
 }
 
 // API serves HTTP.
@@ -123,6 +133,7 @@ func (a *API) routes() {
 	m.HandleFunc("GET /api/devices", a.authed(auth.ViewDevices, a.listDevices))
 	m.HandleFunc("GET /api/devices/{id}", a.authed(auth.ViewDevices, a.getDevice))
 	m.HandleFunc("POST /api/devices/{id}/revoke", a.authed(auth.ManageDevices, a.revokeDevice))
+	m.HandleFunc("POST /api/devices/{id}/rotate-key", a.authed(auth.ManageDevices, a.rotateDeviceKey)) // devicekeys.go
 	m.HandleFunc("GET /api/enroll-tokens", a.authed(auth.Enroll, a.listTokens))
 	m.HandleFunc("POST /api/enroll-tokens", a.authed(auth.Enroll, a.createToken))
 	m.HandleFunc("POST /api/enroll-tokens/{id}/revoke", a.authed(auth.Enroll, a.revokeToken))
@@ -168,7 +179,19 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if strings.HasPrefix(r.URL.Path, "/api/") {
 		h.Set("Cache-Control", "no-store")
 	}
-	crossOrigin.Handler(a.mux).ServeHTTP(w, r)
+	if a.cfg.SecureCookies {
+		h.Set("Strict-Transport-Security", hstsMaxAge)
+	}
+	a.forwardedClient(r)
+	crossOrigin.Handler(http.HandlerFunc(a.route)).ServeHTTP(w, r)
+}
+
+// route refuses non-JSON bodies (after the cross-origin check) and routes.
+func (a *API) route(w http.ResponseWriter, r *http.Request) {
+	if !jsonBodyOnly(w, r) {
+		return
+	}
+	a.mux.ServeHTTP(w, r)
 }
 
 // crossOrigin refuses state-changing requests that a browser marks as

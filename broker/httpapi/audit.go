@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"encoding/base64"
 	"encoding/csv"
 	"encoding/json"
 	"errors"
@@ -20,6 +21,7 @@ import (
 func (a *API) auditRoutes(m *http.ServeMux) {
 	m.HandleFunc("GET /api/audit/export", a.authed(auth.ViewAudit, a.exportAudit))
 	m.HandleFunc("GET /api/audit/verify", a.authed(auth.ViewAudit, a.verifyAudit))
+	m.HandleFunc("GET /api/audit/key", a.authed(auth.ViewAudit, a.auditKey))
 	m.HandleFunc("POST /api/sessions/{id}/extend", a.authed("", a.extendSession))
 }
 
@@ -101,13 +103,36 @@ func (a *API) exportAudit(w http.ResponseWriter, r *http.Request) {
 	switch format {
 	case "jsonl", "":
 		format = "jsonl"
+		// Signed: a header line, the records, a signed trailer (only once
+		// every record is out, so a cut export has none).
+		exp, err := a.cfg.Audit.NewExport(exportFiltered(q))
+		if err != nil {
+			a.fail(w, r, err)
+			return
+		}
+		header, err := exp.Header()
+		if err != nil {
+			a.fail(w, r, err)
+			return
+		}
 		w.Header().Set("Content-Type", "application/jsonl; charset=utf-8")
+		w.Header().Set("Content-Disposition", `attachment; filename="porthole-audit.jsonl"`)
 		enc := json.NewEncoder(w)
 		enc.SetEscapeHTML(false)
-		write = func(rec store.AuditRecord) error { return enc.Encode(audit.ToRecord(rec)) }
-		finish = func() error { return nil }
+		if _, err := w.Write(append(header, '\n')); err != nil {
+			return
+		}
+		write = func(rec store.AuditRecord) error { exp.Add(rec); return enc.Encode(audit.ToRecord(rec)) }
+		finish = func() error {
+			t, err := exp.Trailer(a.cfg.Clock.Now())
+			if err == nil {
+				_, err = w.Write(append(t, '\n'))
+			}
+			return err
+		}
 	case "csv":
 		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+		w.Header().Set("Content-Disposition", `attachment; filename="porthole-audit.csv"`)
 		cw := csv.NewWriter(w)
 		write = func(rec store.AuditRecord) error {
 			return cw.Write([]string{strconv.FormatInt(rec.Seq, 10), rec.Time.UTC().Format("2006-01-02T15:04:05.000Z07:00"), rec.Actor,
@@ -122,7 +147,6 @@ func (a *API) exportAudit(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "format must be csv or jsonl"})
 		return
 	}
-	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="porthole-audit.%s"`, format))
 	n := 0
 	err = a.cfg.Audit.Each(r.Context(), f, func(rec store.AuditRecord) error {
 		if err := write(rec); err != nil {
@@ -145,6 +169,17 @@ func (a *API) exportAudit(w http.ResponseWriter, r *http.Request) {
 		// Headers are gone; the truncated body is the only signal left.
 		a.log.Warn("audit export ended early", "records", n, "err", err)
 	}
+}
+
+// exportFiltered reports whether an export's query selects part of the
+// log (its trailer says so; only a whole log verifies as a chain).
+func exportFiltered(q url.Values) bool {
+	for _, k := range []string{"since", "until", "actor", "action", "device", "target", "after", "before"} {
+		if q.Get(k) != "" {
+			return true
+		}
+	}
+	return false
 }
 
 // csvHeader names the export's columns; every stored field is there, so a
@@ -171,4 +206,21 @@ func (a *API) verifyAudit(w http.ResponseWriter, r *http.Request) {
 	default:
 		a.fail(w, r, err)
 	}
+}
+
+// AuditKeyView is GET /api/audit/key: the public key that checks the
+// chain's signed head and signed exports (ADR 0010). Pin it somewhere the
+// broker cannot write, and verify exports against the pinned copy.
+type AuditKeyView struct {
+	PublicKey   string `json:"public_key"` // standard base64
+	Fingerprint string `json:"fingerprint"`
+}
+
+func (a *API) auditKey(w http.ResponseWriter, r *http.Request) {
+	pub := a.cfg.Audit.PublicKey()
+	if pub == nil {
+		a.fail(w, r, errors.New("audit log has no signing key"))
+		return
+	}
+	writeJSON(w, http.StatusOK, AuditKeyView{PublicKey: base64.StdEncoding.EncodeToString(pub), Fingerprint: audit.Fingerprint(pub)})
 }

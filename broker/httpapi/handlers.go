@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"net/http"
 	"slices"
@@ -65,6 +64,9 @@ type DeviceView struct {
 	LastSeen     time.Time      `json:"last_seen"`
 	Online       bool           `json:"online"`
 	Revoked      bool           `json:"revoked"`
+	// UnattendedPolicy is the endpoint's own policy for sessions without
+	// consent ("deny", "allow"; "" = not reported by its agent).
+	UnattendedPolicy string `json:"unattended_policy"`
 	// Rights are what the caller may do on the device, by role or by an
 	// active access grant: the portal shows only those controls (the
 	// broker checks again on every call).
@@ -74,7 +76,7 @@ type DeviceView struct {
 func (a *API) view(d store.Device, rights []string) DeviceView {
 	return DeviceView{ID: d.ID, Hostname: d.Hostname, OS: d.OS, Arch: d.Arch, User: d.User, AgentVersion: d.AgentVersion,
 		Displays: d.Displays, EnrolledAt: d.EnrolledAt, LastSeen: d.LastSeen, Online: a.cfg.Agents.Online(d.ID), Revoked: d.Revoked,
-		Rights: rights}
+		Rights: rights, UnattendedPolicy: d.UnattendedPolicy}
 }
 
 // views builds the caller's views of ds: each with the caller's rights on
@@ -220,6 +222,11 @@ func (a *API) createToken(w http.ResponseWriter, r *http.Request) {
 
 func (a *API) revokeToken(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
+	// A token that does not exist is 404 and leaves no audit record.
+	if _, err := a.cfg.Store.EnrollToken(r.Context(), id); err != nil {
+		a.fail(w, r, err)
+		return
+	}
 	if err := a.record(r, "enroll_token.revoked", id, nil); err != nil {
 		a.fail(w, r, err)
 		return
@@ -238,14 +245,16 @@ func (a *API) enroll(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	secret := make([]byte, 32)
-	if _, err := rand.Read(secret); err != nil {
+	id := auth.NewID()
+	secret, sealed, err := a.cfg.DeviceKeys.NewKey(id)
+	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
 	now := a.cfg.Clock.Now()
-	d := store.Device{ID: auth.NewID(), PublicKey: req.PublicKey, Secret: secret, Hostname: req.Inventory.Hostname,
-		OS: req.Inventory.OS, Arch: req.Inventory.Arch, User: req.Inventory.User, Displays: req.Inventory.Displays, EnrolledAt: now}
+	d := store.Device{ID: id, PublicKey: req.PublicKey, SecretSealed: sealed, Hostname: req.Inventory.Hostname,
+		OS: req.Inventory.OS, Arch: req.Inventory.Arch, User: req.Inventory.User, Displays: req.Inventory.Displays, EnrolledAt: now,
+		UnattendedPolicy: store.PolicyOf(req.Inventory)}
 	// Reserved before the token is looked up, like a password: only an
 	// unknown token stays counted (an expired or used-up one guessed nothing).
 	at, wait := a.reserve(r.Context(), now, charge{}, a.addrCharge(r, "enroll:"))
@@ -259,7 +268,7 @@ func (a *API) enroll(w http.ResponseWriter, r *http.Request) {
 	}
 	if err != nil {
 		a.log.Warn("enrollment refused", "remote_ip", clientIP(r), "hostname", req.Inventory.Hostname, "err", err)
-		_ = a.recordActor(r, "anonymous", "device.enroll_failed", "", map[string]any{"hostname": req.Inventory.Hostname, "reason": err.Error()})
+		a.recordFailure(r, "device.enroll_failed", map[string]any{"hostname": req.Inventory.Hostname, "reason": err.Error()})
 		if errors.Is(err, store.ErrNotFound) {
 			err = errUnknownToken
 		}
@@ -331,6 +340,9 @@ func (a *API) events(w http.ResponseWriter, r *http.Request) {
 			if !ok {
 				_ = ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseTryAgainLater, "too slow"), time.Now().Add(time.Second))
 				return
+			}
+			if !a.mayReceive(r, ev) {
+				continue
 			}
 			_ = ws.SetWriteDeadline(time.Now().Add(10 * time.Second))
 			if err := ws.WriteJSON(ev); err != nil {

@@ -166,7 +166,7 @@ func (r *rig) device(id, group string) {
 	if err := r.st.CreateEnrollToken(ctx, store.EnrollToken{ID: "et" + id, Hash: "eh" + id, ExpiresAt: r.clk.Now().Add(time.Hour), MaxUses: 1}); err != nil {
 		r.t.Fatal(err)
 	}
-	if _, err := r.st.Enroll(ctx, "eh"+id, r.clk.Now(), store.Device{ID: id, PublicKey: []byte(id), Secret: []byte{1}, Hostname: id, EnrolledAt: r.clk.Now()}); err != nil {
+	if _, err := r.st.Enroll(ctx, "eh"+id, r.clk.Now(), store.Device{ID: id, PublicKey: []byte(id), SecretSealed: []byte{1}, Hostname: id, EnrolledAt: r.clk.Now()}); err != nil {
 		r.t.Fatal(err)
 	}
 	if group != "" {

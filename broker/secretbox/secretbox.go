@@ -61,14 +61,7 @@ func Open(dataDir string) (*Box, error) { return Load(dataDir, os.LookupEnv) }
 // Load is Open with the environment passed in, for tests and for callers
 // that read configuration from somewhere other than the process environment.
 func Load(dataDir string, lookupEnv func(string) (string, bool)) (*Box, error) {
-	if v, ok := lookupEnv(EnvKey); ok {
-		key, err := decodeKey(v)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", EnvKey, err)
-		}
-		return New(key)
-	}
-	key, err := loadOrCreateKeyFile(filepath.Join(dataDir, KeyFile))
+	key, _, err := LoadKey(EnvKey, lookupEnv, filepath.Join(dataDir, KeyFile))
 	if err != nil {
 		return nil, err
 	}
@@ -160,46 +153,48 @@ func decodeKey(s string) ([]byte, error) {
 // loadOrCreateKeyFile reads the key file, or creates it atomically: the key
 // is written to a private temporary file and hard-linked into place, so a
 // crash never leaves a half-written key and two brokers starting at once
-// agree on one key.
-func loadOrCreateKeyFile(path string) ([]byte, error) {
-	key, err := readKeyFile(path)
+// agree on one key. created reports that this call made the file.
+func loadOrCreateKeyFile(path string) (key []byte, created bool, err error) {
+	key, err = readKeyFile(path)
 	if !errors.Is(err, fs.ErrNotExist) {
-		return key, err
+		return key, false, err
 	}
 	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("secretbox: data dir: %w", err)
+		return nil, false, fmt.Errorf("secretbox: data dir: %w", err)
 	}
 	enc, err := NewKey()
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	tmp, err := os.CreateTemp(dir, ".secret.key-*")
 	if err != nil {
-		return nil, fmt.Errorf("secretbox: create key: %w", err)
+		return nil, false, fmt.Errorf("secretbox: create key: %w", err)
 	}
 	defer os.Remove(tmp.Name())
 	// CreateTemp already makes the file 0600; say so explicitly.
 	if err := tmp.Chmod(0o600); err != nil {
 		tmp.Close()
-		return nil, fmt.Errorf("secretbox: create key: %w", err)
+		return nil, false, fmt.Errorf("secretbox: create key: %w", err)
 	}
 	if _, err := tmp.WriteString(enc + "\n"); err != nil {
 		tmp.Close()
-		return nil, fmt.Errorf("secretbox: write key: %w", err)
+		return nil, false, fmt.Errorf("secretbox: write key: %w", err)
 	}
 	if err := tmp.Sync(); err != nil {
 		tmp.Close()
-		return nil, fmt.Errorf("secretbox: write key: %w", err)
+		return nil, false, fmt.Errorf("secretbox: write key: %w", err)
 	}
 	if err := tmp.Close(); err != nil {
-		return nil, fmt.Errorf("secretbox: write key: %w", err)
+		return nil, false, fmt.Errorf("secretbox: write key: %w", err)
 	}
-	if err := os.Link(tmp.Name(), path); err != nil && !errors.Is(err, fs.ErrExist) {
-		return nil, fmt.Errorf("secretbox: install key: %w", err)
+	err = os.Link(tmp.Name(), path)
+	if err != nil && !errors.Is(err, fs.ErrExist) {
+		return nil, false, fmt.Errorf("secretbox: install key: %w", err)
 	}
 	// Whoever linked first won; everyone reads the file that is in place.
-	return readKeyFile(path)
+	key, rerr := readKeyFile(path)
+	return key, err == nil && rerr == nil, rerr
 }
 
 func readKeyFile(path string) ([]byte, error) {

@@ -52,6 +52,11 @@ func (s *Session) startRecording(ctx context.Context, rel *relay.Session, consen
 		return err
 	}
 	s.recRequired.Store(required)
+	keys, err := s.m.cfg.Settings.Effective(ctx, s.DeviceID, settings.RecordingKeystrokes)
+	if err != nil {
+		return err
+	}
+	s.recKeysFull.Store(keys.Value == settings.KeystrokesFull)
 	rec, err := rs.New(s.ID, recording.Options{Clock: s.m.cfg.Clock, Logger: s.m.cfg.Logger.With("session_id", s.ID),
 		OnError: s.onRecordingError, RequestKeyframe: rel.RequestKeyframe, MaxBytes: s.m.cfg.RecordingMaxBytes})
 	if err != nil {
@@ -62,7 +67,8 @@ func (s *Session) startRecording(ctx context.Context, rel *relay.Session, consen
 		}
 		return nil
 	}
-	if err := s.record(ctx, ActionRecordingStarted, map[string]any{"recording_id": rec.ID(), "required": required}); err != nil {
+	if err := s.record(ctx, ActionRecordingStarted, map[string]any{"recording_id": rec.ID(), "required": required,
+		"keystrokes": keys.Value}); err != nil {
 		// Fail closed: a recording the audit log does not know of is not kept
 		// running; the session itself follows the required setting.
 		_, _ = rec.Close()
@@ -112,16 +118,21 @@ func (s *Session) recordEvent(kind string, data any) {
 }
 
 // recordInput adds forwarded input to the recording. Pasted text is not
-// kept, only its length: it is often a password.
+// kept, only its length: it is often a password. Keys are kept as
+// presence unless the device's recording.keystrokes is full
+// (keystrokes.go).
 func (s *Session) recordInput(in wire.Input, msg []byte) {
 	if s.rec.Load() == nil {
 		return
 	}
-	if in.Kind == wire.InputPaste {
+	switch {
+	case in.Kind == wire.InputPaste:
 		s.recordEvent(recording.EventInput, map[string]any{"t": string(wire.InputPaste), "len": len([]rune(in.Text))})
-		return
+	case (in.Kind == wire.InputKeyDown || in.Kind == wire.InputKeyUp) && !s.recKeysFull.Load():
+		s.recordEvent(recording.EventInput, keyPresence(in))
+	default:
+		s.recordEvent(recording.EventInput, json.RawMessage(msg))
 	}
-	s.recordEvent(recording.EventInput, json.RawMessage(msg))
 }
 
 // finishRecording closes the recording at the session's end and audits the

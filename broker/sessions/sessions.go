@@ -212,6 +212,9 @@ type Session struct {
 	// recording.required setting at that time.
 	rec         atomic.Pointer[recording.Recorder]
 	recRequired atomic.Bool
+	// recKeysFull records which keys were typed (recording.keystrokes =
+	// full); otherwise only that a key was pressed (keystrokes.go).
+	recKeysFull atomic.Bool
 }
 
 // Start validates the request, records it and asks the agent for consent.
@@ -562,6 +565,8 @@ func (s *Session) onConsent(c *wire.Consent) {
 			reason = "the endpoint is already in a session"
 		case wire.AnswerError:
 			reason = "the consent prompt could not be shown"
+		case wire.AnswerRefusedByPolicy:
+			reason = wire.UnattendedRefused
 		}
 		s.finish(StateDeclined, reason)
 		return

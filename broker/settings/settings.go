@@ -154,6 +154,9 @@ type Key struct {
 	Options []string `json:"options,omitempty"`
 	Min     *int     `json:"min,omitempty"`
 	Max     *int     `json:"max,omitempty"`
+	// GlobalOnly keys take no group or device value (the portal offers
+	// them at the global scope only; the broker refuses other scopes).
+	GlobalOnly bool `json:"global_only,omitempty"`
 }
 
 // Keys is the registry of every setting, sorted by key.
@@ -167,7 +170,8 @@ func Keys() []Key {
 
 func describe(k string) Key {
 	sp := specs[k]
-	d := Key{Key: k, Label: labels[k], Type: sp.check.typ, Doc: sp.doc, Default: sp.def, Options: sp.check.options}
+	d := Key{Key: k, Label: labels[k], Type: sp.check.typ, Doc: sp.doc, Default: sp.def, Options: sp.check.options,
+		GlobalOnly: globalOnly[k]}
 	if d.Label == "" {
 		d.Label = k
 	}
@@ -321,13 +325,14 @@ func Validate(scope, key, value string) error {
 	return sp.check.check(value)
 }
 
-// ValidateScope accepts global, group:ID and device:ID.
+// ValidateScope accepts global, group:ID and device:ID, where ID is an id
+// as the broker hands them out (see validScopeID).
 func ValidateScope(scope string) error {
 	if scope == Global {
 		return nil
 	}
 	for _, p := range []string{"device:", "group:"} {
-		if id, ok := strings.CutPrefix(scope, p); ok && id != "" {
+		if id, ok := strings.CutPrefix(scope, p); ok && validScopeID(id) {
 			return nil
 		}
 	}

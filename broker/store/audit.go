@@ -18,6 +18,10 @@ type AuditRecord struct {
 	Details  string // JSON object
 	PrevHash string
 	Hash     string
+	// HeadSig, when set by the sealer, signs this record as the chain's
+	// head; the append stores it in audit_head (not in the row) in the
+	// same transaction.
+	HeadSig []byte
 }
 
 // AppendAudit appends a record built by seal, which receives the sequence
@@ -25,7 +29,7 @@ type AuditRecord struct {
 // fork under concurrent writers.
 func (s *Store) AppendAudit(ctx context.Context, seal func(seq int64, prevHash string) AuditRecord) (AuditRecord, error) {
 	var rec AuditRecord
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := s.durableTx(ctx, func(tx *sql.Tx) error {
 		var err error
 		rec, err = appendAudit(ctx, tx, seal)
 		return err
@@ -38,7 +42,7 @@ func (s *Store) AppendAudit(ctx context.Context, seal func(seq int64, prevHash s
 // resent event is recorded exactly once. dup reports a repeat; its record is
 // then the zero value.
 func (s *Store) AppendAgentEvent(ctx context.Context, deviceID, eventID string, seal func(seq int64, prevHash string) AuditRecord) (rec AuditRecord, dup bool, err error) {
-	err = s.tx(ctx, func(tx *sql.Tx) error {
+	err = s.durableTx(ctx, func(tx *sql.Tx) error {
 		var one int
 		err := tx.QueryRowContext(ctx, `SELECT 1 FROM agent_events WHERE device_id = ? AND event_id = ?`, deviceID, eventID).Scan(&one)
 		if err == nil {
@@ -70,6 +74,12 @@ func appendAudit(ctx context.Context, tx *sql.Tx, seal func(seq int64, prevHash 
 	rec := seal(seq+1, prev)
 	_, err = tx.ExecContext(ctx, `INSERT INTO audit(seq, time, actor, action, target, source_ip, details, prev_hash, hash) VALUES(?,?,?,?,?,?,?,?,?)`,
 		rec.Seq, ms(rec.Time), rec.Actor, rec.Action, rec.Target, rec.SourceIP, rec.Details, rec.PrevHash, rec.Hash)
+	if err == nil && len(rec.HeadSig) > 0 {
+		err = setAuditHead(ctx, tx, rec.Seq, rec.Hash, rec.HeadSig)
+	}
+	if err == nil && auditTxHook != nil {
+		auditTxHook(tx)
+	}
 	return rec, err
 }
 

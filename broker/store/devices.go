@@ -12,9 +12,11 @@ import (
 
 // Device is an enrolled endpoint.
 type Device struct {
-	ID           string
-	PublicKey    []byte
-	Secret       []byte // per-device secret for offline elevation codes
+	ID        string
+	PublicKey []byte
+	// SecretSealed is the per-device key for offline elevation codes,
+	// sealed (broker/devicekey); the plaintext is never stored.
+	SecretSealed []byte
 	Hostname     string
 	OS           string
 	Arch         string
@@ -24,6 +26,17 @@ type Device struct {
 	EnrolledAt   time.Time
 	LastSeen     time.Time
 	Revoked      bool
+	// UnattendedPolicy is the endpoint's own policy (wire.AgentPolicy) as
+	// its agent last reported it; "" from an agent that reports none.
+	UnattendedPolicy string
+}
+
+// PolicyOf is what an inventory says of the endpoint's policy.
+func PolicyOf(inv wire.Inventory) string {
+	if inv.Policy == nil {
+		return ""
+	}
+	return inv.Policy.Unattended
 }
 
 func insertDevice(ctx context.Context, tx *sql.Tx, d Device) error {
@@ -31,9 +44,11 @@ func insertDevice(ctx context.Context, tx *sql.Tx, d Device) error {
 	if err != nil {
 		return err
 	}
-	_, err = tx.ExecContext(ctx, `INSERT INTO devices(id, public_key, secret, hostname, os, arch, username, agent_version, displays, enrolled_at, last_seen, revoked)
-		VALUES(?,?,?,?,?,?,?,?,?,?,?,0)`,
-		d.ID, d.PublicKey, d.Secret, d.Hostname, d.OS, d.Arch, d.User, d.AgentVersion, string(disp), ms(d.EnrolledAt), ms(d.LastSeen))
+	_, err = tx.ExecContext(ctx, `INSERT INTO devices(id, public_key, secret, secret_sealed, hostname, os, arch, username, agent_version, displays,
+		enrolled_at, last_seen, revoked, unattended_policy)
+		VALUES(?,?,x'',?,?,?,?,?,?,?,?,?,0,?)`,
+		d.ID, d.PublicKey, d.SecretSealed, d.Hostname, d.OS, d.Arch, d.User, d.AgentVersion, string(disp), ms(d.EnrolledAt), ms(d.LastSeen),
+		d.UnattendedPolicy)
 	if isUnique(err) {
 		return fmt.Errorf("device key already enrolled: %w", ErrConflict)
 	}
@@ -47,13 +62,13 @@ func nonNil(d []wire.Display) []wire.Display {
 	return d
 }
 
-const deviceCols = `id, public_key, secret, hostname, os, arch, username, agent_version, displays, enrolled_at, last_seen, revoked`
+const deviceCols = `id, public_key, secret_sealed, hostname, os, arch, username, agent_version, displays, enrolled_at, last_seen, revoked, unattended_policy`
 
 func scanDevice(row interface{ Scan(...any) error }) (Device, error) {
 	var d Device
 	var disp string
 	var e, l int64
-	err := row.Scan(&d.ID, &d.PublicKey, &d.Secret, &d.Hostname, &d.OS, &d.Arch, &d.User, &d.AgentVersion, &disp, &e, &l, &d.Revoked)
+	err := row.Scan(&d.ID, &d.PublicKey, &d.SecretSealed, &d.Hostname, &d.OS, &d.Arch, &d.User, &d.AgentVersion, &disp, &e, &l, &d.Revoked, &d.UnattendedPolicy)
 	if err != nil {
 		return d, err
 	}
@@ -81,8 +96,9 @@ func (s *Store) UpdateInventory(ctx context.Context, id, agentVersion string, in
 	if err != nil {
 		return err
 	}
-	return s.execOne(ctx, "device", `UPDATE devices SET hostname = ?, os = ?, arch = ?, username = ?, agent_version = ?, displays = ?, last_seen = ? WHERE id = ?`,
-		inv.Hostname, inv.OS, inv.Arch, inv.User, agentVersion, string(disp), ms(seen), id)
+	return s.execOne(ctx, "device", `UPDATE devices SET hostname = ?, os = ?, arch = ?, username = ?, agent_version = ?, displays = ?, last_seen = ?,
+		unattended_policy = ? WHERE id = ?`,
+		inv.Hostname, inv.OS, inv.Arch, inv.User, agentVersion, string(disp), ms(seen), PolicyOf(inv), id)
 }
 
 // TouchDevice records a heartbeat.

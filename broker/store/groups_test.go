@@ -27,7 +27,7 @@ func groupFixture(t *testing.T, ents bool) *Store {
 	}
 	for i, id := range []string{"d1", "d2", "d3"} {
 		err := s.tx(ctx, func(tx *sql.Tx) error {
-			return insertDevice(ctx, tx, Device{ID: id, PublicKey: []byte{byte(i)}, Secret: []byte{1}, Hostname: id, EnrolledAt: at})
+			return insertDevice(ctx, tx, Device{ID: id, PublicKey: []byte{byte(i)}, SecretSealed: []byte{1}, Hostname: id, EnrolledAt: at})
 		})
 		if err != nil {
 			t.Fatal(err)

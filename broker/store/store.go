@@ -33,9 +33,16 @@ type Store struct {
 }
 
 // Open opens (creating if needed) the SQLite database at path and migrates it.
+//
+// The database file and its -wal and -shm companions are private to the
+// broker's user (0600, see private), and deleted content is overwritten
+// (secure_delete), so what a row held does not outlive it in free pages.
 func Open(ctx context.Context, path string) (*Store, error) {
+	if err := private(path); err != nil {
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
 	dsn := "file:" + filepath.ToSlash(path) +
-		"?_pragma=journal_mode(WAL)&_pragma=busy_timeout(5000)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)"
+		"?_pragma=journal_mode(WAL)&_pragma=busy_timeout(5000)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_pragma=secure_delete(1)"
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
@@ -135,6 +142,11 @@ func (s *Store) tx(ctx context.Context, f func(*sql.Tx) error) error {
 	if err != nil {
 		return err
 	}
+	return commit(tx, f)
+}
+
+// commit runs f in tx and commits, or rolls back when f fails.
+func commit(tx *sql.Tx, f func(*sql.Tx) error) error {
 	if err := f(tx); err != nil {
 		_ = tx.Rollback()
 		return err

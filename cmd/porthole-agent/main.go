@@ -24,6 +24,7 @@ import (
 	"porthole/agent/request"
 	"porthole/agent/support"
 	"porthole/internal/cli"
+	"porthole/internal/wire"
 )
 
 const usage = `usage:
@@ -81,10 +82,16 @@ func run(ctx context.Context, args []string) error {
 	bgRoot := fs.String("accounts-root", "", "manage the accounts of this directory (etc/passwd… under it) instead of the machine's: for tests and demos only")
 	clockFile := fs.String("test-clock-offset-file", "", "tests only (needs "+testClockEnv+"=1): break-glass deadlines use the real time plus the duration in this file")
 	socket := fs.String("socket", "", "local socket for 'porthole-agent request-support' (default STATE-DIR/request.sock)")
+	unattended := fs.String("unattended", wire.UnattendedDeny, "this endpoint's own policy for sessions that skip the end user's consent: deny or allow "+
+		"(the broker cannot change it; allow only on machines nobody sits at)")
+	fs.String("config", "", "optional JSON config file whose keys are these flag names (e.g. {\"unattended\": \"allow\"})")
 	var po platform.Options
 	po.AddFlags(fs)
-	if err := cli.Parse(fs, args, ""); err != nil {
+	if err := cli.Parse(fs, args, "config"); err != nil {
 		return err
+	}
+	if *unattended != wire.UnattendedDeny && *unattended != wire.UnattendedAllow {
+		return fmt.Errorf("--unattended %q: the unattended policy is %s or %s", *unattended, wire.UnattendedDeny, wire.UnattendedAllow)
 	}
 	if *socket == "" {
 		*socket = platform.DefaultRequestSocket(*state)
@@ -106,7 +113,7 @@ func run(ctx context.Context, args []string) error {
 	cfg := agent.Config{StateDir: *state, Logger: log,
 		Support:  support.Config{FPS: *fps, BitrateKbps: *bitrate, Threads: *threads},
 		Request:  request.Config{Socket: *socket, Command: []string{self, "request-support", "--socket", *socket}, Logger: log},
-		Accounts: acfg, AccountPrefix: *bgPrefix}
+		Accounts: acfg, AccountPrefix: *bgPrefix, Unattended: *unattended}
 	if *elev && !platform.Privileged() {
 		// Granting admin rights needs root (an elevated administrator on
 		// Windows): the service runs so.

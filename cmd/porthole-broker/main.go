@@ -10,9 +10,11 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"flag"
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -30,13 +32,16 @@ const usage = `usage:
   porthole-broker serve [flags]                     run the broker
   porthole-broker admin create --user NAME --role ROLE [--data-dir DIR]
                                                     add a portal user (prints its password once)
-  porthole-broker admin rename --id ID --to NEW_NAME [--data-dir DIR]
+  porthole-broker admin rename --id ID --to NEW_NAME [--data-dir DIR] [--audit-key-file F]
                                                     rename a portal user, with the broker stopped (for
                                                     usernames that differ only in case; audited)
+  porthole-broker audit verify [--data-dir DIR] [--audit-key-file F | --public-key KEY]
+                                                    check the audit log with the broker stopped
+                                                    (exit 1 names the first bad record)
 Run "porthole-broker serve -h" for the flags.`
 
 func main() {
-	cli.Main("porthole-broker", usage, map[string]cli.Command{"serve": serve, "admin": admin})
+	cli.Main("porthole-broker", usage, map[string]cli.Command{"serve": serve, "admin": admin, "audit": auditCmd})
 }
 
 func defaultDataDir() string {
@@ -66,7 +71,10 @@ func serve(ctx context.Context, args []string) error {
 	fs.StringVar(&cfg.PublicURL, "public-url", "", "the portal's URL as users reach it, for links in request emails (default: from --listen)")
 	fs.IntVar(&cfg.PasswordHashes, "password-hashes", 0, "password hashes run at once, 64 MiB each (0 = 2 × cores); more logins wait briefly, then get 503")
 	fs.DurationVar(&cfg.PasswordHashWait, "password-hash-wait", 3*time.Second, "how long a login waits for a password hash slot before 503")
+	fs.StringVar(&cfg.AuditKeyFile, "audit-key-file", "", "the audit log's signing key (default DATA_DIR/audit.key, created once; $PORTHOLE_AUDIT_KEY wins); keep it outside the data dir")
+	fs.BoolVar(&cfg.AuditAdopt, "audit-adopt", false, "sign the head of an existing audit log that has none (once, the first start with a signing key from --audit-key-file or $PORTHOLE_AUDIT_KEY)")
 	smtpPasswordFile := fs.String("smtp-password-file", "", "file holding the SMTP password for request emails (else $PORTHOLE_SMTP_PASSWORD)")
+	trustedProxies := fs.String("trusted-proxies", "", "comma-separated CIDRs of reverse proxies whose X-Forwarded-For names the client (default none: the header is ignored)")
 	publicIPs := fs.String("public-ip", "", "comma-separated public IPv4 addresses to advertise for WebRTC (NAT 1:1)")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	logFormat := fs.String("log-format", "text", "log format: text or json")
@@ -96,6 +104,9 @@ func serve(ctx context.Context, args []string) error {
 			cfg.PublicIPs = append(cfg.PublicIPs, ip)
 		}
 	}
+	if cfg.TrustedProxies, err = parsePrefixes(*trustedProxies); err != nil {
+		return fmt.Errorf("--trusted-proxies: %w", err)
+	}
 	srv, err := broker.New(ctx, cfg)
 	if err != nil {
 		return err
@@ -115,6 +126,7 @@ func admin(ctx context.Context, args []string) error {
 	dataDir := fs.String("data-dir", defaultDataDir(), "broker data directory")
 	user := fs.String("user", "", "username")
 	roleName := fs.String("role", "technician", "role: admin, technician or auditor")
+	keyFile := fs.String("audit-key-file", "", "the audit log's signing key, as for serve")
 	if err := cli.Parse(fs, args[1:], ""); err != nil {
 		return err
 	}
@@ -130,7 +142,12 @@ func admin(ctx context.Context, args []string) error {
 		return err
 	}
 	defer st.Close()
-	pw, err := broker.CreateUser(ctx, st, audit.New(st, nil, audit.NewAnchor(broker.AuditAnchorPath(*dataDir))), *user, role, "")
+	log, err := broker.OpenAuditOffline(ctx, st, *dataDir, *keyFile)
+	if err != nil {
+		return err
+	}
+	defer log.Close()
+	pw, err := broker.CreateUser(ctx, st, log, *user, role, "")
 	if err != nil {
 		return err
 	}
@@ -147,6 +164,7 @@ func adminRename(ctx context.Context, args []string) error {
 	dataDir := fs.String("data-dir", defaultDataDir(), "broker data directory")
 	id := fs.String("id", "", "the account's id (the broker's refusal lists them)")
 	to := fs.String("to", "", "the new username")
+	keyFile := fs.String("audit-key-file", "", "the audit log's signing key, as for serve")
 	if err := cli.Parse(fs, args, ""); err != nil {
 		return err
 	}
@@ -166,7 +184,11 @@ func adminRename(ctx context.Context, args []string) error {
 		return fmt.Errorf("user %s: %w", *id, err)
 	}
 	name := wire.FoldUsername(*to)
-	log := audit.New(st, nil, audit.NewAnchor(broker.AuditAnchorPath(*dataDir)))
+	log, err := broker.OpenAuditOffline(ctx, st, *dataDir, *keyFile)
+	if err != nil {
+		return err
+	}
+	defer log.Close()
 	if _, err := log.Append(ctx, audit.Event{Actor: "system", Action: "user.renamed", Target: u.ID,
 		Details: map[string]any{"from": u.Username, "to": name, "via": "porthole-broker admin rename"}}); err != nil {
 		return err
@@ -178,5 +200,68 @@ func adminRename(ctx context.Context, args []string) error {
 	if blocked != nil {
 		fmt.Println("Start the broker again; it says so if other accounts still differ only in case.")
 	}
+	return nil
+}
+
+// parsePrefixes reads comma-separated CIDRs; a bare address is one host.
+func parsePrefixes(list string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, v := range strings.Split(list, ",") {
+		if v = strings.TrimSpace(v); v == "" {
+			continue
+		}
+		if !strings.Contains(v, "/") {
+			a, err := netip.ParseAddr(v)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
+			continue
+		}
+		p, err := netip.ParsePrefix(v)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
+}
+
+// auditCmd is "porthole-broker audit verify": the audit log checked from
+// the data dir with the broker stopped, read-only, against the signing
+// key's public half (from the key, or pinned with --public-key).
+func auditCmd(ctx context.Context, args []string) error {
+	if len(args) == 0 || args[0] != "verify" {
+		return fmt.Errorf("unknown audit command\n%s", usage)
+	}
+	fs := flag.NewFlagSet("audit verify", flag.ContinueOnError)
+	dataDir := fs.String("data-dir", defaultDataDir(), "broker data directory")
+	keyFile := fs.String("audit-key-file", "", "the audit log's signing key, as for serve")
+	publicKey := fs.String("public-key", "", "check against this public key (base64, or a file holding it) instead of the signing key's")
+	if err := cli.Parse(fs, args[1:], ""); err != nil {
+		return err
+	}
+	var pub ed25519.PublicKey
+	var err error
+	if *publicKey != "" {
+		pub, err = audit.ParsePublicKey(*publicKey)
+	} else {
+		pub, err = audit.LoadPublicKey(*dataDir, *keyFile, os.LookupEnv)
+	}
+	if err != nil {
+		return err
+	}
+	st, err := store.OpenReadOnly(ctx, filepath.Join(*dataDir, "porthole.db"))
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	log := audit.New(st, nil, audit.NewAnchor(broker.AuditAnchorPath(*dataDir))).WithPublicKey(pub)
+	defer log.Close()
+	n, err := log.Verify(ctx)
+	if err != nil {
+		return fmt.Errorf("audit log is NOT intact: %w (%d records verified before it)", err, n)
+	}
+	fmt.Printf("audit log intact: %d records verified; signed head checked with key %s\n", n, audit.Fingerprint(pub))
 	return nil
 }

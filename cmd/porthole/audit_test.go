@@ -48,8 +48,31 @@ func TestAuditVerifyAndExport(t *testing.T) {
 		t.Fatal(err)
 	}
 	out.Reset()
-	if err := run(ctx, []string{"audit", "verify", "--file", jsonl}, nil, &out); err != nil {
-		t.Fatalf("export does not verify: %v", err)
+	if err := run(ctx, []string{"audit", "verify", "--file", jsonl}, nil, &out); err != nil || !strings.Contains(out.String(), "signed by key") {
+		t.Fatalf("export does not verify: %v %s", err, out.String())
+	}
+	// A truncated export and an unsigned one are refused, each said so.
+	exported, _ := os.ReadFile(jsonl)
+	all := strings.SplitAfter(strings.TrimSuffix(string(exported), "\n"), "\n")
+	for name, c := range map[string]struct {
+		lines []string
+		say   string
+	}{
+		"cut before its trailer": {all[:len(all)-1], "export is truncated"},
+		"cut mid-way":            {all[:3], "export is truncated"},
+		"unsigned":               {all[1 : len(all)-1], "export is unsigned"},
+	} {
+		f := filepath.Join(t.TempDir(), "x.jsonl")
+		if err := os.WriteFile(f, []byte(strings.Join(c.lines, "")), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := run(ctx, []string{"audit", "verify", "--file", f}, nil, &out); err == nil || !strings.Contains(err.Error(), c.say) {
+			t.Errorf("%s: %v, want %q", name, err, c.say)
+		}
+	}
+	if err := run(ctx, []string{"audit", "verify", "--file", jsonl, "--public-key", "11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo="}, nil, &out); err == nil ||
+		!strings.Contains(err.Error(), "signed by another key") {
+		t.Errorf("checked against another key: %v", err)
 	}
 	var csvOut bytes.Buffer
 	if err := run(ctx, []string{"audit", "export", "--format", "csv", "--action", "enroll_token.created"}, nil, &csvOut); err != nil {
@@ -79,7 +102,7 @@ func TestAuditVerifyAndExport(t *testing.T) {
 	// The offline check of a tampered export names the record too.
 	b, _ := os.ReadFile(jsonl)
 	lines := strings.SplitAfter(string(b), "\n")
-	lines[1], lines[2] = lines[2], lines[1] // reorder records 2 and 3
+	lines[2], lines[3] = lines[3], lines[2] // reorder records 2 and 3 (line 0 is the signed header)
 	bad := filepath.Join(t.TempDir(), "bad.jsonl")
 	if err := os.WriteFile(bad, []byte(strings.Join(lines, "")), 0o600); err != nil {
 		t.Fatal(err)

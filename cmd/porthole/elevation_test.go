@@ -4,38 +4,22 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
-	"porthole/agent"
 	"porthole/agent/identity"
 	"porthole/internal/elevcode"
-	"porthole/internal/wire"
 )
 
 // TestCodeIssue issues a code with the CLI and checks that the enrolled
 // agent's secret verifies it for that device and user only.
 func TestCodeIssue(t *testing.T) {
-	url, pw := startBroker(t)
-	t.Setenv("PORTHOLE_CONFIG", filepath.Join(t.TempDir(), "cli.json"))
 	ctx := context.Background()
+	cfg, id := loginAndEnroll(t)
+	state := cfg.StateDir
 	var out bytes.Buffer
-	if err := run(ctx, []string{"login", "--broker", url, "--user", "admin", "--password-stdin"}, strings.NewReader(pw+"\n"), &out); err != nil {
-		t.Fatal(err)
-	}
-	out.Reset()
-	if err := run(ctx, []string{"token", "create"}, nil, &out); err != nil {
-		t.Fatal(err)
-	}
-	tok := regexp.MustCompile(`--token (phe_\S+)`).FindStringSubmatch(out.String())
-	state := t.TempDir()
-	id, err := agent.Enroll(ctx, agent.Config{StateDir: state, Displays: func() ([]wire.Display, error) { return nil, nil }}, url, tok[1], "")
-	if err != nil {
-		t.Fatal(err)
-	}
 	out.Reset()
 	if err := run(ctx, []string{"code", "issue", "--device", id.DeviceID, "--user", "bob", "--for", "30m"}, nil, &out); err != nil {
 		t.Fatal(err)

@@ -51,7 +51,9 @@ commands:
                                                       sessions end at once
   user role USER ROLE [--group G]... [--json]         change a role; --group binds a technician to device groups
   audit [--action A] [--limit N] [--json]             show recent audit records
-  audit verify [--file EXPORT.jsonl]                  check the audit hash chain (exit 1 names the first bad record)
+  audit verify [--file EXPORT.jsonl [--public-key K]] check the audit hash chain (exit 1 names the first bad record);
+                                                      an export must carry the broker's signature: truncated or
+                                                      unsigned ones are refused (key: --public-key, else the broker's)
   audit export [--format csv|jsonl] [-o FILE] [--since T --until T --actor A --action A --device ID]
                                                       stream the audit log
   recordings [list] [--device ID] [--user U] [--since T] [--until T] [--json]
@@ -85,6 +87,8 @@ commands:
                                                       entitlements exist on it unless --force (deletes them too)
   group assign DEVICE_ID GROUP|none [--json]          move a device into a group (id or name), or out of any
   user unlock NAME [--json]                           lift an account's lockout after failed logins (admins; audited)
+  device rotate-key DEVICE_ID [--wait 10s] [--json]   give the device a new elevation-code key (admins); codes of
+                                                      the old key stop working once its agent has stored the new one
 
 Exit codes: 0 ok, 1 error, 2 usage, 3 not logged in or token expired, 4 permission denied.`
 
@@ -168,6 +172,8 @@ func run(ctx context.Context, args []string, in io.Reader, out io.Writer) error 
 		return cmdEntitlement(ctx, args[1:], out)
 	case "group":
 		return cmdGroup(ctx, args[1:], out)
+	case "device":
+		return cmdDevice(ctx, args[1:], out)
 	case "-h", "--help", "help":
 		fmt.Fprintln(out, usage)
 		return nil

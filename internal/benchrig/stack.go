@@ -175,7 +175,7 @@ func (s *stack) startAgent(ctx context.Context) error {
 	}
 	s.deviceID = string(m[1])
 	s.agent, err = startProc(s.dir, "agent", agentBin,
-		[]string{"run", "--state-dir", state, "--log-format", "json"}, s.x.Env(), nil)
+		[]string{"run", "--state-dir", state, "--log-format", "json", "--unattended", "allow"}, s.x.Env(), nil)
 	if err != nil {
 		return fmt.Errorf("%w: agent: %w", ErrStage, err)
 	}

@@ -131,6 +131,17 @@ type Inventory struct {
 	Arch     string    `json:"arch"`
 	User     string    `json:"user"`
 	Displays []Display `json:"displays"`
+	// Policy is what the endpoint itself allows, whatever the broker says
+	// (nil from agents before endpoint policies).
+	Policy *AgentPolicy `json:"policy,omitempty"`
+}
+
+// AgentPolicy is the endpoint's own floor, set where the agent is
+// installed (flag or config file) and never by the broker.
+type AgentPolicy struct {
+	// Unattended is UnattendedDeny (the default) or UnattendedAllow:
+	// whether a session may skip the end user's consent prompt.
+	Unattended string `json:"unattended"`
 }
 
 func (*Inventory) Type() string { return "inventory" }
@@ -146,6 +157,9 @@ func (m *Inventory) Validate() error {
 	if len(m.Displays) > 16 {
 		return invalid("too many displays")
 	}
+	if m.Policy != nil && m.Policy.Unattended != UnattendedDeny && m.Policy.Unattended != UnattendedAllow {
+		return invalid("policy.unattended must be %q or %q", UnattendedDeny, UnattendedAllow)
+	}
 	for i, d := range m.Displays {
 		if d.Index != i || d.Width <= 0 || d.Height <= 0 || d.Width > 16384 || d.Height > 16384 ||
 			d.X < -65536 || d.X > 65536 || d.Y < -65536 || d.Y > 65536 {
@@ -154,6 +168,10 @@ func (m *Inventory) Validate() error {
 	}
 	return nil
 }
+
+// ValidID reports whether id is one the broker hands out (devices, groups,
+// sessions, requests): 1–64 of [A-Za-z0-9_-].
+func ValidID(id string) bool { return validID(id) == nil }
 
 // validID accepts the ids the broker hands out: 1–64 of [A-Za-z0-9_-].
 func validID(id string) error {

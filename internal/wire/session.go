@@ -37,6 +37,20 @@ const (
 	AnswerUnattended = "unattended"
 	AnswerBusy       = "busy"  // another session is running on the endpoint
 	AnswerError      = "error" // the prompt could not be shown: treated as declined
+	// AnswerRefusedByPolicy: the session asked to skip the end user's
+	// consent, and the endpoint's own policy (set on the endpoint, not by
+	// the broker) does not allow unattended access.
+	AnswerRefusedByPolicy = "refused_by_policy"
+)
+
+// UnattendedRefused is what the broker and the agent say of a session the
+// endpoint's policy refused to run unattended.
+const UnattendedRefused = "unattended refused by the endpoint's policy"
+
+// Endpoint unattended-access policies (AgentPolicy.Unattended).
+const (
+	UnattendedDeny  = "deny"
+	UnattendedAllow = "allow"
 )
 
 // MaxSDP bounds an SDP body; real ones are a few kB.
@@ -85,7 +99,7 @@ func (m *Consent) Validate() error {
 		return err
 	}
 	switch m.Answer {
-	case AnswerAllowed, AnswerDeclined, AnswerTimedOut, AnswerUnattended, AnswerBusy, AnswerError:
+	case AnswerAllowed, AnswerDeclined, AnswerTimedOut, AnswerUnattended, AnswerBusy, AnswerError, AnswerRefusedByPolicy:
 	default:
 		return invalid("unknown answer %q", truncate(m.Answer, 20))
 	}

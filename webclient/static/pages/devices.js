@@ -65,6 +65,14 @@ export async function devicesPage(main, ctx) {
   return () => { stop(); clearInterval(tick); };
 }
 
+// unattendedPolicy says what the endpoint itself allows (its agent's
+// policy, set where it is installed; the broker cannot change it).
+function unattendedPolicy(p) {
+  if (p === 'allow') return 'allowed by the endpoint\'s own policy';
+  if (p === 'deny') return 'refused by the endpoint\'s own policy (the end user is always asked)';
+  return 'not reported (an older agent)';
+}
+
 export async function devicePage(main, ctx) {
   const id = ctx.args[0];
   const body = el('div');
@@ -85,7 +93,8 @@ export async function devicePage(main, ctx) {
         el('dt', {}, 'Agent version'), el('dd', {}, d.agent_version || '—'),
         el('dt', {}, 'Displays'), el('dd', {}, d.displays.map((x) => `${x.width}×${x.height}`).join(', ') || '—'),
         el('dt', {}, 'Enrolled'), el('dd', {}, new Date(d.enrolled_at).toLocaleString()),
-        el('dt', {}, 'Last seen'), el('dd', { id: 'device-seen' }, ago(d.last_seen))));
+        el('dt', {}, 'Last seen'), el('dd', { id: 'device-seen' }, ago(d.last_seen)),
+        el('dt', {}, 'Unattended access'), el('dd', { id: 'device-unattended-policy' }, unattendedPolicy(d.unattended_policy))));
     if (may(d, 'connect') && !d.revoked) {
       const viewOnly = el('input', { type: 'checkbox', id: 'rs-viewonly' });
       const unattended = el('input', { type: 'checkbox', id: 'rs-unattended' });
@@ -101,7 +110,10 @@ export async function devicePage(main, ctx) {
         el('p', {}, d.online ? 'The end user is asked to allow the connection.' : 'The device is offline.'),
         el('label', { class: 'check' }, viewOnly, ' View only'));
       // Only an unattended-access grant lets a session skip the prompt.
-      if (may(d, 'unattended')) section.append(el('label', { class: 'check' }, unattended, ' Connect without asking (unattended access grant)'));
+      if (may(d, 'unattended')) {
+        section.append(el('label', { class: 'check' }, unattended, ' Connect without asking (unattended access grant)',
+          d.unattended_policy === 'allow' ? '' : el('span', { class: 'muted' }, ' — this endpoint\'s own policy refuses it')));
+      }
       section.append(btn, err);
       body.append(section);
     }

@@ -50,12 +50,31 @@ function parseEvents(text) {
 
 const LABELS = { down: 'click', up: 'release', kdown: 'key', kup: 'key up', move: 'move', wheel: 'wheel', paste: 'paste', release: 'release all' };
 
+// A recording keeps key presence by default: keys that type a character
+// are an anonymous "key" (shown as a dot), named keys (Enter, Tab, arrows…)
+// keep their name; recording.keystrokes = full keeps every code.
+const ANONYMOUS_KEY = 'key';
+const MODS = [[2, 'Ctrl'], [4, 'Alt'], [8, 'Meta']];
+
+// keyName is how the timeline names a key event ('' for an anonymous one).
+function keyName(d) {
+  const c = d.c || d.code || '';
+  return c === ANONYMOUS_KEY ? '' : c;
+}
+
+// keyCap is how the overlay shows a key press: modifiers held, then the
+// key's name or a dot.
+function keyCap(d) {
+  const mods = MODS.filter(([bit]) => (d.m || 0) & bit).map(([, name]) => name + '+').join('');
+  return mods + (keyName(d) || '•');
+}
+
 function describe(e) {
   const d = e.data || {};
   switch (e.kind) {
     case 'input':
       if (d.t === 'down' || d.t === 'up') return `${LABELS[d.t]} (button ${d.b})`;
-      if (d.t === 'kdown' || d.t === 'kup') return `${LABELS[d.t]} ${d.c || d.code || ''}`;
+      if (d.t === 'kdown' || d.t === 'kup') return `${LABELS[d.t]}${keyName(d) ? ' ' + keyName(d) : ''}`;
       if (d.t === 'paste') return `paste (${d.len} characters)`;
       return LABELS[d.t] || d.t;
     case 'view_only': return d.view_only ? 'view-only on' : 'control on';
@@ -170,7 +189,7 @@ export async function recordingPage(main, ctx) {
       const d = e.data || {};
       if (d.t === 'move') pos = [d.x, d.y];
       if (d.t === 'down' && now - e.ms < 600) clicks.push(pos);
-      if (d.t === 'kdown' && now - e.ms < 2000) typed.push(d.c || d.code);
+      if (d.t === 'kdown' && now - e.ms < 2000) typed.push(keyCap(d));
     }
     const at = (p) => [ox + (p[0] / 65535) * pw, oy + (p[1] / 65535) * ph];
     for (const p of clicks) {

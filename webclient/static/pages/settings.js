@@ -58,7 +58,9 @@ export async function settingsPage(main) {
   // nothing saved from it can land in another scope.
   const render = (values, sc) => {
     clear(body);
-    const t = table(['Setting', 'Value', 'From', ''], keys.map((k) => {
+    // Global-only keys have no group value: the broker refuses one.
+    const shown = sc === 'global' ? keys : keys.filter((k) => !k.global_only);
+    const t = table(['Setting', 'Value', 'From', ''], shown.map((k) => {
       const v = values.find((x) => x.key === k.key) || { value: k.default, source: 'default' };
       const own = v.source === sc;
       const editor = input(k, v.value);

@@ -245,16 +245,7 @@ func (a *API) enroll(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	id := auth.NewID()
-	secret, sealed, err := a.cfg.DeviceKeys.NewKey(id)
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
 	now := a.cfg.Clock.Now()
-	d := store.Device{ID: id, PublicKey: req.PublicKey, SecretSealed: sealed, Hostname: req.Inventory.Hostname,
-		OS: req.Inventory.OS, Arch: req.Inventory.Arch, User: req.Inventory.User, Displays: req.Inventory.Displays, EnrolledAt: now,
-		UnattendedPolicy: store.PolicyOf(req.Inventory)}
 	// Reserved before the token is looked up, like a password: only an
 	// unknown token stays counted (an expired or used-up one guessed nothing).
 	at, wait := a.reserve(r.Context(), now, charge{}, a.addrCharge(r, "enroll:"))
@@ -262,6 +253,16 @@ func (a *API) enroll(w http.ResponseWriter, r *http.Request) {
 		tooMany(w, wait)
 		return
 	}
+	id := auth.NewID()
+	secret, sealed, err := a.cfg.DeviceKeys.NewKey(id)
+	if err != nil {
+		a.settle(r.Context(), at.refund)
+		a.fail(w, r, err)
+		return
+	}
+	d := store.Device{ID: id, PublicKey: req.PublicKey, SecretSealed: sealed, Hostname: req.Inventory.Hostname,
+		OS: req.Inventory.OS, Arch: req.Inventory.Arch, User: req.Inventory.User, Displays: req.Inventory.Displays, EnrolledAt: now,
+		UnattendedPolicy: store.PolicyOf(req.Inventory)}
 	tok, err := a.cfg.Store.Enroll(r.Context(), auth.TokenHash(req.Token), now, d)
 	if err == nil || !errors.Is(err, store.ErrNotFound) {
 		a.settle(r.Context(), at.refund)

@@ -15,7 +15,9 @@ import (
 
 	"porthole/broker/audit"
 	"porthole/broker/auth"
+	"porthole/broker/devicekey"
 	"porthole/broker/mfa"
+	"porthole/broker/secretbox"
 	"porthole/broker/store"
 	"porthole/internal/clock/clocktest"
 )
@@ -39,8 +41,13 @@ func newLoginAPI(t *testing.T, m *MFA) (*API, *clocktest.Fake) {
 	if err := st.CreateUser(ctx, store.User{ID: "u-tina", Username: "tina", PasswordHash: h, Role: "technician", CreatedAt: clk.Now()}); err != nil {
 		t.Fatal(err)
 	}
+	box, err := secretbox.New(bytes.Repeat([]byte{7}, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := audit.New(st, clk)
 	return New(Config{Store: st, Auth: auth.New(st, auth.Config{Clock: clk, Hashing: auth.HashLimits{Wait: 10 * time.Minute}}),
-		Audit: audit.New(st, clk), MFA: m, Clock: clk}), clk
+		Audit: log, MFA: m, Clock: clk, DeviceKeys: devicekey.New(devicekey.Config{Store: st, Box: box, Audit: log, Clock: clk})}), clk
 }
 
 // login posts a password login from addr and returns the status.

@@ -35,6 +35,7 @@ import (
 	"porthole/broker/elevation"
 	"porthole/broker/httpapi"
 	"porthole/broker/live"
+	"porthole/broker/metrics"
 	"porthole/broker/mfa"
 	"porthole/broker/mfa/mfasql"
 	"porthole/broker/notify"
@@ -99,6 +100,13 @@ type Config struct {
 	// NotifyBackoff is the wait before a failed request email's first
 	// retry (default 5s, doubling; tests shorten it).
 	NotifyBackoff time.Duration
+	// MetricsListen is where /metrics (Prometheus), /readyz and /healthz
+	// are served, apart from the portal ("" = no metrics). An address that
+	// is not loopback needs MetricsToken.
+	MetricsListen string
+	// MetricsToken, when set, is the bearer token /metrics requires (from
+	// PORTHOLE_METRICS_TOKEN or --metrics-token-file; never logged).
+	MetricsToken string
 	// Out receives the one-time first-run admin credentials (default os.Stdout).
 	// They are printed once and never logged.
 	Out io.Writer
@@ -135,6 +143,9 @@ type Server struct {
 	acc *access.Service
 	// notify emails new requests; set at the end of New, read-only after.
 	notify *notify.Notifier
+	// metrics counts what the broker does; metricsLn serves it (nil: off).
+	metrics   *metrics.Metrics
+	metricsLn net.Listener
 }
 
 // New validates cfg, opens the store (migrating it) and binds the listener,
@@ -175,17 +186,19 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("broker: %w", err)
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger.With("component", "broker"), store: st}
+	s.metrics = metrics.New(metrics.Config{DB: st.DB(), AgentsOnline: func() int { return s.agents.Count() },
+		Sessions: func() sessions.Counts { return s.sess.Counts() }})
 	s.stream, err = auditstream.New(auditstream.Config{Syslog: cfg.AuditSyslog, Webhook: cfg.AuditWebhook, WebhookSecret: cfg.AuditWebhookSecret,
 		Logger: cfg.Logger})
 	if err != nil {
 		st.Close()
 		return nil, fmt.Errorf("broker: %w", err)
 	}
-	sinks := []audit.Sink{audit.NewAnchor(AuditAnchorPath(cfg.DataDir)), notifySink{s}}
+	sinks := []audit.Sink{audit.NewAnchor(AuditAnchorPath(cfg.DataDir)), notifySink{s}, s.metrics}
 	if s.stream.Enabled() {
 		sinks = append(sinks, s.stream)
 	}
-	s.audit = audit.New(st, cfg.Clock, sinks...)
+	s.audit = audit.New(s.metrics.AuditChain(st), cfg.Clock, sinks...)
 	if n, err := s.audit.Verify(ctx); err != nil {
 		st.Close()
 		return nil, fmt.Errorf("broker: refusing to start: %w (after %d good records)", err, n)
@@ -275,6 +288,13 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("broker: listen: %w", err)
 	}
 	s.ln = ln
+	if s.metricsLn, err = listenMetrics(cfg); err != nil {
+		ln.Close()
+		s.recs.Close()
+		rtcCloser.Close()
+		st.Close()
+		return nil, err
+	}
 	url := cfg.PublicURL
 	if url == "" {
 		url = s.URL()
@@ -434,7 +454,7 @@ func (s *Server) Run(ctx context.Context) error {
 		Sessions: s.sess, Settings: s.settings, MFA: s.mfa, Recordings: s.recs, Archive: s.archive, Elevation: s.elevation,
 		BreakGlass: s.bg, Requests: s.reqs, SettingsPush: s.push, Access: s.acc,
 		Portal: webclient.Handler(), Clock: s.cfg.Clock, Logger: s.cfg.Logger, SecureCookies: s.cfg.TLS != TLSOff, Context: linkCtx})
-	srv := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(s.cfg.Logger.Handler(), slog.LevelWarn)}
+	srv := &http.Server{Handler: s.withReadiness(api), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(s.cfg.Logger.Handler(), slog.LevelWarn)}
 	ln := s.ln
 	if s.cfg.TLS != TLSOff {
 		cert, err := s.certificate()
@@ -459,6 +479,9 @@ func (s *Server) Run(ctx context.Context) error {
 		return nil
 	})
 	g.Go(func() error { return s.archive.Run(gctx) })
+	if s.metricsLn != nil {
+		g.Go(func() error { return s.serveMetrics(gctx) })
+	}
 	g.Go(func() error {
 		<-gctx.Done()
 		s.sess.Close()

@@ -105,6 +105,13 @@ func (h *Hub) Online(id string) bool {
 	return ok
 }
 
+// Count is how many devices have a live link.
+func (h *Hub) Count() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.conns)
+}
+
 // Connected lists the devices with a live link.
 func (h *Hub) Connected() []string {
 	h.mu.Lock()

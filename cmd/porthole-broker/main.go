@@ -59,6 +59,8 @@ func serve(ctx context.Context, args []string) error {
 	fs.StringVar(&cfg.RecordingsDir, "recordings-dir", "", "directory for session recordings (default DATA_DIR/recordings)")
 	fs.Int64Var(&cfg.RecordingMaxBytes, "recording-max-bytes", 0, "cap on one recording's size; past it the recording stops like on a full disk (0 = no cap)")
 	fs.StringVar(&cfg.PublicURL, "public-url", "", "the portal's URL as users reach it, for links in request emails (default: from --listen)")
+	fs.StringVar(&cfg.MetricsListen, "metrics-listen", "", "serve Prometheus /metrics (and /readyz, /healthz) on this address, apart from the portal, e.g. 127.0.0.1:9464 (default off)")
+	metricsTokenFile := fs.String("metrics-token-file", "", "file holding the bearer token /metrics requires (else $PORTHOLE_METRICS_TOKEN; needed on a non-loopback --metrics-listen)")
 	smtpPasswordFile := fs.String("smtp-password-file", "", "file holding the SMTP password for request emails (else $PORTHOLE_SMTP_PASSWORD)")
 	publicIPs := fs.String("public-ip", "", "comma-separated public IPv4 addresses to advertise for WebRTC (NAT 1:1)")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
@@ -83,6 +85,14 @@ func serve(ctx context.Context, args []string) error {
 			return fmt.Errorf("smtp password: %w", err)
 		}
 		cfg.SMTPPassword = strings.TrimRight(string(b), "\r\n")
+	}
+	cfg.MetricsToken = os.Getenv("PORTHOLE_METRICS_TOKEN")
+	if *metricsTokenFile != "" {
+		b, err := os.ReadFile(*metricsTokenFile)
+		if err != nil {
+			return fmt.Errorf("metrics token: %w", err)
+		}
+		cfg.MetricsToken = strings.TrimRight(string(b), "\r\n")
 	}
 	for _, ip := range strings.Split(*publicIPs, ",") {
 		if ip = strings.TrimSpace(ip); ip != "" {

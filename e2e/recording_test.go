@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"net"
@@ -351,52 +350,8 @@ func freeAddr(t *testing.T) string {
 // verifies.
 func TestRecordingSurvivesBrokerKill(t *testing.T) {
 	dir := t.TempDir()
-	addr := freeAddr(t)
-	cmd := exec.Command(toolBin(t, "porthole-broker"), "serve", "--listen", addr, "--data-dir", dir, "--heartbeat", "1s")
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	logf, err := os.Create(filepath.Join(t.TempDir(), "broker.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = logf
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); logf.Close(); close(exited) }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-exited
-		showLog(t, "broker", logf.Name())
-	})
-	pw := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			if m := pwLine.FindStringSubmatch(sc.Text()); m != nil {
-				pw <- m[1]
-			} else if f := strings.Fields(sc.Text()); len(f) == 1 && len(f[0]) > 12 {
-				pw <- f[0] // the password sits on its own line below "password:"
-			}
-		}
-	}()
-	e := &env{t: t, URL: "http://" + addr, DataDir: dir}
-	select {
-	case e.Password = <-pw:
-	case <-time.After(20 * time.Second):
-		t.Fatal("the broker printed no first-run password")
-	}
-	waitFor(t, "broker up", 10*time.Second, func() bool {
-		res, err := http.Get(e.URL + "/healthz")
-		if err != nil {
-			return false
-		}
-		res.Body.Close()
-		return res.StatusCode == 200
-	})
+	bp := startBrokerBinary(t, dir, nil)
+	e := bp.env
 	admin := e.login(t, "admin", e.Password)
 	ep := startEndpoint(t, e, admin)
 	ctx := browsertest.New(t)
@@ -407,9 +362,8 @@ func TestRecordingSurvivesBrokerKill(t *testing.T) {
 	id := latestSession(t, admin, ep.deviceID).ID
 	times := auditTimes(t, admin, id)
 	time.Sleep(6 * time.Second)
-	_ = cmd.Process.Signal(syscall.SIGKILL)
 	killed := time.Now()
-	<-exited
+	bp.kill(syscall.SIGKILL)
 
 	file := filepath.Join(dir, "recordings", id, "1.webm")
 	p := recordingtest.ProbeFile(t, file)

@@ -28,10 +28,14 @@ const usage = `usage:
   porthole-broker serve [flags]                     run the broker
   porthole-broker admin create --user NAME --role ROLE [--data-dir DIR]
                                                     add a portal user (prints its password once)
+  porthole-broker backup --to FILE [--data-dir DIR] [--passphrase-file F]
+                                                    back up the database and key files (broker may run)
+  porthole-broker restore --from FILE --data-dir DIR [--force] [--passphrase-file F]
+                                                    restore a backup and verify its audit chain
 Run "porthole-broker serve -h" for the flags.`
 
 func main() {
-	cli.Main("porthole-broker", usage, map[string]cli.Command{"serve": serve, "admin": admin})
+	cli.Main("porthole-broker", usage, map[string]cli.Command{"serve": serve, "admin": admin, "backup": backupCmd, "restore": restoreCmd})
 }
 
 func defaultDataDir() string {

@@ -8,7 +8,7 @@ GOTESTSUM_VERSION := v1.13.0
 FUZZTIME ?= 30s
 TEST_TIMEOUT ?= 15m
 
-.PHONY: help deps tools build test demo bench lint fuzz check clean
+.PHONY: help deps tools build test demo bench lint fuzz check clean packages load
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -49,8 +49,16 @@ bench: deps ## print the performance figures (capture, encode, relay, input)
 	$(BIN)/porthole-bench --bin $(BIN) --sizes 1920x1080,1280x720 --modes small,full --runs 3 --duration 12s --static 10s
 	$(GO) test -run '^$$' -bench . -benchtime 1s ./agent/... ./broker/... ./internal/...
 
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null | sed 's/^v//; s/^\([^0-9]\)/0.0~\1/' || echo 0.0~dev)
+
+packages: deps ## build .deb packages of the broker and the agent into ./dist (systemd units, default config)
+	@rm -rf $(BIN)/pkg && mkdir -p $(BIN)/pkg
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags='-s -w' -o $(BIN)/pkg/ ./cmd/porthole-broker ./cmd/porthole
+	$(GO) build -trimpath -buildmode=pie -ldflags='-s -w' -o $(BIN)/pkg/ ./cmd/porthole-agent
+	./packaging/build-deb.sh $(VERSION) $(BIN)/pkg $(CURDIR)/dist
+
 demo: deps build ## start broker + agent on a virtual display; prints the portal URL and login
 	@./scripts/demo.sh
 
 clean: ## remove build output and demo state
-	rm -rf $(BIN) .demo
+	rm -rf $(BIN) .demo dist

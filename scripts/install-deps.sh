@@ -12,6 +12,7 @@ pkgs=(
   ca-certificates sudo
   passwd login util-linux bsdutils libpam-modules-bin
   python3-aiosmtpd
+  dpkg-dev fakeroot lintian systemd
 )
 
 missing=()

@@ -69,9 +69,13 @@ func serve(ctx context.Context, args []string) error {
 	publicIPs := fs.String("public-ip", "", "comma-separated public IPv4 addresses to advertise for WebRTC (NAT 1:1)")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	logFormat := fs.String("log-format", "text", "log format: text or json")
+	initialPassword := fs.String("initial-password-file", "", "on first run, write the one-time admin password to this new file (mode 0600) instead of standard output (so it never reaches a service's journal)")
 	fs.String("config", "", "optional JSON config file whose keys are these flag names")
 	if err := cli.Parse(fs, args, "config"); err != nil {
 		return err
+	}
+	if *initialPassword != "" {
+		cfg.Out = &firstRunFile{path: *initialPassword}
 	}
 	log, err := cli.Logger(*logLevel, *logFormat)
 	if err != nil {
@@ -140,4 +144,28 @@ func admin(ctx context.Context, args []string) error {
 	}
 	fmt.Printf("Created %s user %q. Password (shown once):\n\n    %s\n\n", role, *user, pw)
 	return nil
+}
+
+// firstRunFile receives the first-run credentials: it creates its file
+// (0600, never overwriting one) on the first write only, so a broker that
+// has users leaves no file behind.
+type firstRunFile struct {
+	path string
+	f    *os.File
+}
+
+func (w *firstRunFile) Write(p []byte) (int, error) {
+	if w.f == nil {
+		f, err := os.OpenFile(w.path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if err != nil {
+			return 0, fmt.Errorf("initial password file: %w", err)
+		}
+		w.f = f
+		fmt.Fprintf(os.Stdout, "First run: the admin password is in %s\n", w.path)
+	}
+	n, err := w.f.Write(p)
+	if err == nil {
+		err = w.f.Sync()
+	}
+	return n, err
 }

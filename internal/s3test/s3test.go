@@ -188,4 +188,3 @@ func (s *Server) Get(t testing.TB, bucket, key string) []byte {
 	}
 	return b.Bytes()
 }
-

@@ -22,7 +22,7 @@ type writer struct {
 
 	size     int64 // bytes in the spool
 	settled  int64 // bytes before this are final (-1: no hint, all are)
-	uploaded int    // parts 1..uploaded are on the server
+	uploaded int   // parts 1..uploaded are on the server
 	etags    []string
 	dirty    map[int]bool // uploaded parts written again since
 	failing  bool         // the last upload failed (logged once per streak)

@@ -8,7 +8,7 @@ GOTESTSUM_VERSION := v1.13.0
 FUZZTIME ?= 30s
 TEST_TIMEOUT ?= 15m
 
-.PHONY: help deps tools build test demo bench lint fuzz check clean packages load
+.PHONY: help deps tools build test demo bench lint fuzz check clean packages load s3server
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -32,8 +32,11 @@ lint: tools ## gofmt check, go vet, staticcheck
 	$(GO) vet ./...
 	$(BIN)/staticcheck ./...
 
-test: deps tools lint ## lint, then every test with -race (fuzz seed corpora included)
+test: deps tools s3server lint ## lint, then every test with -race (fuzz seed corpora included)
 	CGO_ENABLED=1 $(BIN)/gotestsum --format testname -- -race -count=1 -timeout $(TEST_TIMEOUT) ./...
+
+s3server: ## build SeaweedFS's weed (the S3 server the recording tests run) once into ~/.cache/porthole
+	@./scripts/build-seaweedfs.sh >/dev/null
 
 check: test ## alias: lint + test
 

@@ -40,6 +40,7 @@ import (
 	"porthole/broker/mfa/mfasql"
 	"porthole/broker/notify"
 	"porthole/broker/recording"
+	"porthole/broker/recording/s3"
 	"porthole/broker/requests"
 	"porthole/broker/secretbox"
 	"porthole/broker/sessions"
@@ -83,6 +84,9 @@ type Config struct {
 	AuditWebhookSecret        []byte
 	// RecordingsDir holds session recordings (default DATA_DIR/recordings).
 	RecordingsDir string
+	// RecordingsS3, when set, keeps recordings in an S3-compatible bucket
+	// instead (its SpoolDir defaults to DATA_DIR/recordings-spool).
+	RecordingsS3 *s3.Config
 	// RetentionInterval is how often expired recordings are deleted
 	// (default archive.DefaultInterval).
 	RetentionInterval time.Duration
@@ -328,13 +332,29 @@ func (s *Server) agentMessage(deviceID string, m wire.Message) {
 // openRecordings opens the recordings directory and digests, for the audit
 // log, any recording a crash left unfinished.
 func (s *Server) openRecordings(ctx context.Context, set *settings.Settings) error {
-	dir := s.cfg.RecordingsDir
-	if dir == "" {
-		dir = filepath.Join(s.cfg.DataDir, "recordings")
-	}
-	recs, err := recording.OpenStore(dir)
-	if err != nil {
-		return fmt.Errorf("broker: %w", err)
+	var recs *recording.Store
+	if c := s.cfg.RecordingsS3; c != nil {
+		cfg := *c
+		if cfg.SpoolDir == "" {
+			cfg.SpoolDir = filepath.Join(s.cfg.DataDir, "recordings-spool")
+		}
+		if cfg.Logger == nil {
+			cfg.Logger = s.cfg.Logger
+		}
+		b, err := s3.Open(ctx, cfg)
+		if err != nil {
+			return fmt.Errorf("broker: %w", err)
+		}
+		recs = recording.NewStore(b)
+	} else {
+		dir := s.cfg.RecordingsDir
+		if dir == "" {
+			dir = filepath.Join(s.cfg.DataDir, "recordings")
+		}
+		var err error
+		if recs, err = recording.OpenStore(dir); err != nil {
+			return fmt.Errorf("broker: %w", err)
+		}
 	}
 	s.recs = recs
 	s.archive = archive.New(archive.Config{Files: recs, Rows: s.store, Audit: s.audit, Settings: set, Clock: s.cfg.Clock,

@@ -175,44 +175,7 @@ func TestRecordingReplay(t *testing.T) {
 	if st, body := e.login(t, "tech1", tpw).do("GET", "/api/recordings/"+id+"/files/1", nil, nil); st != 403 {
 		t.Fatalf("technician got %d %s, want 403", st, body)
 	}
-	_, apw := newUser(t, admin, "auditor1", "auditor")
-	browsertest.Step(ctx, t, 30*time.Second,
-		chromedp.Click(css(`#logout`)),
-		chromedp.WaitVisible(css(`#username`)),
-		chromedp.SendKeys(css(`#username`), "auditor1"),
-		chromedp.SendKeys(css(`#password`), apw),
-		chromedp.Click(css(`#login-submit`)),
-		chromedp.WaitVisible(css(`#whoami`)),
-		chromedp.Navigate(e.URL+"/#/recordings"),
-		chromedp.WaitVisible(css(`tr[data-recording="`+id+`"] a`)),
-		chromedp.Click(css(`tr[data-recording="`+id+`"] a`)),
-		chromedp.WaitVisible(css(`#rec-video`)),
-	)
-	waitFor(t, "player metadata", 15*time.Second, func() bool {
-		return browsertest.Value(ctx, t, 5*time.Second, chromedp.Evaluate[bool](
-			`(() => { const v = document.getElementById('rec-video'); return v.readyState >= 2 && v.duration > 0 && isFinite(v.duration); })()`))
-	})
-	dur := browsertest.Value(ctx, t, 5*time.Second, chromedp.Evaluate[float64](`document.getElementById('rec-video').duration`))
-	if d := dur - p.Duration; d < -0.5 || d > 0.5 {
-		t.Fatalf("player duration %.2fs, file %.2fs", dur, p.Duration)
-	}
-	// Seeking shows other frames of the session: the pattern's frame stamp
-	// (30 per second) grows by about the time skipped.
-	s1 := stampAt(t, ctx, 1)
-	s2 := stampAt(t, ctx, dur-1)
-	if want := 30 * (dur - 2) / 2; s2-s1 < want {
-		t.Fatalf("stamps %v at 1s and %v at %.1fs: want at least %v apart", s1, s2, dur-1, want)
-	}
-	// The picture there is the session's test pattern (the first frames
-	// are the encoder's coarse start-up keyframe).
-	// (The four patches are 255 apart in some channel: 80 still tells them apart.)
-	waitVideoPatterns(t, ctx, "rec-video", 80)
-	// Stamps are milliseconds; a loaded machine may land one or two frames
-	// off the first read (seeking is to the nearest decodable frame).
-	back := stampAt(t, ctx, 1)
-	if d := back - s1; d < -100 || d > 100 {
-		t.Fatalf("seeking back to 1s shows stamp %v, first read %v", back, s1)
-	}
+	apw := replayAndSeek(t, ctx, e, admin, id, p.Duration)
 	// Play at 2×, and the timeline lists the clicks; clicking one jumps there.
 	browsertest.Step(ctx, t, 10*time.Second, chromedp.Click(css(`#rec-speed-2`)), chromedp.Click(css(`#rec-play`)))
 	waitFor(t, "playing at 2x", 10*time.Second, func() bool {
@@ -306,6 +269,53 @@ func TestRecordingReplay(t *testing.T) {
 	if code != 1 || !strings.Contains(out, "FAILED  "+id) || !strings.Contains(out, "1.webm: sha256") {
 		t.Fatalf("verify after tampering: exit %d\n%s", code, out)
 	}
+}
+
+// replayAndSeek logs an auditor ("auditor1", created here) into the
+// portal, opens recording id in the player and checks it: its duration is
+// the file's (fileDur, ±0.5 s), seeking shows other frames of the test
+// pattern and seeking back the same one. It returns the auditor's password.
+func replayAndSeek(t *testing.T, ctx context.Context, e *env, admin *client, id string, fileDur float64) string {
+	t.Helper()
+	_, apw := newUser(t, admin, "auditor1", "auditor")
+	browsertest.Step(ctx, t, 30*time.Second,
+		chromedp.Click(css(`#logout`)),
+		chromedp.WaitVisible(css(`#username`)),
+		chromedp.SendKeys(css(`#username`), "auditor1"),
+		chromedp.SendKeys(css(`#password`), apw),
+		chromedp.Click(css(`#login-submit`)),
+		chromedp.WaitVisible(css(`#whoami`)),
+		chromedp.Navigate(e.URL+"/#/recordings"),
+		chromedp.WaitVisible(css(`tr[data-recording="`+id+`"] a`)),
+		chromedp.Click(css(`tr[data-recording="`+id+`"] a`)),
+		chromedp.WaitVisible(css(`#rec-video`)),
+	)
+	waitFor(t, "player metadata", 15*time.Second, func() bool {
+		return browsertest.Value(ctx, t, 5*time.Second, chromedp.Evaluate[bool](
+			`(() => { const v = document.getElementById('rec-video'); return v.readyState >= 2 && v.duration > 0 && isFinite(v.duration); })()`))
+	})
+	dur := browsertest.Value(ctx, t, 5*time.Second, chromedp.Evaluate[float64](`document.getElementById('rec-video').duration`))
+	if d := dur - fileDur; d < -0.5 || d > 0.5 {
+		t.Fatalf("player duration %.2fs, file %.2fs", dur, fileDur)
+	}
+	// Seeking shows other frames of the session: the pattern's frame stamp
+	// (30 per second) grows by about the time skipped.
+	s1 := stampAt(t, ctx, 1)
+	s2 := stampAt(t, ctx, dur-1)
+	if want := 30 * (dur - 2) / 2; s2-s1 < want {
+		t.Fatalf("stamps %v at 1s and %v at %.1fs: want at least %v apart", s1, s2, dur-1, want)
+	}
+	// The picture there is the session's test pattern (the first frames
+	// are the encoder's coarse start-up keyframe).
+	// (The four patches are 255 apart in some channel: 80 still tells them apart.)
+	waitVideoPatterns(t, ctx, "rec-video", 80)
+	// Stamps are milliseconds; a loaded machine may land one or two frames
+	// off the first read (seeking is to the nearest decodable frame).
+	back := stampAt(t, ctx, 1)
+	if d := back - s1; d < -100 || d > 100 {
+		t.Fatalf("seeking back to 1s shows stamp %v, first read %v", back, s1)
+	}
+	return apw
 }
 
 func ptrTo[T any](v T) *T { return &v }

@@ -17,9 +17,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/minio/minio-go/v7/pkg/credentials"
+
 	"porthole/broker"
 	"porthole/broker/audit"
 	"porthole/broker/auth"
+	"porthole/broker/recording/s3"
 	"porthole/broker/store"
 	"porthole/internal/cli"
 )
@@ -61,6 +64,15 @@ func serve(ctx context.Context, args []string) error {
 	fs.StringVar(&cfg.AuditSyslog, "audit-syslog", "", "forward audit events to syslog (RFC 5424): tcp://host:port or udp://host:port")
 	fs.StringVar(&cfg.AuditWebhook, "audit-webhook", "", "POST each audit event as JSON to this URL (retried with backoff; HMAC-signed with $PORTHOLE_AUDIT_WEBHOOK_SECRET if set)")
 	fs.StringVar(&cfg.RecordingsDir, "recordings-dir", "", "directory for session recordings (default DATA_DIR/recordings)")
+	recordings := fs.String("recordings", "", "where recordings go: a directory (like --recordings-dir) or s3://bucket/prefix (see the --s3-* flags; credentials from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or --s3-credentials-file)")
+	var s3cfg s3.Config
+	fs.StringVar(&s3cfg.Endpoint, "s3-endpoint", "", "S3 server URL, e.g. https://s3.example.com or http://127.0.0.1:8333 (default AWS S3 in --s3-region)")
+	fs.StringVar(&s3cfg.Region, "s3-region", "", "S3 region")
+	fs.BoolVar(&s3cfg.PathStyle, "s3-path-style", false, "address the bucket in the URL path (most self-hosted servers) rather than as a subdomain")
+	fs.Int64Var(&s3cfg.PartSize, "s3-part-size", s3.DefaultPartSize, "multipart upload part size in bytes (at least 5 MiB): what a crash that also loses the local spool can lose")
+	fs.StringVar(&s3cfg.LockMode, "s3-object-lock-mode", "", "put an S3 Object Lock retention on every recording object: GOVERNANCE or COMPLIANCE (the bucket must have Object Lock enabled)")
+	fs.IntVar(&s3cfg.LockDays, "s3-object-lock-days", 0, "Object Lock retention in days (with --s3-object-lock-mode)")
+	s3credsFile := fs.String("s3-credentials-file", "", "AWS shared credentials file (profile [default]) holding the S3 access key and secret (else the AWS_* environment variables)")
 	fs.Int64Var(&cfg.RecordingMaxBytes, "recording-max-bytes", 0, "cap on one recording's size; past it the recording stops like on a full disk (0 = no cap)")
 	fs.StringVar(&cfg.PublicURL, "public-url", "", "the portal's URL as users reach it, for links in request emails (default: from --listen)")
 	fs.StringVar(&cfg.MetricsListen, "metrics-listen", "", "serve Prometheus /metrics (and /readyz, /healthz) on this address, apart from the portal, e.g. 127.0.0.1:9464 (default off)")
@@ -93,6 +105,18 @@ func serve(ctx context.Context, args []string) error {
 			return fmt.Errorf("smtp password: %w", err)
 		}
 		cfg.SMTPPassword = strings.TrimRight(string(b), "\r\n")
+	}
+	switch {
+	case strings.HasPrefix(*recordings, "s3://"):
+		if err := s3cfg.ParseURL(*recordings); err != nil {
+			return err
+		}
+		if *s3credsFile != "" {
+			s3cfg.Credentials = credentials.NewFileAWSCredentials(*s3credsFile, "default")
+		}
+		cfg.RecordingsS3 = &s3cfg
+	case *recordings != "":
+		cfg.RecordingsDir = *recordings
 	}
 	cfg.MetricsToken = os.Getenv("PORTHOLE_METRICS_TOKEN")
 	if *metricsTokenFile != "" {

@@ -35,6 +35,13 @@ lint: tools ## gofmt check, go vet, staticcheck
 test: deps tools s3server lint ## lint, then every test with -race (fuzz seed corpora included)
 	CGO_ENABLED=1 $(BIN)/gotestsum --format testname -- -race -count=1 -timeout $(TEST_TIMEOUT) ./...
 
+AGENTS ?= 10000
+
+load: ## opt-in: AGENTS (10000) simulated agents against one broker; memory per agent, CPU, reconnect time
+	@mkdir -p $(BIN)
+	CGO_ENABLED=0 $(GO) build -o $(BIN)/ ./cmd/porthole-broker ./cmd/porthole-load
+	$(BIN)/porthole-load --broker-bin $(BIN)/porthole-broker --agents $(AGENTS)
+
 s3server: ## build SeaweedFS's weed (the S3 server the recording tests run) once into ~/.cache/porthole
 	@./scripts/build-seaweedfs.sh >/dev/null
 

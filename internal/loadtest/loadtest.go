@@ -47,7 +47,9 @@ type Config struct {
 	Agents    int           // simulated agents
 	Heartbeat time.Duration // the broker's --heartbeat
 	// Steady is how long CPU is measured once every agent is online
-	// (default 2 heartbeats).
+	// (default 150s: longer than the Go runtime's forced GC period of two
+	// minutes, so the memory read at its end is the idle broker's, not
+	// the garbage the connects left).
 	Steady time.Duration
 	// Restart measures the reconnection after a broker restart.
 	Restart bool
@@ -63,14 +65,19 @@ type Config struct {
 
 // Report is what was measured.
 type Report struct {
-	Agents           int     `json:"agents"`
-	EnrollSeconds    float64 `json:"enroll_seconds"`
-	ConnectSeconds   float64 `json:"connect_seconds"` // from start of links to all online
-	BaseRSSKB        int64   `json:"base_rss_kb"`     // broker before any agent linked
-	LoadedRSSKB      int64   `json:"loaded_rss_kb"`   // with every agent idle and linked
-	RSSPerAgentKB    float64 `json:"rss_per_agent_kb"`
-	HeapPerAgentKB   float64 `json:"heap_per_agent_kb"` // Go heap in use, from the broker's metrics
-	Goroutines       float64 `json:"goroutines"`
+	Agents         int     `json:"agents"`
+	EnrollSeconds  float64 `json:"enroll_seconds"`
+	ConnectSeconds float64 `json:"connect_seconds"`  // from start of links to all online
+	BaseRSSKB      int64   `json:"base_rss_kb"`      // broker before any agent linked
+	LoadedRSSKB    int64   `json:"loaded_rss_kb"`    // with every agent idle and linked
+	RSSPerAgentKB  float64 `json:"rss_per_agent_kb"` // at the end of the steady window
+	// RSSPerAgentAtStartKB is the same at its start, garbage included.
+	RSSPerAgentAtStartKB float64 `json:"rss_per_agent_at_start_kb"`
+	HeapPerAgentKB       float64 `json:"heap_per_agent_kb"` // Go heap in use, from the broker's metrics
+	Goroutines           float64 `json:"goroutines"`
+	// SettleSeconds is how long the broker stayed busy after the last
+	// agent was online (the work each connect sets off).
+	SettleSeconds    float64 `json:"settle_seconds"`
 	SteadySeconds    float64 `json:"steady_seconds"`
 	CPUPercent       float64 `json:"cpu_percent"` // of one core, over SteadySeconds
 	ReconnectSeconds float64 `json:"reconnect_seconds,omitempty"`
@@ -174,6 +181,31 @@ func (p *brokerProc) procStat() (rssKB int64, ticks int64, err error) {
 	ut, _ := strconv.ParseInt(f[11], 10, 64)
 	stt, _ := strconv.ParseInt(f[12], 10, 64)
 	return rssKB, ut + stt, nil
+}
+
+// quiet waits until the broker used under 10% of a core in two 3-second
+// windows in a row, or limit passes (then it goes on: the steady
+// measurement tells).
+func (p *brokerProc) quiet(limit time.Duration) error {
+	deadline := time.Now().Add(limit)
+	calm := 0
+	for calm < 2 && time.Now().Before(deadline) {
+		_, a, err := p.procStat()
+		if err != nil {
+			return err
+		}
+		time.Sleep(3 * time.Second)
+		_, b, err := p.procStat()
+		if err != nil {
+			return err
+		}
+		if float64(b-a)/clockTicks/3 < 0.10 {
+			calm++
+		} else {
+			calm = 0
+		}
+	}
+	return nil
 }
 
 // clockTicks is USER_HZ, 100 on Linux for every architecture Go targets.
@@ -320,7 +352,7 @@ func Run(ctx context.Context, dir string, cfg Config) (Report, error) {
 		cfg.Heartbeat = 15 * time.Second
 	}
 	if cfg.Steady == 0 {
-		cfg.Steady = 2 * cfg.Heartbeat
+		cfg.Steady = max(2*cfg.Heartbeat, 150*time.Second)
 	}
 	if cfg.ReconnectLimit == 0 {
 		cfg.ReconnectLimit = 120 * time.Second
@@ -435,9 +467,14 @@ func Run(ctx context.Context, dir string, cfg Config) (Report, error) {
 	rep.ConnectSeconds = time.Since(start).Seconds()
 	fmt.Fprintf(cfg.Out, "all %d online in %.1fs\n", cfg.Agents, rep.ConnectSeconds)
 
-	// Steady state: every agent idle, heartbeating.
-	time.Sleep(min(cfg.Heartbeat, 5*time.Second))
-	_, t0, err := b.procStat()
+	// Steady state: every agent idle, heartbeating, once the broker has
+	// finished what the connects set off (settings pushed to each agent…).
+	settle := time.Now()
+	if err := b.quiet(90 * time.Second); err != nil {
+		return rep, err
+	}
+	rep.SettleSeconds = time.Since(settle).Seconds()
+	rss0, t0, err := b.procStat()
 	if err != nil {
 		return rep, err
 	}
@@ -451,6 +488,7 @@ func Run(ctx context.Context, dir string, cfg Config) (Report, error) {
 	rep.CPUPercent = float64(t1-t0) / clockTicks / rep.SteadySeconds * 100
 	rep.LoadedRSSKB = rss
 	rep.RSSPerAgentKB = float64(rss-rep.BaseRSSKB) / float64(cfg.Agents)
+	rep.RSSPerAgentAtStartKB = float64(rss0-rep.BaseRSSKB) / float64(cfg.Agents)
 	loaded, err := b.figures()
 	if err != nil {
 		return rep, err
@@ -460,7 +498,8 @@ func Run(ctx context.Context, dir string, cfg Config) (Report, error) {
 	if online := loaded["porthole_agents_online"]; int(online) != cfg.Agents {
 		return rep, fmt.Errorf("%v of %d agents online at steady state", online, cfg.Agents)
 	}
-	fmt.Fprintf(cfg.Out, "steady: %.1f KB RSS per agent, %.1f KB heap, %.2f%% CPU\n", rep.RSSPerAgentKB, rep.HeapPerAgentKB, rep.CPUPercent)
+	fmt.Fprintf(cfg.Out, "steady: %.1f KB RSS per agent (%.1f KB at the start), %.1f KB heap, %.2f%% CPU\n", rep.RSSPerAgentKB,
+		rep.RSSPerAgentAtStartKB, rep.HeapPerAgentKB, rep.CPUPercent)
 
 	if cfg.Restart {
 		fmt.Fprintln(cfg.Out, "restarting the broker…")

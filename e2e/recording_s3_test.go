@@ -6,15 +6,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
 
-	"porthole/agent/consent"
-	"porthole/agent/consent/consenttest"
 	"porthole/broker"
 	"porthole/broker/recording/recordingtest"
 	"porthole/broker/recording/s3"
@@ -129,25 +126,13 @@ func TestRecordingS3SurvivesBrokerKill(t *testing.T) {
 	env := []string{"AWS_ACCESS_KEY_ID=" + s3test.AccessKey, "AWS_SECRET_ACCESS_KEY=" + s3test.SecretKey}
 	flags := []string{"--recordings", "s3://porthole/recs", "--s3-endpoint", srv.Endpoint, "--s3-region", "us-east-1", "--s3-path-style"}
 	bp := startBrokerBinary(t, dir, env, flags...)
-	e := bp.env
-	admin := e.login(t, "admin", e.Password)
-	ep := startEndpoint(t, e, admin)
-	ctx := browsertest.New(t)
-	openViewer(t, ctx, e, ep.deviceID)
-	consenttest.Press(t, ep.x.Display, consent.Allowed)
-	waitViewerState(t, ctx, "live", 20*time.Second)
-	waitPatterns(t, ctx)
-	id := latestSession(t, admin, ep.deviceID).ID
-	times := auditTimes(t, admin, id)
-	time.Sleep(6 * time.Second)
-	killed := time.Now()
-	bp.kill(syscall.SIGKILL)
+	id, live := liveThenKill(t, bp)
 	if objs := s3Objects(t, srv, "porthole", "recs/"); len(objs) != 0 {
 		t.Fatalf("objects before recovery: %v", objs)
 	}
 
 	bp2 := startBrokerBinary(t, dir, env, flags...)
-	admin2 := bp2.login(t, "admin", e.Password)
+	admin2 := bp2.login(t, "admin", bp.Password)
 	var r recordingRow
 	if st, body := admin2.do("GET", "/api/recordings/"+id, nil, &r); st != 200 || r.State != "interrupted" {
 		t.Fatalf("recording after restart: %d %s", st, body)
@@ -156,22 +141,6 @@ func TestRecordingS3SurvivesBrokerKill(t *testing.T) {
 	if objs["recs/"+id+"/1.webm"] == 0 || objs["recs/"+id+"/events.jsonl"] == 0 {
 		t.Fatalf("objects after recovery: %v", objs)
 	}
-	file := s3File(t, srv, "porthole", "recs/"+id+"/1.webm")
-	p := recordingtest.ProbeFile(t, file)
-	want := killed.Sub(times["session.started"]).Seconds()
-	if p.Codec != "vp8" || p.LastPTS < want-3 {
-		t.Fatalf("after SIGKILL ffprobe reads %+v; the session was live %.1fs", p, want)
-	}
-	t.Logf("after SIGKILL: %d frames, last at %.2fs; live for %.2fs", p.Frames, p.LastPTS, want)
-	recordingtest.Decode(t, file)
-	var checks []struct {
-		OK    bool
-		Error string
-	}
-	if st, body := admin2.do("GET", "/api/recordings/verify?id="+id, nil, &checks); st != 200 || len(checks) != 1 || !checks[0].OK {
-		t.Fatalf("verify after recovery: %d %s", st, body)
-	}
-	if !strings.Contains(auditActions(t, admin2, id), "recording.recovered") {
-		t.Fatalf("no recording.recovered event:\n%s", auditActions(t, admin2, id))
-	}
+	checkCutRecording(t, s3File(t, srv, "porthole", "recs/"+id+"/1.webm"), live)
+	checkRecovered(t, admin2, id)
 }

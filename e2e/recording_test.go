@@ -354,13 +354,11 @@ func freeAddr(t *testing.T) string {
 	return ln.Addr().String()
 }
 
-// TestRecordingSurvivesBrokerKill: SIGKILL of the broker process in the
-// middle of a session leaves a WebM that ffprobe reads up to a few seconds
-// before the kill; the next start digests it into the audit log and it
-// verifies.
-func TestRecordingSurvivesBrokerKill(t *testing.T) {
-	dir := t.TempDir()
-	bp := startBrokerBinary(t, dir, nil)
+// liveThenKill runs a live support session against the broker process
+// (agent binary, Xvfb, Chromium) for about 6 seconds and SIGKILLs the
+// broker. It returns the session id and how long it was live.
+func liveThenKill(t *testing.T, bp *brokerProc) (string, float64) {
+	t.Helper()
 	e := bp.env
 	admin := e.login(t, "admin", e.Password)
 	ep := startEndpoint(t, e, admin)
@@ -374,15 +372,51 @@ func TestRecordingSurvivesBrokerKill(t *testing.T) {
 	time.Sleep(6 * time.Second)
 	killed := time.Now()
 	bp.kill(syscall.SIGKILL)
+	return id, killed.Sub(times["session.started"]).Seconds()
+}
+
+// checkCutRecording: a recording file cut by a crash after the session was
+// live for live seconds reads (ffprobe) up to a few seconds before it, and
+// decodes (ffmpeg).
+func checkCutRecording(t *testing.T, file string, live float64) {
+	t.Helper()
+	p := recordingtest.ProbeFile(t, file)
+	if p.Codec != "vp8" || p.LastPTS < live-3 {
+		t.Fatalf("after SIGKILL ffprobe reads %+v; the session was live %.1fs", p, live)
+	}
+	t.Logf("after SIGKILL: %d frames, last at %.2fs; live for %.2fs", p.Frames, p.LastPTS, live)
+	recordingtest.Decode(t, file)
+}
+
+// checkRecovered: a recording a crash cut short verifies against its
+// audited digests and its recovery is audited.
+func checkRecovered(t *testing.T, c *client, id string) {
+	t.Helper()
+	var checks []struct {
+		ID    string
+		OK    bool
+		Error string
+	}
+	if st, body := c.do("GET", "/api/recordings/verify?id="+id, nil, &checks); st != 200 || len(checks) != 1 || !checks[0].OK {
+		t.Fatalf("verify after recovery: %d %s", st, body)
+	}
+	if !strings.Contains(auditActions(t, c, id), "recording.recovered") {
+		t.Fatalf("no recording.recovered event:\n%s", auditActions(t, c, id))
+	}
+}
+
+// TestRecordingSurvivesBrokerKill: SIGKILL of the broker process in the
+// middle of a session leaves a WebM that ffprobe reads up to a few seconds
+// before the kill; the next start digests it into the audit log and it
+// verifies.
+func TestRecordingSurvivesBrokerKill(t *testing.T) {
+	dir := t.TempDir()
+	bp := startBrokerBinary(t, dir, nil)
+	e := bp.env
+	id, want := liveThenKill(t, bp)
 
 	file := filepath.Join(dir, "recordings", id, "1.webm")
-	p := recordingtest.ProbeFile(t, file)
-	want := killed.Sub(times["session.started"]).Seconds()
-	if p.Codec != "vp8" || p.LastPTS < want-3 {
-		t.Fatalf("after SIGKILL ffprobe reads %+v; the session was live %.1fs", p, want)
-	}
-	t.Logf("after SIGKILL: %d frames, last at %.2fs; live for %.2fs", p.Frames, p.LastPTS, want)
-	recordingtest.Decode(t, file)
+	checkCutRecording(t, file, want)
 
 	// The next start digests the cut recording into the audit log.
 	e2 := startBrokerIn(t, dir, nil)
@@ -392,17 +426,7 @@ func TestRecordingSurvivesBrokerKill(t *testing.T) {
 	if st, body := admin2.do("GET", "/api/recordings/"+id, nil, &r); st != 200 || r.State != "interrupted" {
 		t.Fatalf("recording after restart: %d %s", st, body)
 	}
-	var checks []struct {
-		ID    string
-		OK    bool
-		Error string
-	}
-	if st, body := admin2.do("GET", "/api/recordings/verify?id="+id, nil, &checks); st != 200 || len(checks) != 1 || !checks[0].OK {
-		t.Fatalf("verify after recovery: %d %s", st, body)
-	}
-	if !strings.Contains(auditActions(t, admin2, id), "recording.recovered") {
-		t.Fatalf("no recording.recovered event:\n%s", auditActions(t, admin2, id))
-	}
+	checkRecovered(t, admin2, id)
 }
 
 // TestRecordingDiskFull: a recording that runs out of room (a cap standing

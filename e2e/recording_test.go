@@ -154,18 +154,8 @@ func TestRecordingReplay(t *testing.T) {
 		t.Fatalf("recording %+v, want session %s finished", r, id)
 	}
 	// The file: VP8 in WebM, as long as the session was live (±1 s).
-	endedAudit(t, admin, id)
-	times := auditTimes(t, admin, id)
-	live := times["session.ended"].Sub(times["session.started"]).Seconds()
 	file := filepath.Join(e.DataDir, "recordings", id, "1.webm")
-	p := recordingtest.ProbeFile(t, file)
-	if p.Codec != "vp8" || p.Width != 1280 || p.Height != 720 {
-		t.Fatalf("ffprobe: %+v, want vp8 1280x720", p)
-	}
-	if d := p.Duration - live; d < -1 || d > 1 {
-		t.Fatalf("recording lasts %.2fs, the session was live %.2fs", p.Duration, live)
-	}
-	recordingtest.Decode(t, file)
+	p := checkSessionFile(t, admin, id, file)
 	if !strings.Contains(auditActions(t, admin, id), "recording.finished map[") {
 		t.Fatalf("no recording.finished audit event:\n%s", auditActions(t, admin, id))
 	}
@@ -352,6 +342,25 @@ func freeAddr(t *testing.T) string {
 	}
 	defer ln.Close()
 	return ln.Addr().String()
+}
+
+// checkSessionFile: the first video file of session id's recording is
+// VP8 in WebM at the test display's size, as long as the session was live
+// (±1 s), and decodes. It returns what ffprobe read.
+func checkSessionFile(t *testing.T, c *client, id, file string) recordingtest.Probe {
+	t.Helper()
+	endedAudit(t, c, id)
+	times := auditTimes(t, c, id)
+	live := times["session.ended"].Sub(times["session.started"]).Seconds()
+	p := recordingtest.ProbeFile(t, file)
+	if p.Codec != "vp8" || p.Width != 1280 || p.Height != 720 {
+		t.Fatalf("ffprobe: %+v, want vp8 1280x720", p)
+	}
+	if d := p.Duration - live; d < -1 || d > 1 {
+		t.Fatalf("recording lasts %.2fs, the session was live %.2fs", p.Duration, live)
+	}
+	recordingtest.Decode(t, file)
+	return p
 }
 
 // liveThenKill runs a live support session against the broker process

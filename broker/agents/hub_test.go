@@ -22,7 +22,9 @@ type touches struct {
 	at      []time.Time
 }
 
-func (f *touches) Device(context.Context, string) (store.Device, error) { return store.Device{}, store.ErrNotFound }
+func (f *touches) Device(context.Context, string) (store.Device, error) {
+	return store.Device{}, store.ErrNotFound
+}
 func (f *touches) UpdateInventory(context.Context, string, string, wire.Inventory, time.Time) error {
 	return nil
 }

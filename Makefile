@@ -9,7 +9,7 @@ FUZZTIME ?= 30s
 TEST_TIMEOUT ?= 15m
 
 .PHONY: help deps tools build test demo bench lint fuzz check clean \
-	libvpx-windows wine-exec agent-windows test-windows
+	libvpx-windows wine-exec agent-windows test-windows packages load s3server
 
 # Windows: cross-builds with mingw and the static win64 libvpx that
 # scripts/build-libvpx-windows.sh makes once per version into a cache outside
@@ -50,7 +50,7 @@ lint: tools ## gofmt check, go vet, staticcheck
 	  GOOS=$$os CGO_ENABLED=0 $(GO) vet ./agent/... ./cmd/porthole-agent; \
 	  GOOS=$$os CGO_ENABLED=0 $(BIN)/staticcheck ./agent/... ./cmd/porthole-agent; done
 
-test: deps tools lint ## lint, then every test with -race (fuzz seed corpora included), then test-windows
+test: deps tools s3server lint ## lint, then every test with -race (fuzz seed corpora included), then test-windows
 	@status=0; \
 	CGO_ENABLED=1 $(BIN)/gotestsum --format testname -- -race -count=1 -timeout $(TEST_TIMEOUT) ./... || status=$$?; \
 	$(MAKE) --no-print-directory test-windows || status=$$?; \
@@ -72,6 +72,16 @@ test-windows: deps tools libvpx-windows wine-exec ## run WINDOWS_TEST_PKGS' test
 	  $(BIN)/gotestsum --format testname -- -race -count=1 -timeout $(TEST_TIMEOUT) $(WINDOWS_LDFLAGS) \
 	  -overlay "$$ov" -exec $(BIN)/porthole-wine-exec $(WINDOWS_TEST_PKGS)
 
+AGENTS ?= 10000
+
+load: ## opt-in: AGENTS (10000) simulated agents against one broker; memory per agent, CPU, reconnect time
+	@mkdir -p $(BIN)
+	CGO_ENABLED=0 $(GO) build -o $(BIN)/ ./cmd/porthole-broker ./cmd/porthole-load
+	$(BIN)/porthole-load --broker-bin $(BIN)/porthole-broker --agents $(AGENTS)
+
+s3server: ## build SeaweedFS's weed (the S3 server the recording tests run) once into ~/.cache/porthole
+	@./scripts/build-seaweedfs.sh >/dev/null
+
 check: test ## alias: lint + test
 
 fuzz: ## run every fuzz target for FUZZTIME (default 30s) each
@@ -86,8 +96,16 @@ bench: deps ## print the performance figures (capture, encode, relay, input)
 	$(BIN)/porthole-bench --bin $(BIN) --sizes 1920x1080,1280x720 --modes small,full --runs 3 --duration 12s --static 10s
 	$(GO) test -run '^$$' -bench . -benchtime 1s ./agent/... ./broker/... ./internal/...
 
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null | sed 's/^v//; s/^\([^0-9]\)/0.0~\1/' || echo 0.0~dev)
+
+packages: deps ## build .deb packages of the broker and the agent into ./dist (systemd units, default config)
+	@rm -rf $(BIN)/pkg && mkdir -p $(BIN)/pkg
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags='-s -w' -o $(BIN)/pkg/ ./cmd/porthole-broker ./cmd/porthole
+	$(GO) build -trimpath -buildmode=pie -ldflags='-s -w' -o $(BIN)/pkg/ ./cmd/porthole-agent
+	./packaging/build-deb.sh $(VERSION) $(BIN)/pkg $(CURDIR)/dist
+
 demo: deps build ## start broker + agent on a virtual display; prints the portal URL and login
 	@./scripts/demo.sh
 
 clean: ## remove build output and demo state
-	rm -rf $(BIN) .demo
+	rm -rf $(BIN) .demo dist

@@ -39,10 +39,12 @@ import (
 	"porthole/broker/httpapi"
 	"porthole/broker/lifecycle"
 	"porthole/broker/live"
+	"porthole/broker/metrics"
 	"porthole/broker/mfa"
 	"porthole/broker/mfa/mfasql"
 	"porthole/broker/notify"
 	"porthole/broker/recording"
+	"porthole/broker/recording/s3"
 	"porthole/broker/requests"
 	"porthole/broker/secretbox"
 	"porthole/broker/sessions"
@@ -86,6 +88,9 @@ type Config struct {
 	AuditWebhookSecret        []byte
 	// RecordingsDir holds session recordings (default DATA_DIR/recordings).
 	RecordingsDir string
+	// RecordingsS3, when set, keeps recordings in an S3-compatible bucket
+	// instead (its SpoolDir defaults to DATA_DIR/recordings-spool).
+	RecordingsS3 *s3.Config
 	// RetentionInterval is how often expired recordings are deleted
 	// (default archive.DefaultInterval).
 	RetentionInterval time.Duration
@@ -125,6 +130,13 @@ type Config struct {
 	// tokens, failed agent authentications) from one address are summed into
 	// one audit record (default audit.DefaultCoalesceWindow).
 	FailureWindow time.Duration
+	// MetricsListen is where /metrics (Prometheus), /readyz and /healthz
+	// are served, apart from the portal ("" = no metrics). An address that
+	// is not loopback needs MetricsToken.
+	MetricsListen string
+	// MetricsToken, when set, is the bearer token /metrics requires (from
+	// PORTHOLE_METRICS_TOKEN or --metrics-token-file; never logged).
+	MetricsToken string
 	// Out receives the one-time first-run admin credentials (default os.Stdout).
 	// They are printed once and never logged.
 	Out io.Writer
@@ -169,6 +181,9 @@ type Server struct {
 	failures *audit.Coalescer
 	// keys seals, opens and rotates devices' elevation-code keys.
 	keys *devicekey.Service
+	// metrics counts what the broker does; metricsLn serves it (nil: off).
+	metrics   *metrics.Metrics
+	metricsLn net.Listener
 }
 
 // New validates cfg, opens the store (migrating it) and binds the listener,
@@ -212,17 +227,19 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("broker: %w", err)
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger.With("component", "broker"), store: st}
+	s.metrics = metrics.New(metrics.Config{DB: st.DB(), AgentsOnline: func() int { return s.agents.Count() },
+		Sessions: func() sessions.Counts { return s.sess.Counts() }})
 	s.stream, err = auditstream.New(auditstream.Config{Syslog: cfg.AuditSyslog, Webhook: cfg.AuditWebhook, WebhookSecret: cfg.AuditWebhookSecret,
 		Logger: cfg.Logger})
 	if err != nil {
 		st.Close()
 		return nil, fmt.Errorf("broker: %w", err)
 	}
-	sinks := []audit.Sink{audit.NewAnchor(AuditAnchorPath(cfg.DataDir)).WithLogger(cfg.Logger), notifySink{s}}
+	sinks := []audit.Sink{audit.NewAnchor(AuditAnchorPath(cfg.DataDir)).WithLogger(cfg.Logger), notifySink{s}, s.metrics}
 	if s.stream.Enabled() {
 		sinks = append(sinks, s.stream)
 	}
-	if s.audit, err = openAudit(ctx, cfg, st, sinks); err != nil {
+	if s.audit, err = openAudit(ctx, cfg, s.metrics.AuditChain(st), sinks); err != nil {
 		st.Close()
 		return nil, err
 	}
@@ -332,6 +349,13 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("broker: listen: %w", err)
 	}
 	s.ln = ln
+	if s.metricsLn, err = listenMetrics(cfg); err != nil {
+		ln.Close()
+		s.recs.Close()
+		rtcCloser.Close()
+		st.Close()
+		return nil, err
+	}
 	url := cfg.PublicURL
 	if url == "" {
 		url = s.URL()
@@ -344,7 +368,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 // openAudit opens the signed audit log (ADR 0010) and verifies it; an
 // existing chain without a signed head (written before audit signing) is
 // adopted when the signing key was created just now, or with AuditAdopt.
-func openAudit(ctx context.Context, cfg Config, st *store.Store, sinks []audit.Sink) (*audit.Log, error) {
+func openAudit(ctx context.Context, cfg Config, st audit.Chain, sinks []audit.Sink) (*audit.Log, error) {
 	signer, created, err := audit.LoadSigner(cfg.DataDir, cfg.AuditKeyFile, os.LookupEnv)
 	if err != nil {
 		return nil, fmt.Errorf("broker: %w", err)
@@ -404,13 +428,29 @@ func (s *Server) agentMessage(deviceID string, m wire.Message) {
 // openRecordings opens the recordings directory and digests, for the audit
 // log, any recording a crash left unfinished.
 func (s *Server) openRecordings(ctx context.Context, set *settings.Settings) error {
-	dir := s.cfg.RecordingsDir
-	if dir == "" {
-		dir = filepath.Join(s.cfg.DataDir, "recordings")
-	}
-	recs, err := recording.OpenStore(dir)
-	if err != nil {
-		return fmt.Errorf("broker: %w", err)
+	var recs *recording.Store
+	if c := s.cfg.RecordingsS3; c != nil {
+		cfg := *c
+		if cfg.SpoolDir == "" {
+			cfg.SpoolDir = filepath.Join(s.cfg.DataDir, "recordings-spool")
+		}
+		if cfg.Logger == nil {
+			cfg.Logger = s.cfg.Logger
+		}
+		b, err := s3.Open(ctx, cfg)
+		if err != nil {
+			return fmt.Errorf("broker: %w", err)
+		}
+		recs = recording.NewStore(b)
+	} else {
+		dir := s.cfg.RecordingsDir
+		if dir == "" {
+			dir = filepath.Join(s.cfg.DataDir, "recordings")
+		}
+		var err error
+		if recs, err = recording.OpenStore(dir); err != nil {
+			return fmt.Errorf("broker: %w", err)
+		}
 	}
 	s.recs = recs
 	s.archive = archive.New(archive.Config{Files: recs, Rows: s.store, Audit: s.audit, Settings: set, Clock: s.cfg.Clock,
@@ -532,7 +572,7 @@ func (s *Server) Run(ctx context.Context) error {
 		BreakGlass: s.bg, Requests: s.reqs, SettingsPush: s.push, Access: s.acc, Conns: s.conns, Lifecycle: s.life,
 		Failures: s.failures, TrustedProxies: s.cfg.TrustedProxies, DeviceKeys: s.keys,
 		Portal: webclient.Handler(), Clock: s.cfg.Clock, Logger: s.cfg.Logger, SecureCookies: s.cfg.TLS != TLSOff, Context: linkCtx})
-	srv := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(s.cfg.Logger.Handler(), slog.LevelWarn)}
+	srv := &http.Server{Handler: s.withReadiness(api), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(s.cfg.Logger.Handler(), slog.LevelWarn)}
 	ln := s.ln
 	if s.cfg.TLS != TLSOff {
 		cert, err := s.certificate()
@@ -558,6 +598,9 @@ func (s *Server) Run(ctx context.Context) error {
 	})
 	g.Go(func() error { return s.archive.Run(gctx) })
 	g.Go(func() error { return s.failures.Run(gctx) })
+	if s.metricsLn != nil {
+		g.Go(func() error { return s.serveMetrics(gctx) })
+	}
 	g.Go(func() error {
 		<-gctx.Done()
 		s.sess.Close()

@@ -333,7 +333,7 @@ func memory(pid int) (rss, peak int64, err error) {
 // the machine down with it.)
 func TestLoginSprayBoundedMemory(t *testing.T) {
 	const limit = 500 << 20
-	p := startBrokerProcess(t, "--password-hashes", "4")
+	p := startBrokerBinary(t, t.TempDir(), nil, "--password-hashes", "4")
 	pid := p.cmd.Process.Pid
 	_, base, err := memory(pid)
 	if err != nil {

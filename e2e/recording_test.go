@@ -155,18 +155,8 @@ func TestRecordingReplay(t *testing.T) {
 		t.Fatalf("recording %+v, want session %s finished", r, id)
 	}
 	// The file: VP8 in WebM, as long as the session was live (±1 s).
-	endedAudit(t, admin, id)
-	times := auditTimes(t, admin, id)
-	live := times["session.ended"].Sub(times["session.started"]).Seconds()
 	file := filepath.Join(e.DataDir, "recordings", id, "1.webm")
-	p := recordingtest.ProbeFile(t, file)
-	if p.Codec != "vp8" || p.Width != 1280 || p.Height != 720 {
-		t.Fatalf("ffprobe: %+v, want vp8 1280x720", p)
-	}
-	if d := p.Duration - live; d < -1 || d > 1 {
-		t.Fatalf("recording lasts %.2fs, the session was live %.2fs", p.Duration, live)
-	}
-	recordingtest.Decode(t, file)
+	p := checkSessionFile(t, admin, id, file)
 	// Keys are kept as presence by default: the "q" typed is an anonymous
 	// key, Enter is named, and no key code that types a character is there.
 	sidecar, err := os.ReadFile(filepath.Join(e.DataDir, "recordings", id, "events.jsonl"))
@@ -185,44 +175,7 @@ func TestRecordingReplay(t *testing.T) {
 	if st, body := e.login(t, "tech1", tpw).do("GET", "/api/recordings/"+id+"/files/1", nil, nil); st != 403 {
 		t.Fatalf("technician got %d %s, want 403", st, body)
 	}
-	_, apw := newUser(t, admin, "auditor1", "auditor")
-	browsertest.Step(ctx, t, 30*time.Second,
-		chromedp.Click(css(`#logout`)),
-		chromedp.WaitVisible(css(`#username`)),
-		chromedp.SendKeys(css(`#username`), "auditor1"),
-		chromedp.SendKeys(css(`#password`), apw),
-		chromedp.Click(css(`#login-submit`)),
-		chromedp.WaitVisible(css(`#whoami`)),
-		chromedp.Navigate(e.URL+"/#/recordings"),
-		chromedp.WaitVisible(css(`tr[data-recording="`+id+`"] a`)),
-		chromedp.Click(css(`tr[data-recording="`+id+`"] a`)),
-		chromedp.WaitVisible(css(`#rec-video`)),
-	)
-	waitFor(t, "player metadata", 15*time.Second, func() bool {
-		return browsertest.Value(ctx, t, 5*time.Second, chromedp.Evaluate[bool](
-			`(() => { const v = document.getElementById('rec-video'); return v.readyState >= 2 && v.duration > 0 && isFinite(v.duration); })()`))
-	})
-	dur := browsertest.Value(ctx, t, 5*time.Second, chromedp.Evaluate[float64](`document.getElementById('rec-video').duration`))
-	if d := dur - p.Duration; d < -0.5 || d > 0.5 {
-		t.Fatalf("player duration %.2fs, file %.2fs", dur, p.Duration)
-	}
-	// Seeking shows other frames of the session: the pattern's frame stamp
-	// (30 per second) grows by about the time skipped.
-	s1 := stampAt(t, ctx, 1)
-	s2 := stampAt(t, ctx, dur-1)
-	if want := 30 * (dur - 2) / 2; s2-s1 < want {
-		t.Fatalf("stamps %v at 1s and %v at %.1fs: want at least %v apart", s1, s2, dur-1, want)
-	}
-	// The picture there is the session's test pattern (the first frames
-	// are the encoder's coarse start-up keyframe).
-	// (The four patches are 255 apart in some channel: 80 still tells them apart.)
-	waitVideoPatterns(t, ctx, "rec-video", 80)
-	// Stamps are milliseconds; a loaded machine may land one or two frames
-	// off the first read (seeking is to the nearest decodable frame).
-	back := stampAt(t, ctx, 1)
-	if d := back - s1; d < -100 || d > 100 {
-		t.Fatalf("seeking back to 1s shows stamp %v, first read %v", back, s1)
-	}
+	apw := replayAndSeek(t, ctx, e, admin, id, p.Duration)
 	// Play at 2×, and the timeline lists the clicks; clicking one jumps there.
 	browsertest.Step(ctx, t, 10*time.Second, chromedp.Click(css(`#rec-speed-2`)), chromedp.Click(css(`#rec-play`)))
 	waitFor(t, "playing at 2x", 10*time.Second, func() bool {
@@ -324,6 +277,53 @@ func TestRecordingReplay(t *testing.T) {
 	}
 }
 
+// replayAndSeek logs an auditor ("auditor1", created here) into the
+// portal, opens recording id in the player and checks it: its duration is
+// the file's (fileDur, ±0.5 s), seeking shows other frames of the test
+// pattern and seeking back the same one. It returns the auditor's password.
+func replayAndSeek(t *testing.T, ctx context.Context, e *env, admin *client, id string, fileDur float64) string {
+	t.Helper()
+	_, apw := newUser(t, admin, "auditor1", "auditor")
+	browsertest.Step(ctx, t, 30*time.Second,
+		chromedp.Click(css(`#logout`)),
+		chromedp.WaitVisible(css(`#username`)),
+		chromedp.SendKeys(css(`#username`), "auditor1"),
+		chromedp.SendKeys(css(`#password`), apw),
+		chromedp.Click(css(`#login-submit`)),
+		chromedp.WaitVisible(css(`#whoami`)),
+		chromedp.Navigate(e.URL+"/#/recordings"),
+		chromedp.WaitVisible(css(`tr[data-recording="`+id+`"] a`)),
+		chromedp.Click(css(`tr[data-recording="`+id+`"] a`)),
+		chromedp.WaitVisible(css(`#rec-video`)),
+	)
+	waitFor(t, "player metadata", 15*time.Second, func() bool {
+		return browsertest.Value(ctx, t, 5*time.Second, chromedp.Evaluate[bool](
+			`(() => { const v = document.getElementById('rec-video'); return v.readyState >= 2 && v.duration > 0 && isFinite(v.duration); })()`))
+	})
+	dur := browsertest.Value(ctx, t, 5*time.Second, chromedp.Evaluate[float64](`document.getElementById('rec-video').duration`))
+	if d := dur - fileDur; d < -0.5 || d > 0.5 {
+		t.Fatalf("player duration %.2fs, file %.2fs", dur, fileDur)
+	}
+	// Seeking shows other frames of the session: the pattern's frame stamp
+	// (30 per second) grows by about the time skipped.
+	s1 := stampAt(t, ctx, 1)
+	s2 := stampAt(t, ctx, dur-1)
+	if want := 30 * (dur - 2) / 2; s2-s1 < want {
+		t.Fatalf("stamps %v at 1s and %v at %.1fs: want at least %v apart", s1, s2, dur-1, want)
+	}
+	// The picture there is the session's test pattern (the first frames
+	// are the encoder's coarse start-up keyframe).
+	// (The four patches are 255 apart in some channel: 80 still tells them apart.)
+	waitVideoPatterns(t, ctx, "rec-video", 80)
+	// Stamps are milliseconds; a loaded machine may land one or two frames
+	// off the first read (seeking is to the nearest decodable frame).
+	back := stampAt(t, ctx, 1)
+	if d := back - s1; d < -100 || d > 100 {
+		t.Fatalf("seeking back to 1s shows stamp %v, first read %v", back, s1)
+	}
+	return apw
+}
+
 func ptrTo[T any](v T) *T { return &v }
 
 // flipByte inverts the byte in the middle of file: a change whatever the
@@ -360,13 +360,31 @@ func freeAddr(t *testing.T) string {
 	return ln.Addr().String()
 }
 
-// TestRecordingSurvivesBrokerKill: SIGKILL of the broker process in the
-// middle of a session leaves a WebM that ffprobe reads up to a few seconds
-// before the kill; the next start digests it into the audit log and it
-// verifies.
-func TestRecordingSurvivesBrokerKill(t *testing.T) {
-	proc := startBrokerProcess(t, "--heartbeat", "1s")
-	e, cmd, exited, dir := proc.env, proc.cmd, proc.exited, proc.DataDir
+// checkSessionFile: the first video file of session id's recording is
+// VP8 in WebM at the test display's size, as long as the session was live
+// (±1 s), and decodes. It returns what ffprobe read.
+func checkSessionFile(t *testing.T, c *client, id, file string) recordingtest.Probe {
+	t.Helper()
+	endedAudit(t, c, id)
+	times := auditTimes(t, c, id)
+	live := times["session.ended"].Sub(times["session.started"]).Seconds()
+	p := recordingtest.ProbeFile(t, file)
+	if p.Codec != "vp8" || p.Width != 1280 || p.Height != 720 {
+		t.Fatalf("ffprobe: %+v, want vp8 1280x720", p)
+	}
+	if d := p.Duration - live; d < -1 || d > 1 {
+		t.Fatalf("recording lasts %.2fs, the session was live %.2fs", p.Duration, live)
+	}
+	recordingtest.Decode(t, file)
+	return p
+}
+
+// liveThenKill runs a live support session against the broker process
+// (agent binary, Xvfb, Chromium) for about 6 seconds and SIGKILLs the
+// broker. It returns the session id and how long it was live.
+func liveThenKill(t *testing.T, bp *brokerProc) (string, float64) {
+	t.Helper()
+	e := bp.env
 	admin := e.login(t, "admin", e.Password)
 	ep := startEndpoint(t, e, admin)
 	ctx := browsertest.New(t)
@@ -377,27 +395,53 @@ func TestRecordingSurvivesBrokerKill(t *testing.T) {
 	id := latestSession(t, admin, ep.deviceID).ID
 	times := auditTimes(t, admin, id)
 	time.Sleep(6 * time.Second)
-	_ = cmd.Process.Signal(syscall.SIGKILL)
 	killed := time.Now()
-	<-exited
+	bp.kill(syscall.SIGKILL)
+	return id, killed.Sub(times["session.started"]).Seconds()
+}
+
+// checkCutRecording: a recording file cut by a crash after the session was
+// live for live seconds reads (ffprobe) up to a few seconds before it, and
+// decodes (ffmpeg).
+func checkCutRecording(t *testing.T, file string, live float64) {
+	t.Helper()
+	p := recordingtest.ProbeFile(t, file)
+	if p.Codec != "vp8" || p.LastPTS < live-3 {
+		t.Fatalf("after SIGKILL ffprobe reads %+v; the session was live %.1fs", p, live)
+	}
+	t.Logf("after SIGKILL: %d frames, last at %.2fs; live for %.2fs", p.Frames, p.LastPTS, live)
+	recordingtest.Decode(t, file)
+}
+
+// checkRecovered: a recording a crash cut short verifies against its
+// audited digests and its recovery is audited.
+func checkRecovered(t *testing.T, c *client, id string) {
+	t.Helper()
+	var checks []struct {
+		ID    string
+		OK    bool
+		Error string
+	}
+	if st, body := c.do("GET", "/api/recordings/verify?id="+id, nil, &checks); st != 200 || len(checks) != 1 || !checks[0].OK {
+		t.Fatalf("verify after recovery: %d %s", st, body)
+	}
+	if !strings.Contains(auditActions(t, c, id), "recording.recovered") {
+		t.Fatalf("no recording.recovered event:\n%s", auditActions(t, c, id))
+	}
+}
+
+// TestRecordingSurvivesBrokerKill: SIGKILL of the broker process in the
+// middle of a session leaves a WebM that ffprobe reads up to a few seconds
+// before the kill; the next start digests it into the audit log and it
+// verifies.
+func TestRecordingSurvivesBrokerKill(t *testing.T) {
+	dir := t.TempDir()
+	bp := startBrokerBinary(t, dir, nil)
+	e := bp.env
+	id, want := liveThenKill(t, bp)
 
 	file := filepath.Join(dir, "recordings", id, "1.webm")
-	p := recordingtest.ProbeFile(t, file)
-	want := killed.Sub(times["session.started"]).Seconds()
-	if p.Codec != "vp8" || p.LastPTS < want-3 {
-		t.Fatalf("after SIGKILL ffprobe reads %+v; the session was live %.1fs", p, want)
-	}
-	t.Logf("after SIGKILL: %d frames, last at %.2fs; live for %.2fs", p.Frames, p.LastPTS, want)
-	recordingtest.Decode(t, file)
-	// Keys are kept as presence by default: the "q" typed is an anonymous
-	// key, Enter is named, and no key code that types a character is there.
-	sidecar, err := os.ReadFile(filepath.Join(e.DataDir, "recordings", id, "events.jsonl"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if strings.Contains(string(sidecar), "KeyQ") || !strings.Contains(string(sidecar), `"c":"key"`) || !strings.Contains(string(sidecar), `"c":"Enter"`) {
-		t.Fatalf("keys in the sidecar, want presence only:\n%s", sidecar)
-	}
+	checkCutRecording(t, file, want)
 
 	// The next start digests the cut recording into the audit log.
 	e2 := startBrokerIn(t, dir, nil)
@@ -407,17 +451,7 @@ func TestRecordingSurvivesBrokerKill(t *testing.T) {
 	if st, body := admin2.do("GET", "/api/recordings/"+id, nil, &r); st != 200 || r.State != "interrupted" {
 		t.Fatalf("recording after restart: %d %s", st, body)
 	}
-	var checks []struct {
-		ID    string
-		OK    bool
-		Error string
-	}
-	if st, body := admin2.do("GET", "/api/recordings/verify?id="+id, nil, &checks); st != 200 || len(checks) != 1 || !checks[0].OK {
-		t.Fatalf("verify after recovery: %d %s", st, body)
-	}
-	if !strings.Contains(auditActions(t, admin2, id), "recording.recovered") {
-		t.Fatalf("no recording.recovered event:\n%s", auditActions(t, admin2, id))
-	}
+	checkRecovered(t, admin2, id)
 }
 
 // TestRecordingDiskFull: a recording that runs out of room (a cap standing

@@ -14,6 +14,8 @@ pkgs=(
   python3-aiosmtpd
   # Windows agent: cross-build (mingw, nasm for libvpx) and Wine to run it.
   wine wine64 gcc-mingw-w64-x86-64 g++-mingw-w64-x86-64 nasm dpkg-dev xz-utils
+  # packages: build and check the .debs and their systemd units
+  fakeroot lintian systemd
 )
 
 missing=()

@@ -3,9 +3,16 @@ package link
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"porthole/internal/wire"
 )
@@ -39,4 +46,57 @@ func TestOnTwiceForOneTypePanics(t *testing.T) {
 		}
 	}()
 	On(l, func(context.Context, *wire.SessionStart) {})
+}
+
+// TestEnrollWaitsWhenAskedTo: a broker answering 429 or 503 with
+// Retry-After is asked again after it; a refusal of another kind is final
+// at once, and a context that ends stops the waiting.
+func TestEnrollWaitsWhenAskedTo(t *testing.T) {
+	pub, _, err := ed25519.GenerateKey(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name    string
+		answers []int // status of each attempt
+		want    int   // attempts made
+		ok      bool
+	}{
+		{"busy then created", []int{429, 503, 201}, 3, true},
+		{"forbidden is final", []int{403, 201}, 1, false},
+		{"created at once", []int{201}, 1, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var calls atomic.Int32
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				st := tc.answers[min(int(calls.Add(1))-1, len(tc.answers)-1)]
+				if st != 201 {
+					w.Header().Set("Retry-After", "1")
+					w.WriteHeader(st)
+					fmt.Fprint(w, `{"error":"too many failed attempts, try again later"}`)
+					return
+				}
+				w.WriteHeader(201)
+				fmt.Fprint(w, `{"device_id":"d1","device_secret":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="}`)
+			}))
+			defer srv.Close()
+			res, err := Enroll(context.Background(), srv.Client(), srv.URL, "phe_x", pub, wire.Inventory{Hostname: "h", OS: "linux"})
+			if (err == nil) != tc.ok || int(calls.Load()) != tc.want {
+				t.Fatalf("Enroll: %+v, %v after %d attempts; want ok=%v after %d", res, err, calls.Load(), tc.ok, tc.want)
+			}
+		})
+	}
+	t.Run("context ends the wait", func(t *testing.T) {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Retry-After", "30")
+			w.WriteHeader(429)
+		}))
+		defer srv.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		defer cancel()
+		if _, err := Enroll(ctx, srv.Client(), srv.URL, "phe_x", pub, wire.Inventory{Hostname: "h", OS: "linux"}); !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("Enroll: %v, want the deadline", err)
+		}
+	})
 }

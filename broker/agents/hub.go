@@ -5,6 +5,7 @@
 package agents
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
@@ -33,6 +34,7 @@ type devices interface {
 	Device(ctx context.Context, id string) (store.Device, error)
 	UpdateInventory(ctx context.Context, id, agentVersion string, inv wire.Inventory, seen time.Time) error
 	TouchDevice(ctx context.Context, id string, seen time.Time) error
+	TouchDevices(ctx context.Context, ids []string, seen time.Time) error
 }
 
 type auditor interface {
@@ -47,6 +49,9 @@ type Config struct {
 	Clock     clock.Clock
 	Logger    *slog.Logger
 	Heartbeat time.Duration // default 15s; a link silent for 3 beats is dead
+	// TouchInterval is how often a linked device's last seen is stored
+	// (default a minute, or each heartbeat when that is longer).
+	TouchInterval time.Duration
 	// OnMessage receives every message from an authenticated agent other
 	// than heartbeats and inventory (session signaling, in later features).
 	OnMessage func(deviceID string, m wire.Message)
@@ -72,6 +77,10 @@ type Hub struct {
 
 	mu    sync.Mutex
 	conns map[string]*conn // by device id; guarded by mu
+
+	touchMu   sync.Mutex          // guards seen, lastFlush
+	seen      map[string]struct{} // devices heard from since the last flush
+	lastFlush time.Time
 }
 
 // New returns a Hub.
@@ -85,7 +94,10 @@ func New(cfg Config) *Hub {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Hub{cfg: cfg, conns: map[string]*conn{}}
+	if cfg.TouchInterval == 0 {
+		cfg.TouchInterval = max(time.Minute, cfg.Heartbeat)
+	}
+	return &Hub{cfg: cfg, conns: map[string]*conn{}, seen: map[string]struct{}{}, lastFlush: cfg.Clock.Now()}
 }
 
 // conn is one authenticated agent link. Writes are serialised by wmu
@@ -100,6 +112,30 @@ func (c *conn) send(m wire.Message, deadline time.Time) error {
 	if err != nil {
 		return err
 	}
+	return c.sendFrame(b, deadline)
+}
+
+// heartbeatFrame is a heartbeat as wire.Encode writes it, which is how
+// agents send theirs: with thousands of idle agents, heartbeats are nearly
+// all the broker hears, so they skip the general decoder and encoder.
+var heartbeatFrame = func() []byte {
+	b, err := wire.Encode(&wire.Heartbeat{})
+	if err != nil {
+		panic(err) // at init, never after start-up
+	}
+	return b
+}()
+
+// decode is wire.Decode with the heartbeat's exact bytes recognised first
+// (the same message the decoder would return for them).
+func decode(data []byte) (wire.Message, error) {
+	if bytes.Equal(data, heartbeatFrame) {
+		return &wire.Heartbeat{}, nil
+	}
+	return wire.Decode(data)
+}
+
+func (c *conn) sendFrame(b []byte, deadline time.Time) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	_ = c.ws.SetWriteDeadline(deadline)
@@ -112,6 +148,13 @@ func (h *Hub) Online(id string) bool {
 	defer h.mu.Unlock()
 	_, ok := h.conns[id]
 	return ok
+}
+
+// Count is how many devices have a live link.
+func (h *Hub) Count() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.conns)
 }
 
 // Connected lists the devices with a live link.
@@ -197,10 +240,21 @@ func (h *Hub) Serve(ctx context.Context, ws *websocket.Conn, remoteIP string) er
 	h.conns[dev.ID] = c
 	h.mu.Unlock()
 	log = log.With("device_id", dev.ID)
+	touched := h.cfg.Clock.Now() // UpdateInventory below sets last seen
 	defer func() {
 		h.mu.Lock()
 		delete(h.conns, dev.ID)
 		h.mu.Unlock()
+		h.touchMu.Lock()
+		delete(h.seen, dev.ID)
+		h.touchMu.Unlock()
+		// The link's end is when the device was last seen (unless the
+		// broker is shutting down: its store is about to close).
+		if ctx.Err() == nil {
+			if err := h.cfg.Devices.TouchDevice(ctx, dev.ID, h.cfg.Clock.Now()); err != nil {
+				log.Error("touch device", "err", err)
+			}
+		}
 		h.publish(dev.ID, false)
 		if h.cfg.OnOffline != nil {
 			h.cfg.OnOffline(dev.ID)
@@ -239,7 +293,7 @@ func (h *Hub) Serve(ctx context.Context, ws *websocket.Conn, remoteIP string) er
 			}
 			return fmt.Errorf("agent %s link: %w", dev.ID, err)
 		}
-		m, err := wire.Decode(data)
+		m, err := decode(data)
 		if err != nil {
 			// A bad frame gets a clear error but does not end a healthy link.
 			log.Warn("agent sent malformed message", "err", err)
@@ -249,14 +303,19 @@ func (h *Hub) Serve(ctx context.Context, ws *websocket.Conn, remoteIP string) er
 		now := h.cfg.Clock.Now()
 		switch m := m.(type) {
 		case *wire.Heartbeat:
-			if err := h.cfg.Devices.TouchDevice(ctx, dev.ID, now); err != nil {
-				log.Error("touch device", "err", err)
+			// Last seen is stored (and shown) about every TouchInterval
+			// while the link is up, for all devices in one statement, and
+			// once more when a link ends: one write per heartbeat of
+			// every agent would be most of an idle broker's work.
+			h.heard(ctx, dev.ID, now)
+			if now.Sub(touched) >= h.cfg.TouchInterval {
+				touched = now
+				h.publish(dev.ID, true)
 			}
 			// Answer, so the agent can tell a dead broker from a quiet one.
-			if err := c.send(&wire.Heartbeat{}, time.Now().Add(10*time.Second)); err != nil {
+			if err := c.sendFrame(heartbeatFrame, time.Now().Add(10*time.Second)); err != nil {
 				return fmt.Errorf("agent %s heartbeat: %w", dev.ID, err)
 			}
-			h.publish(dev.ID, true)
 		case *wire.Inventory:
 			if err := h.cfg.Devices.UpdateInventory(ctx, dev.ID, hello.AgentVersion, *m, now); err != nil {
 				log.Error("update inventory", "err", err)
@@ -298,6 +357,27 @@ func (h *Hub) publish(id string, online bool) {
 		return
 	}
 	h.cfg.Live.Publish(live.Event{Type: "device", ID: id, Data: DeviceEvent{Online: online, LastSeen: h.cfg.Clock.Now()}})
+}
+
+// heard notes a heartbeat of device id; when TouchInterval has passed
+// since the last flush, this caller stores every device heard from since
+// then, in one statement.
+func (h *Hub) heard(ctx context.Context, id string, now time.Time) {
+	h.touchMu.Lock()
+	h.seen[id] = struct{}{}
+	if now.Sub(h.lastFlush) < h.cfg.TouchInterval {
+		h.touchMu.Unlock()
+		return
+	}
+	ids := make([]string, 0, len(h.seen))
+	for d := range h.seen {
+		ids = append(ids, d)
+	}
+	h.seen, h.lastFlush = make(map[string]struct{}, len(ids)), now
+	h.touchMu.Unlock()
+	if err := h.cfg.Devices.TouchDevices(ctx, ids, now); err != nil {
+		h.cfg.Logger.Error("touch devices", "count", len(ids), "err", err)
+	}
 }
 
 // Disconnect closes a device's link (after revocation, say).

@@ -29,8 +29,9 @@ type Event struct {
 	Details  map[string]any // small, no secrets
 }
 
-// chain is the part of the store the log needs.
-type chain interface {
+// Chain is the part of the store the log needs (the store itself, or a
+// wrapper that measures it).
+type Chain interface {
 	AppendAudit(ctx context.Context, seal func(seq int64, prevHash string) store.AuditRecord) (store.AuditRecord, error)
 	AppendAgentEvent(ctx context.Context, deviceID, eventID string, seal func(seq int64, prevHash string) store.AuditRecord) (store.AuditRecord, bool, error)
 	AuditRecords(ctx context.Context, f store.AuditFilter) ([]store.AuditRecord, error)
@@ -48,7 +49,7 @@ type Sink interface {
 
 // Log appends events to the chain.
 type Log struct {
-	chain  chain
+	chain  Chain
 	clock  clock.Clock
 	sinks  []Sink  // set before use, read-only afterwards
 	anchor *Anchor // among sinks, if given; Verify checks against it
@@ -75,7 +76,7 @@ func (l *Log) WithPublicKey(pub ed25519.PublicKey) *Log {
 
 // New returns a Log writing to c. Sinks, if any, receive each record after
 // a successful append.
-func New(c chain, clk clock.Clock, sinks ...Sink) *Log {
+func New(c Chain, clk clock.Clock, sinks ...Sink) *Log {
 	if clk == nil {
 		clk = clock.Real{}
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -295,6 +296,9 @@ func (a *API) enrollFail(w http.ResponseWriter, r *http.Request, err error) {
 
 // agentLink upgrades an agent's websocket. Agents are not browsers and never
 // send an Origin; one that does is refused, so no web page can drive it.
+// agentWriteBuffers is shared by every agent link's writes.
+var agentWriteBuffers sync.Pool
+
 func (a *API) agentLink(w http.ResponseWriter, r *http.Request) {
 	if r.Header.Get("Origin") != "" {
 		writeJSON(w, http.StatusForbidden, map[string]string{"error": "agent link does not accept browser origins"})
@@ -302,13 +306,23 @@ func (a *API) agentLink(w http.ResponseWriter, r *http.Request) {
 	}
 	up := a.up
 	up.CheckOrigin = func(*http.Request) bool { return true }
+	// Thousands of idle links (make load): a small read buffer, and a
+	// write buffer only while writing.
+	up.ReadBufferSize, up.WriteBufferSize, up.WriteBufferPool = 1024, 0, &agentWriteBuffers
 	ws, err := up.Upgrade(w, r, nil)
 	if err != nil {
 		return // Upgrade has answered
 	}
-	if err := a.cfg.Agents.Serve(a.cfg.Context, ws, clientIP(r)); err != nil {
-		a.log.Info("agent link ended", "remote_ip", clientIP(r), "err", err)
-	}
+	// The link runs on its own goroutine so that this handler returns and
+	// the HTTP server lets go of the request and its buffers (a hijacked
+	// connection is not waited for at shutdown either way; the link ends
+	// with a.cfg.Context). Serve closes ws.
+	ip := clientIP(r)
+	go func() {
+		if err := a.cfg.Agents.Serve(a.cfg.Context, ws, ip); err != nil {
+			a.log.Info("agent link ended", "remote_ip", ip, "err", err)
+		}
+	}()
 }
 
 // events streams live updates to a portal page.

@@ -172,7 +172,7 @@ func (a *API) recordingFile(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, recording.ErrBadID)
 		return
 	}
-	if _, err := a.cfg.Recordings.Path(id, n); err != nil {
+	if err := a.cfg.Recordings.Check(id, n); err != nil {
 		a.fail(w, r, err)
 		return
 	}

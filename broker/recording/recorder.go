@@ -20,12 +20,9 @@
 package recording
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -196,8 +193,9 @@ type vp8Head struct {
 // goroutine; Close releases them.
 type Recorder struct {
 	id   string
-	dir  string
-	root *os.Root
+	dir  string // on disk, for a directory store ("" else)
+	b    Backend
+	ownB bool // New opened b for this recorder alone: Close closes it
 	log  *slog.Logger
 	clk  clock.Clock
 	opts Options
@@ -256,13 +254,34 @@ type Recorder struct {
 	haveNewest bool
 }
 
-// New starts recording session id into the directory id under root (the
-// store's root), which must not exist yet. It writes the sidecar's "start"
-// line at once; video begins at the first keyframe WriteRTP delivers.
+// New starts recording session id into the directory id under root (a
+// recordings directory), which must not exist yet. See startRecorder.
 func New(root, id string, opts Options) (*Recorder, error) {
 	if !ValidID(id) {
 		return nil, fmt.Errorf("%w: %q", ErrBadID, id)
 	}
+	d, err := OpenDir(root)
+	if err != nil {
+		return nil, err
+	}
+	d.create = opts.create
+	if err := d.Create(id); err != nil {
+		_ = d.Close()
+		return nil, err
+	}
+	r, err := startRecorder(d, id, opts)
+	if err != nil {
+		_ = d.Close()
+		return nil, err
+	}
+	r.ownB = true
+	return r, nil
+}
+
+// startRecorder starts recording session id, already created in b. It writes
+// the sidecar's "start" line at once; video begins at the first keyframe
+// WriteRTP delivers.
+func startRecorder(b Backend, id string, opts Options) (*Recorder, error) {
 	if opts.Clock == nil {
 		opts.Clock = clock.Real{}
 	}
@@ -275,26 +294,9 @@ func New(root, id string, opts Options) (*Recorder, error) {
 	if opts.SyncInterval == 0 {
 		opts.SyncInterval = DefaultSyncInterval
 	}
-	if opts.create == nil {
-		opts.create = func(r *os.Root, name string) (file, error) {
-			return r.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
-		}
-	}
-	rt, err := os.OpenRoot(root)
-	if err != nil {
-		return nil, fmt.Errorf("open recordings root: %w", err)
-	}
-	if err := rt.Mkdir(id, 0o700); err != nil {
-		_ = rt.Close()
-		if errors.Is(err, os.ErrExist) {
-			return nil, fmt.Errorf("%w: %s", ErrExists, id)
-		}
-		return nil, fmt.Errorf("create recording %s: %w", id, err)
-	}
 	r := &Recorder{
 		id:    id,
-		dir:   filepath.Join(rt.Name(), id),
-		root:  rt,
+		b:     b,
 		log:   opts.Logger.With("component", "recording", "recording", id),
 		clk:   opts.Clock,
 		opts:  opts,
@@ -303,19 +305,20 @@ func New(root, id string, opts Options) (*Recorder, error) {
 		done:  make(chan struct{}),
 		lastT: -1,
 	}
+	if d, ok := b.(*Dir); ok {
+		r.dir = filepath.Join(d.Path(), id)
+	}
 	r.pool.New = func() any { return &rtp.Packet{Payload: make([]byte, 0, 1500)} }
 	r.origin = r.clk.Now()
 	r.lastSync = r.origin
-	ev, err := opts.create(rt, id+"/"+SidecarName)
+	ev, err := b.NewFile(id, SidecarName)
 	if err != nil {
-		_ = rt.Close()
 		return nil, fmt.Errorf("%w: create sidecar: %w", classify(err), err)
 	}
 	r.events = ev
 	r.sb = r.newBuilder()
 	if err := r.Event(EventStart, r.origin, map[string]string{"id": id}); err != nil {
 		_ = ev.Close()
-		_ = rt.Close()
 		return nil, err
 	}
 	go r.run()
@@ -343,7 +346,8 @@ func (r *Recorder) recycle(p *rtp.Packet) {
 // ID returns the recording's id.
 func (r *Recorder) ID() string { return r.id }
 
-// Dir returns the recording's directory.
+// Dir returns the recording's directory ("" when the store is not a
+// directory).
 func (r *Recorder) Dir() string { return r.dir }
 
 // WriteRTP queues a copy of one VP8 RTP packet as relayed. It never blocks:
@@ -682,7 +686,7 @@ func (r *Recorder) setAnchor(ext int64) {
 func (r *Recorder) openSegment(t int64, w, h int) bool {
 	n := len(r.segs) + 1
 	name := SegmentName(n)
-	f, err := r.opts.create(r.root, r.id+"/"+name)
+	f, err := r.b.NewFile(r.id, name)
 	if err != nil {
 		r.fail(fmt.Errorf("%w: create %s: %w", classify(err), name, err))
 		return false
@@ -766,7 +770,9 @@ func (r *Recorder) Close() (Result, error) {
 			herr = err
 		}
 		res.Sidecar = sc
-		_ = r.root.Close()
+		if r.ownB {
+			_ = r.b.Close()
+		}
 		if r.release != nil {
 			r.release()
 		}
@@ -780,15 +786,13 @@ func (r *Recorder) Close() (Result, error) {
 }
 
 func (r *Recorder) digest(name string) (File, error) {
-	f, err := r.root.Open(r.id + "/" + name)
+	n, sum, err := digest(r.b, r.id, name)
 	if err != nil {
 		return File{}, fmt.Errorf("digest %s: %w", name, err)
 	}
-	defer f.Close()
-	h := sha256.New()
-	n, err := io.Copy(h, f)
-	if err != nil {
-		return File{}, fmt.Errorf("digest %s: %w", name, err)
+	f := File{Name: name, Size: n, SHA256: sum}
+	if r.dir != "" {
+		f.Path = filepath.Join(r.dir, name)
 	}
-	return File{Name: name, Path: filepath.Join(r.dir, name), Size: n, SHA256: hex.EncodeToString(h.Sum(nil))}, nil
+	return f, nil
 }

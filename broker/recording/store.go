@@ -7,10 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"net/http"
-	"os"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -18,14 +15,12 @@ import (
 	"time"
 )
 
-// Store is the directory of recordings. Every method takes an id (checked
-// against IDPattern) and never a name or path from a request; files are
-// reached through an os.Root, so neither "..", absolute paths nor symlinks
-// lead outside the store, and only regular files are served. Its methods are
-// safe for concurrent use.
+// Store is the recordings catalogue's files, on a Backend (a directory or
+// an S3 bucket). Every method takes an id (checked against IDPattern) and
+// never a name or path from a request; only regular files are served. Its
+// methods are safe for concurrent use.
 type Store struct {
-	root *os.Root
-	dir  string
+	b Backend
 
 	mu   sync.Mutex // guards live
 	live map[string]bool
@@ -48,28 +43,29 @@ type FileInfo struct {
 	ModTime time.Time `json:"mod_time"`
 }
 
-// OpenStore opens (creating it if needed, mode 0700) the recordings directory.
-// Close releases it.
+// OpenStore opens (creating it if needed, mode 0700) the recordings
+// directory dir. Close releases it.
 func OpenStore(dir string) (*Store, error) {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("create recordings dir: %w", err)
-	}
-	abs, err := filepath.Abs(dir)
+	d, err := OpenDir(dir)
 	if err != nil {
-		return nil, fmt.Errorf("recordings dir: %w", err)
+		return nil, err
 	}
-	rt, err := os.OpenRoot(abs)
-	if err != nil {
-		return nil, fmt.Errorf("open recordings dir: %w", err)
-	}
-	return &Store{root: rt, dir: abs, live: map[string]bool{}}, nil
+	return NewStore(d), nil
 }
 
-// Close releases the store's directory handle.
-func (s *Store) Close() error { return s.root.Close() }
+// NewStore returns a Store on b; Close closes b.
+func NewStore(b Backend) *Store { return &Store{b: b, live: map[string]bool{}} }
 
-// Dir returns the store's directory.
-func (s *Store) Dir() string { return s.dir }
+// Close releases the backend.
+func (s *Store) Close() error { return s.b.Close() }
+
+// Dir returns the store's directory ("" when it is not a directory).
+func (s *Store) Dir() string {
+	if d, ok := s.b.(*Dir); ok {
+		return d.Path()
+	}
+	return ""
+}
 
 // New starts a recording in the store (see the package function New). Expire
 // and Delete leave it alone until it is closed.
@@ -81,7 +77,15 @@ func (s *Store) New(id string, opts Options) (*Recorder, error) {
 	}
 	s.live[id] = true
 	s.mu.Unlock()
-	r, err := New(s.dir, id, opts)
+	if err := checkID(id); err != nil {
+		s.release(id)
+		return nil, err
+	}
+	if err := s.b.Create(id); err != nil {
+		s.release(id)
+		return nil, err
+	}
+	r, err := startRecorder(s.b, id, opts)
 	if err != nil {
 		s.release(id)
 		return nil, err
@@ -109,42 +113,8 @@ func checkID(id string) error {
 	return nil
 }
 
-// openRegular opens name under the root for reading and refuses anything but
-// a regular file (symlinks inside the root are not followed either).
-func (s *Store) openRegular(name string) (*os.File, fs.FileInfo, error) {
-	li, err := s.root.Lstat(name)
-	if err != nil {
-		return nil, nil, fmt.Errorf("%w: %s", ErrNotFound, name)
-	}
-	if !li.Mode().IsRegular() {
-		return nil, nil, fmt.Errorf("%w: %s is not a regular file", ErrNotFound, name)
-	}
-	f, err := s.root.Open(name)
-	if err != nil {
-		return nil, nil, fmt.Errorf("%w: %s", ErrNotFound, name)
-	}
-	fi, err := f.Stat()
-	if err != nil || !os.SameFile(fi, li) {
-		f.Close()
-		return nil, nil, fmt.Errorf("%w: %s changed", ErrNotFound, name)
-	}
-	return f, fi, nil
-}
-
-// checkDir makes sure id names a real directory (not a symlink) in the store.
-func (s *Store) checkDir(id string) error {
-	if err := checkID(id); err != nil {
-		return err
-	}
-	fi, err := s.root.Lstat(id)
-	if err != nil || !fi.IsDir() {
-		return fmt.Errorf("%w: %s", ErrNotFound, id)
-	}
-	return nil
-}
-
-// fileName is the name inside the store of video file n (n >= 1) or, for
-// n == 0, of the sidecar.
+// fileName is the name of video file n (n >= 1) of a recording or, for
+// n == 0, of its sidecar.
 func fileName(id string, n int) (string, error) {
 	if err := checkID(id); err != nil {
 		return "", err
@@ -153,28 +123,34 @@ func fileName(id string, n int) (string, error) {
 		return "", fmt.Errorf("%w: file %d", ErrNotFound, n)
 	}
 	if n == 0 {
-		return id + "/" + SidecarName, nil
+		return SidecarName, nil
 	}
-	return id + "/" + SegmentName(n), nil
+	return SegmentName(n), nil
 }
 
-// Path returns the path on disk of video file n (from 1) of recording id, or
-// of its sidecar for n == 0, after checking that it is a regular file in the
-// store.
-func (s *Store) Path(id string, n int) (string, error) {
+// Check reports whether video file n (from 1) of recording id, or its
+// sidecar for n == 0, is there to be served: nil, ErrBadID or ErrNotFound.
+func (s *Store) Check(id string, n int) error {
 	name, err := fileName(id, n)
 	if err != nil {
-		return "", err
+		return err
 	}
-	if err := s.checkDir(id); err != nil {
-		return "", err
-	}
-	f, _, err := s.openRegular(name)
+	f, _, err := s.b.Open(id, name)
 	if err != nil {
+		return err
+	}
+	return f.Close()
+}
+
+// Path returns the path on disk of video file n (from 1) of recording id,
+// or of its sidecar for n == 0, after checking that it is a regular file in
+// the store; "" for a store that is not a directory.
+func (s *Store) Path(id string, n int) (string, error) {
+	if err := s.Check(id, n); err != nil {
 		return "", err
 	}
-	f.Close()
-	return filepath.Join(s.dir, filepath.FromSlash(name)), nil
+	name, _ := fileName(id, n)
+	return s.filePath(id, name), nil
 }
 
 // Serve writes video file n (from 1) of recording id, or its sidecar for
@@ -187,10 +163,7 @@ func (s *Store) Serve(w http.ResponseWriter, r *http.Request, id string, n int) 
 	if err != nil {
 		return err
 	}
-	if err := s.checkDir(id); err != nil {
-		return err
-	}
-	f, fi, err := s.openRegular(name)
+	f, fi, err := s.b.Open(id, name)
 	if err != nil {
 		return err
 	}
@@ -202,55 +175,43 @@ func (s *Store) Serve(w http.ResponseWriter, r *http.Request, id string, n int) 
 	w.Header().Set("Content-Type", ctype)
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.Header().Set("Cache-Control", "private, no-store")
-	http.ServeContent(w, r, "", fi.ModTime(), f)
+	http.ServeContent(w, r, "", fi.ModTime, f)
 	return nil
 }
 
 // Delete removes recording id and all its files. A live recording is refused
 // with ErrBusy.
 func (s *Store) Delete(id string) error {
-	if err := s.checkDir(id); err != nil {
+	if err := checkID(id); err != nil {
 		return err
 	}
 	if s.isLive(id) {
 		return fmt.Errorf("%w: %s", ErrBusy, id)
 	}
-	if err := s.root.RemoveAll(id); err != nil {
-		return fmt.Errorf("delete recording %s: %w", id, err)
-	}
-	return nil
+	return s.b.Remove(id)
 }
 
 // Stat describes recording id.
 func (s *Store) Stat(id string) (Info, error) {
-	if err := s.checkDir(id); err != nil {
+	if err := checkID(id); err != nil {
 		return Info{}, err
 	}
-	dir, err := s.root.Open(id)
+	files, err := s.b.Files(id)
 	if err != nil {
-		return Info{}, fmt.Errorf("%w: %s", ErrNotFound, id)
-	}
-	defer dir.Close()
-	ents, err := dir.ReadDir(-1)
-	if err != nil {
-		return Info{}, fmt.Errorf("list recording %s: %w", id, err)
+		return Info{}, err
 	}
 	in := Info{ID: id, Live: s.isLive(id)}
 	var side *FileInfo
-	for _, e := range ents {
-		n, ok := fileNumber(e.Name())
-		if !ok || !e.Type().IsRegular() {
+	for _, bf := range files {
+		if bf.ModTime.After(in.ModTime) {
+			in.ModTime = bf.ModTime
+		}
+		n, ok := fileNumber(bf.Name)
+		if !ok {
 			continue
 		}
-		fi, err := e.Info()
-		if err != nil {
-			continue
-		}
-		f := FileInfo{Name: e.Name(), N: n, Size: fi.Size(), ModTime: fi.ModTime()}
+		f := FileInfo{Name: bf.Name, N: n, Size: bf.Size, ModTime: bf.ModTime}
 		in.Size += f.Size
-		if f.ModTime.After(in.ModTime) {
-			in.ModTime = f.ModTime
-		}
 		if n == 0 {
 			side = &f
 			continue
@@ -260,11 +221,6 @@ func (s *Store) Stat(id string) (Info, error) {
 	sort.Slice(in.Files, func(i, j int) bool { return in.Files[i].N < in.Files[j].N })
 	if side != nil {
 		in.Files = append(in.Files, *side)
-	}
-	if in.ModTime.IsZero() {
-		if fi, err := dir.Stat(); err == nil {
-			in.ModTime = fi.ModTime()
-		}
 	}
 	return in, nil
 }
@@ -288,21 +244,16 @@ func fileNumber(name string) (int, bool) {
 // List describes every recording in the store, newest first. Entries that
 // are not recordings (bad names, symlinks, plain files) are skipped.
 func (s *Store) List() ([]Info, error) {
-	dir, err := s.root.Open(".")
+	ids, err := s.b.IDs()
 	if err != nil {
-		return nil, fmt.Errorf("list recordings: %w", err)
-	}
-	defer dir.Close()
-	ents, err := dir.ReadDir(-1)
-	if err != nil {
-		return nil, fmt.Errorf("list recordings: %w", err)
+		return nil, err
 	}
 	var out []Info
-	for _, e := range ents {
-		if !e.IsDir() || !ValidID(e.Name()) {
+	for _, id := range ids {
+		if !ValidID(id) {
 			continue
 		}
-		in, err := s.Stat(e.Name())
+		in, err := s.Stat(id)
 		if err != nil {
 			continue // removed meanwhile
 		}
@@ -317,7 +268,7 @@ func (s *Store) List() ([]Info, error) {
 // other video file may be present. The error wraps ErrMismatch and names
 // every difference.
 func (s *Store) Verify(id string, want []File) error {
-	if err := s.checkDir(id); err != nil {
+	if _, err := s.Stat(id); err != nil {
 		return err
 	}
 	var probs []string
@@ -330,7 +281,7 @@ func (s *Store) Verify(id string, want []File) error {
 			continue
 		}
 		name, _ := fileName(id, n)
-		size, sum, err := s.hash(name)
+		size, sum, err := s.hash(id, name)
 		switch {
 		case err != nil:
 			probs = append(probs, fmt.Sprintf("%s: missing", w.Name))
@@ -355,8 +306,14 @@ func (s *Store) Verify(id string, want []File) error {
 	return nil
 }
 
-func (s *Store) hash(name string) (int64, string, error) {
-	f, _, err := s.openRegular(name)
+func (s *Store) hash(id, name string) (int64, string, error) {
+	return digest(s.b, id, name)
+}
+
+// digest reads file name of recording id from b and returns its size and
+// SHA-256 (hex).
+func digest(b Backend, id, name string) (int64, string, error) {
+	f, _, err := b.Open(id, name)
 	if err != nil {
 		return 0, "", err
 	}
@@ -364,7 +321,7 @@ func (s *Store) hash(name string) (int64, string, error) {
 	h := sha256.New()
 	n, err := io.Copy(h, f)
 	if err != nil {
-		return 0, "", err
+		return 0, "", fmt.Errorf("read %s/%s: %w", id, name, err)
 	}
 	return n, hex.EncodeToString(h.Sum(nil)), nil
 }
@@ -397,6 +354,14 @@ func (s *Store) Expire(ctx context.Context, olderThan time.Time) ([]string, erro
 	return deleted, errors.Join(errs...)
 }
 
+// filePath is where a file is on disk, for a directory store ("" else).
+func (s *Store) filePath(id, name string) string {
+	if d, ok := s.b.(*Dir); ok {
+		return d.path(id, name)
+	}
+	return ""
+}
+
 // Digest returns the size and SHA-256 of every file of recording id (video
 // files in order, then the sidecar), for a recording whose Close never ran:
 // the broker stopped while writing it. A live recording is refused with
@@ -405,17 +370,25 @@ func (s *Store) Digest(id string) ([]File, error) {
 	if s.isLive(id) {
 		return nil, fmt.Errorf("%w: %s", ErrBusy, id)
 	}
+	if err := checkID(id); err != nil {
+		return nil, err
+	}
+	// Finish what the crash left half-written (an object store's
+	// uploads) before reading it.
+	if err := s.b.Recover(id); err != nil {
+		return nil, fmt.Errorf("recover %s: %w", id, err)
+	}
 	in, err := s.Stat(id)
 	if err != nil {
 		return nil, err
 	}
 	out := make([]File, 0, len(in.Files))
 	for _, f := range in.Files {
-		size, sum, err := s.hash(id + "/" + f.Name)
+		size, sum, err := s.hash(id, f.Name)
 		if err != nil {
 			return nil, fmt.Errorf("digest %s/%s: %w", id, f.Name, err)
 		}
-		out = append(out, File{Name: f.Name, Path: filepath.Join(s.dir, id, f.Name), Size: size, SHA256: sum})
+		out = append(out, File{Name: f.Name, Path: s.filePath(id, f.Name), Size: size, SHA256: sum})
 	}
 	return out, nil
 }

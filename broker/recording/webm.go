@@ -3,7 +3,6 @@ package recording
 import (
 	"encoding/binary"
 	"fmt"
-	"io"
 	"math"
 	"time"
 )
@@ -153,15 +152,6 @@ func appendVoid(b []byte, n int) []byte {
 	return append(b, make([]byte, n-9)...)
 }
 
-// file is what a segment writer needs from an open file; *os.File has it.
-type file interface {
-	io.Writer
-	io.WriterAt
-	Truncate(size int64) error
-	Sync() error
-	Close() error
-}
-
 type cuePoint struct{ time, pos uint64 }
 
 // webmWriter writes one WebM file with one VP8 track. It is not safe for
@@ -295,6 +285,11 @@ func (m *webmWriter) writeFrame(ts int64, key bool, frame []byte) error {
 	}
 	if startCluster {
 		m.clusterPos, m.clusterTs = clusterPos, ts
+		// Only the header (patched on finish) and this cluster's size
+		// (patched when the next one starts) can still change.
+		if st, ok := m.f.(Settler); ok {
+			st.Settled(clusterPos)
+		}
 		if key {
 			m.cues = append(m.cues, cuePoint{time: uint64(ts), pos: uint64(clusterPos - m.segData)})
 		}

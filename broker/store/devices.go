@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"porthole/internal/wire"
@@ -104,6 +105,24 @@ func (s *Store) UpdateInventory(ctx context.Context, id, agentVersion string, in
 // TouchDevice records a heartbeat.
 func (s *Store) TouchDevice(ctx context.Context, id string, seen time.Time) error {
 	return s.execOne(ctx, "device", `UPDATE devices SET last_seen = ? WHERE id = ?`, ms(seen), id)
+}
+
+// TouchDevices records that every device in ids was seen at seen, in one
+// statement per 500 devices (the agent hub's batched heartbeats).
+func (s *Store) TouchDevices(ctx context.Context, ids []string, seen time.Time) error {
+	for len(ids) > 0 {
+		n := min(len(ids), 500)
+		args := make([]any, 0, n+1)
+		args = append(args, ms(seen))
+		for _, id := range ids[:n] {
+			args = append(args, id)
+		}
+		if _, err := s.db.ExecContext(ctx, `UPDATE devices SET last_seen = ? WHERE id IN (?`+strings.Repeat(",?", n-1)+`)`, args...); err != nil {
+			return err
+		}
+		ids = ids[n:]
+	}
+	return nil
 }
 
 // RevokeDevice refuses the device from now on.

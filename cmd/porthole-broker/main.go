@@ -20,9 +20,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/minio/minio-go/v7/pkg/credentials"
+
 	"porthole/broker"
 	"porthole/broker/audit"
 	"porthole/broker/auth"
+	"porthole/broker/recording/s3"
 	"porthole/broker/store"
 	"porthole/internal/cli"
 	"porthole/internal/wire"
@@ -38,10 +41,15 @@ const usage = `usage:
   porthole-broker audit verify [--data-dir DIR] [--audit-key-file F | --public-key KEY]
                                                     check the audit log with the broker stopped
                                                     (exit 1 names the first bad record)
+  porthole-broker backup --to FILE [--data-dir DIR] [--passphrase-file F]
+                                                    back up the database and key files (broker may run)
+  porthole-broker restore --from FILE --data-dir DIR [--force] [--passphrase-file F]
+                                                    restore a backup and verify its audit chain
 Run "porthole-broker serve -h" for the flags.`
 
 func main() {
-	cli.Main("porthole-broker", usage, map[string]cli.Command{"serve": serve, "admin": admin, "audit": auditCmd})
+	cli.Main("porthole-broker", usage, map[string]cli.Command{"serve": serve, "admin": admin, "audit": auditCmd,
+		"backup": backupCmd, "restore": restoreCmd})
 }
 
 func defaultDataDir() string {
@@ -67,20 +75,35 @@ func serve(ctx context.Context, args []string) error {
 	fs.StringVar(&cfg.AuditSyslog, "audit-syslog", "", "forward audit events to syslog (RFC 5424): tcp://host:port or udp://host:port")
 	fs.StringVar(&cfg.AuditWebhook, "audit-webhook", "", "POST each audit event as JSON to this URL (retried with backoff; HMAC-signed with $PORTHOLE_AUDIT_WEBHOOK_SECRET if set)")
 	fs.StringVar(&cfg.RecordingsDir, "recordings-dir", "", "directory for session recordings (default DATA_DIR/recordings)")
+	recordings := fs.String("recordings", "", "where recordings go: a directory (like --recordings-dir) or s3://bucket/prefix (see the --s3-* flags; credentials from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or --s3-credentials-file)")
+	var s3cfg s3.Config
+	fs.StringVar(&s3cfg.Endpoint, "s3-endpoint", "", "S3 server URL, e.g. https://s3.example.com or http://127.0.0.1:8333 (default AWS S3 in --s3-region)")
+	fs.StringVar(&s3cfg.Region, "s3-region", "", "S3 region")
+	fs.BoolVar(&s3cfg.PathStyle, "s3-path-style", false, "address the bucket in the URL path (most self-hosted servers) rather than as a subdomain")
+	fs.Int64Var(&s3cfg.PartSize, "s3-part-size", s3.DefaultPartSize, "multipart upload part size in bytes (at least 5 MiB): what a crash that also loses the local spool can lose")
+	fs.StringVar(&s3cfg.LockMode, "s3-object-lock-mode", "", "put an S3 Object Lock retention on every recording object: GOVERNANCE or COMPLIANCE (the bucket must have Object Lock enabled)")
+	fs.IntVar(&s3cfg.LockDays, "s3-object-lock-days", 0, "Object Lock retention in days (with --s3-object-lock-mode)")
+	s3credsFile := fs.String("s3-credentials-file", "", "AWS shared credentials file (profile [default]) holding the S3 access key and secret (else the AWS_* environment variables)")
 	fs.Int64Var(&cfg.RecordingMaxBytes, "recording-max-bytes", 0, "cap on one recording's size; past it the recording stops like on a full disk (0 = no cap)")
 	fs.StringVar(&cfg.PublicURL, "public-url", "", "the portal's URL as users reach it, for links in request emails (default: from --listen)")
 	fs.IntVar(&cfg.PasswordHashes, "password-hashes", 0, "password hashes run at once, 64 MiB each (0 = 2 × cores); more logins wait briefly, then get 503")
 	fs.DurationVar(&cfg.PasswordHashWait, "password-hash-wait", 3*time.Second, "how long a login waits for a password hash slot before 503")
 	fs.StringVar(&cfg.AuditKeyFile, "audit-key-file", "", "the audit log's signing key (default DATA_DIR/audit.key, created once; $PORTHOLE_AUDIT_KEY wins); keep it outside the data dir")
 	fs.BoolVar(&cfg.AuditAdopt, "audit-adopt", false, "sign the head of an existing audit log that has none (once, the first start with a signing key from --audit-key-file or $PORTHOLE_AUDIT_KEY)")
+	fs.StringVar(&cfg.MetricsListen, "metrics-listen", "", "serve Prometheus /metrics (and /readyz, /healthz) on this address, apart from the portal, e.g. 127.0.0.1:9464 (default off)")
+	metricsTokenFile := fs.String("metrics-token-file", "", "file holding the bearer token /metrics requires (else $PORTHOLE_METRICS_TOKEN; needed on a non-loopback --metrics-listen)")
 	smtpPasswordFile := fs.String("smtp-password-file", "", "file holding the SMTP password for request emails (else $PORTHOLE_SMTP_PASSWORD)")
 	trustedProxies := fs.String("trusted-proxies", "", "comma-separated CIDRs of reverse proxies whose X-Forwarded-For names the client (default none: the header is ignored)")
 	publicIPs := fs.String("public-ip", "", "comma-separated public IPv4 addresses to advertise for WebRTC (NAT 1:1)")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	logFormat := fs.String("log-format", "text", "log format: text or json")
+	initialPassword := fs.String("initial-password-file", "", "on first run, write the one-time admin password to this new file (mode 0600) instead of standard output (so it never reaches a service's journal)")
 	fs.String("config", "", "optional JSON config file whose keys are these flag names")
 	if err := cli.Parse(fs, args, "config"); err != nil {
 		return err
+	}
+	if *initialPassword != "" {
+		cfg.Out = &firstRunFile{path: *initialPassword}
 	}
 	log, err := cli.Logger(*logLevel, *logFormat)
 	if err != nil {
@@ -98,6 +121,26 @@ func serve(ctx context.Context, args []string) error {
 			return fmt.Errorf("smtp password: %w", err)
 		}
 		cfg.SMTPPassword = strings.TrimRight(string(b), "\r\n")
+	}
+	switch {
+	case strings.HasPrefix(*recordings, "s3://"):
+		if err := s3cfg.ParseURL(*recordings); err != nil {
+			return err
+		}
+		if *s3credsFile != "" {
+			s3cfg.Credentials = credentials.NewFileAWSCredentials(*s3credsFile, "default")
+		}
+		cfg.RecordingsS3 = &s3cfg
+	case *recordings != "":
+		cfg.RecordingsDir = *recordings
+	}
+	cfg.MetricsToken = os.Getenv("PORTHOLE_METRICS_TOKEN")
+	if *metricsTokenFile != "" {
+		b, err := os.ReadFile(*metricsTokenFile)
+		if err != nil {
+			return fmt.Errorf("metrics token: %w", err)
+		}
+		cfg.MetricsToken = strings.TrimRight(string(b), "\r\n")
 	}
 	for _, ip := range strings.Split(*publicIPs, ",") {
 		if ip = strings.TrimSpace(ip); ip != "" {
@@ -264,4 +307,28 @@ func auditCmd(ctx context.Context, args []string) error {
 	}
 	fmt.Printf("audit log intact: %d records verified; signed head checked with key %s\n", n, audit.Fingerprint(pub))
 	return nil
+}
+
+// firstRunFile receives the first-run credentials: it creates its file
+// (0600, never overwriting one) on the first write only, so a broker that
+// has users leaves no file behind.
+type firstRunFile struct {
+	path string
+	f    *os.File
+}
+
+func (w *firstRunFile) Write(p []byte) (int, error) {
+	if w.f == nil {
+		f, err := os.OpenFile(w.path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if err != nil {
+			return 0, fmt.Errorf("initial password file: %w", err)
+		}
+		w.f = f
+		fmt.Fprintf(os.Stdout, "First run: the admin password is in %s\n", w.path)
+	}
+	n, err := w.f.Write(p)
+	if err == nil {
+		err = w.f.Sync()
+	}
+	return n, err
 }

@@ -7,27 +7,28 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
 
-// brokerProc is a real porthole-broker binary running as its own process
-// (so that a kill is a real crash, and its memory is its own), with a
-// fresh data dir and its first admin.
+// brokerProc is the real broker binary running in its own process (for
+// tests where a SIGKILL must be a real crash, or a second process must
+// read the data dir while the broker writes).
 type brokerProc struct {
 	*env
 	cmd    *exec.Cmd
-	exited chan struct{} // closed when the process has ended
+	exited chan struct{}
 }
 
-// startBrokerProcess starts "porthole-broker serve" on a free loopback
-// port with extra flags, waits until /healthz answers, and kills it when
-// the test ends (showing its log if the test failed).
-func startBrokerProcess(t *testing.T, extra ...string) *brokerProc {
+// startBrokerBinary runs `porthole-broker serve` on a free address with
+// data in dir and extra flags, waits for its first-run password (when dir
+// is new) and for /healthz, and kills it at cleanup, showing its log.
+func startBrokerBinary(t *testing.T, dir string, environ []string, args ...string) *brokerProc {
 	t.Helper()
-	dir := t.TempDir()
 	addr := freeAddr(t)
-	cmd := exec.Command(toolBin(t, "porthole-broker"), append([]string{"serve", "--listen", addr, "--data-dir", dir}, extra...)...)
+	cmd := exec.Command(toolBin(t, "porthole-broker"), append([]string{"serve", "--listen", addr, "--data-dir", dir, "--heartbeat", "1s"}, args...)...)
+	cmd.Env = append(os.Environ(), environ...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -37,6 +38,8 @@ func startBrokerProcess(t *testing.T, extra ...string) *brokerProc {
 		t.Fatal(err)
 	}
 	cmd.Stderr = logf
+	_, err = os.Stat(filepath.Join(dir, "porthole.db"))
+	fresh := err != nil
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -58,12 +61,14 @@ func startBrokerProcess(t *testing.T, extra ...string) *brokerProc {
 			}
 		}
 	}()
-	select {
-	case p.Password = <-pw:
-	case <-time.After(20 * time.Second):
-		t.Fatal("the broker printed no first-run password")
+	if fresh {
+		select {
+		case p.Password = <-pw:
+		case <-time.After(20 * time.Second):
+			t.Fatal("the broker printed no first-run password")
+		}
 	}
-	waitFor(t, "broker up", 10*time.Second, func() bool {
+	waitFor(t, "broker up", 20*time.Second, func() bool {
 		res, err := http.Get(p.URL + "/healthz")
 		if err != nil {
 			return false
@@ -72,4 +77,10 @@ func startBrokerProcess(t *testing.T, extra ...string) *brokerProc {
 		return res.StatusCode == 200
 	})
 	return p
+}
+
+// kill sends sig and waits for the process to end.
+func (p *brokerProc) kill(sig syscall.Signal) {
+	_ = p.cmd.Process.Signal(sig)
+	<-p.exited
 }

@@ -3,7 +3,6 @@ package elevation
 import (
 	"bytes"
 	"sync"
-	"testing"
 	"time"
 )
 
@@ -33,17 +32,4 @@ func (e *events) kinds() []EventKind {
 		out = append(out, ev.Kind)
 	}
 	return out
-}
-
-// waitFor polls cond for up to 10 s of real time (Run works in its own
-// goroutine after a fake-clock Advance).
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }

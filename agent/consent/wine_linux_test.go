@@ -28,6 +28,8 @@ import (
 // dialogProbe is dialogprobe running under Wine on an Xvfb display.
 type dialogProbe struct {
 	display string
+	exe     string
+	prefix  *wine.Prefix
 	in      io.WriteCloser
 	replies chan dialogwire.Reply
 }
@@ -58,7 +60,7 @@ func startDialogProbe(t *testing.T) *dialogProbe {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	pr := &dialogProbe{display: x.Display, in: in, replies: make(chan dialogwire.Reply)}
+	pr := &dialogProbe{display: x.Display, exe: exe, prefix: p, in: in, replies: make(chan dialogwire.Reply)}
 	go func() {
 		defer close(pr.replies)
 		sc := bufio.NewScanner(out)
@@ -176,7 +178,7 @@ func TestWindowsDialogsUnderWine(t *testing.T) {
 	})
 
 	t.Run("ask times out", func(t *testing.T) {
-		const timeout = 2500 * time.Millisecond
+		const timeout = 3 * time.Second
 		start := time.Now()
 		pr.send(t, dialogwire.Command{Op: "ask", Requester: "Alice", TimeoutMS: int(timeout / time.Millisecond)})
 		consenttest.WaitWindow(t, display, consent.DialogTitle)
@@ -283,7 +285,7 @@ func TestWindowsDialogsUnderWine(t *testing.T) {
 			t.Errorf("cancelled Form = %q, %q; want ErrCancelled", r.Values, r.Err)
 		}
 
-		form.TimeoutMS = 2000
+		form.TimeoutMS = 3000
 		pr.send(t, form)
 		consenttest.WaitWindow(t, display, consent.FormTitle)
 		if r := pr.recv(t, "form"); r.Err != "ErrCancelled" {
@@ -302,16 +304,27 @@ func TestWindowsDialogsUnderWine(t *testing.T) {
 		}
 
 		start := time.Now()
-		pr.send(t, dialogwire.Command{Op: "info", Text: "Your support request expired.", TimeoutMS: 2000})
+		pr.send(t, dialogwire.Command{Op: "info", Text: "Your support request expired.", TimeoutMS: 3000})
 		consenttest.WaitWindow(t, display, consent.OutcomeTitle)
 		if r := pr.recv(t, "info"); r.Err != "" {
 			t.Errorf("Info: %s", r.Err)
 		}
-		if d := time.Since(start); d < 2*time.Second {
+		if d := time.Since(start); d < 3*time.Second {
 			t.Errorf("Info returned after %v, before its timeout", d)
 		}
 		if consenttest.Visible(t, display, consent.OutcomeTitle) {
 			t.Error("message still on screen after Info returned")
+		}
+	})
+
+	// A process on a window station nobody sees (a service in session 0)
+	// is refused at start, not left asking into the void until timeouts.
+	t.Run("not interactive", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		out, err := pr.prefix.Command(ctx, display, pr.exe, "noninteractive").Output()
+		if err != nil || !strings.HasPrefix(string(out), "true ") || !strings.Contains(string(out), "not interactive") {
+			t.Errorf("NewDialogs on a non-interactive window station: %q, %v; want ErrNoDisplay saying why", out, err)
 		}
 	})
 }

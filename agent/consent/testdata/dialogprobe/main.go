@@ -15,6 +15,9 @@
 //	{"op":"texts","title":"…"}             → {"op":"texts","texts":["…"]}: the controls' texts of this process's window titled so
 //	{"op":"exit"}                          → waits for running commands, then {"op":"exit","leaks":"…"}: goroutines (goleak) and visible windows left
 //
+// "dialogprobe noninteractive" instead prints whether NewDialogs refuses a
+// window station that is not interactive (ErrNoDisplay), and its error.
+//
 // Errors are named (ErrCancelled, context.Canceled, …) so the test can
 // compare them; others are given as text.
 package main
@@ -41,13 +44,38 @@ import (
 )
 
 var (
-	user32        = windows.NewLazySystemDLL("user32.dll")
-	findWindowEx  = user32.NewProc("FindWindowExW")
-	getWindow     = user32.NewProc("GetWindow")
-	getWindowText = user32.NewProc("GetWindowTextW")
+	user32                  = windows.NewLazySystemDLL("user32.dll")
+	findWindowEx            = user32.NewProc("FindWindowExW")
+	getWindow               = user32.NewProc("GetWindow")
+	getWindowText           = user32.NewProc("GetWindowTextW")
+	createWindowStation     = user32.NewProc("CreateWindowStationW")
+	setProcessWindowStation = user32.NewProc("SetProcessWindowStation")
 )
 
+// noninteractive moves the process to a window station of its own, which
+// is not interactive (as a service's in session 0 is not), and prints what
+// NewDialogs says there.
+func noninteractive() {
+	const winstaAllAccess = 0x37F
+	name, _ := windows.UTF16PtrFromString("porthole-probe")
+	ws, _, err := createWindowStation.Call(uintptr(unsafe.Pointer(name)), 0, winstaAllAccess, 0)
+	if ws == 0 {
+		fmt.Fprintln(os.Stderr, "dialogprobe: CreateWindowStation:", err)
+		os.Exit(1)
+	}
+	if r, _, err := setProcessWindowStation.Call(ws); r == 0 {
+		fmt.Fprintln(os.Stderr, "dialogprobe: SetProcessWindowStation:", err)
+		os.Exit(1)
+	}
+	_, err = consent.NewDialogs(nil)
+	fmt.Println(errors.Is(err, consent.ErrNoDisplay), err)
+}
+
 func main() {
+	if len(os.Args) == 2 && os.Args[1] == "noninteractive" {
+		noninteractive()
+		return
+	}
 	d, err := consent.NewDialogs(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "dialogprobe:", err)

@@ -259,6 +259,12 @@ func TestWindowsDialogsUnderWine(t *testing.T) {
 		pr.send(t, dialogwire.Command{Op: "stop"}) // after Done: nothing left to remove
 		pr.recv(t, "stop")
 
+		// Escape (like the close box) ends the session too.
+		pr.send(t, dialogwire.Command{Op: "show", Requester: "Alice"})
+		pr.recv(t, "show")
+		xdotool.Press(t, display, consent.IndicatorTitle, "Escape")
+		pr.recv(t, "done")
+
 		// Cancelling Show's context removes it; done does not fire (the
 		// next reply is the next command's).
 		pr.send(t, dialogwire.Command{Op: "show", Requester: "Alice"})

@@ -5,10 +5,12 @@
 // An Asker poses the question ("Alice wants to view and control your screen.
 // Allow?") and returns an Answer; no answer within the timeout counts as No.
 // An Indicator shows the running session. Implementations: Zenity (a desktop
-// dialog on a given X display; zenity_linux.go), Terminal (a console, for
+// dialog on a given X display; zenity_linux.go), Dialogs (Windows dialogs on
+// the user's desktop; dialogs_windows.go), Terminal (a console, for
 // machines without a display; every OS) and Policy (unattended mode, which
-// answers without asking). Windows dialogs (dialogs_windows.go) are not yet
-// built. Fakes live in consenttest.
+// answers without asking). Zenity and Dialogs also show the support-request
+// form and outcome notices, with the same titles and keys, so consenttest
+// answers both. Fakes live in consenttest.
 package consent
 
 import (

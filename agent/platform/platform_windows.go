@@ -1,10 +1,11 @@
 package platform
 
-// Windows (issue #17): the services are being built. Until each lands, its
-// constructor in the service package's _windows.go file says so, and run
-// fails at start for a required one. When one lands, wire it here as
-// platform_linux.go does (cfg.Displays, cfg.Support.OpenSource,
-// cfg.Support.NewInjector, the dialogs) and drop its check.
+// Windows (issue #17): the desktop dialogs (consent.Dialogs: MessageBox
+// and dialog windows in the user's session); the other services are being
+// built. Until each lands, its constructor in the service package's
+// _windows.go file says so, and run fails at start for a required one. When
+// one lands, wire it here as platform_linux.go does (cfg.Displays,
+// cfg.Support.OpenSource, cfg.Support.NewInjector) and drop its check.
 
 import (
 	"errors"
@@ -50,14 +51,17 @@ type Options struct{}
 // AddFlags registers o's fields as flags of fs: none yet.
 func (o *Options) AddFlags(*flag.FlagSet) {}
 
-func assemble(_ *agent.Config, _ Options, desktop bool, c *check, log *slog.Logger) {
+func assemble(cfg *agent.Config, _ Options, desktop bool, c *check, log *slog.Logger) {
 	_, err := capture.NewScreens(log)
 	c.require("screen capture", err)
 	_, err = input.NewSendInput(input.Config{})
 	c.optional("remote input", err)
 	if desktop {
-		_, err := consent.NewDialogs(log)
-		c.require("consent prompt", err)
+		d, err := consent.NewDialogs(log)
+		if c.require("consent prompt", err) {
+			cfg.Support.Asker, cfg.Support.Indicator = d, d
+			cfg.Request.Form, cfg.Request.Notify = d, d
+		}
 	}
 	c.optional("\"Request support\" desktop icon", fmt.Errorf("not yet built for Windows: %w", errors.ErrUnsupported))
 }

@@ -13,7 +13,7 @@ import (
 
 // templateRecipe is part of the template's cache key: bump it when the way
 // a template is made changes, so old ones are not reused.
-const templateRecipe = "r2"
+const templateRecipe = "r3"
 
 // template returns a pristine prefix made by `wineboot -i` for the installed
 // Wine, kept in the cache. No program ever runs in it after wineboot: runs
@@ -57,10 +57,16 @@ func template(ctx context.Context) (string, error) {
 	// Without a window manager (bare Xvfb), Wine waits 2 s for one to
 	// acknowledge every window it hides (each answered dialog); unmanaged
 	// windows skip that. xdotool finds and focuses them all the same.
-	if err := run(ctx, e, wineBin, "reg", "add", `HKCU\Software\Wine\X11 Driver`,
-		"/v", "Managed", "/d", "N", "/f"); err != nil {
-		_ = run(context.Background(), e, wineserverBin, "-k")
-		return "", fmt.Errorf("wine: make template prefix: %w", err)
+	// UseTakeFocus=N: Wine then activates a window when X gives it the focus
+	// (xdotool windowfocus), as a click would on a desktop; by default it
+	// waits for a window manager's WM_TAKE_FOCUS, so a window that did not
+	// activate itself when shown (the session indicator) never got keys.
+	for _, v := range [][2]string{{"Managed", "N"}, {"UseTakeFocus", "N"}} {
+		if err := run(ctx, e, wineBin, "reg", "add", `HKCU\Software\Wine\X11 Driver`,
+			"/v", v[0], "/d", v[1], "/f"); err != nil {
+			_ = run(context.Background(), e, wineserverBin, "-k")
+			return "", fmt.Errorf("wine: make template prefix: %w", err)
+		}
 	}
 	// wineboot returns before the server has written the registry out.
 	if err := run(ctx, e, wineserverBin, "-w"); err != nil {

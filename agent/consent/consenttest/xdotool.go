@@ -16,6 +16,12 @@ import (
 //   - zenity --info shows its --ok-label literally ("_Done" would show the
 //     underscore), so the indicator's only button, Done, is pressed with
 //     Enter (it is the default).
+//
+// The Windows dialogs (consent.Dialogs, under Wine) take the same keys: the
+// MessageBox's &Yes/&No answer Alt+Y/Alt+N (and Y/N) with No the default,
+// Enter presses Done once the indicator is focused (it does not take the
+// focus when shown; xdotool's windowfocus gives it), and the form's tab
+// order is zenity's (fields, Cancel, OK).
 
 // Press answers the consent dialog on display (":N"): Allowed presses Yes,
 // Declined presses No. It waits for the dialog to appear and then to go away,

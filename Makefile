@@ -6,7 +6,7 @@ export PATH := $(BIN):$(PATH)
 STATICCHECK_VERSION := v0.8.2
 GOTESTSUM_VERSION := v1.13.0
 FUZZTIME ?= 30s
-TEST_TIMEOUT ?= 15m
+TEST_TIMEOUT ?= 25m
 
 .PHONY: help deps tools build test demo bench lint fuzz check clean \
 	libvpx-windows wine-exec agent-windows test-windows packages load s3server

@@ -165,3 +165,17 @@ func TestAdminsGroup(t *testing.T) {
 		t.Error("Errno text")
 	}
 }
+
+func TestUserName(t *testing.T) {
+	for _, tc := range []struct{ name, domain, computer, want string }{
+		{"alice", "DESKTOP-1", "DESKTOP-1", "alice"},
+		{"alice", "desktop-1", "DESKTOP-1", "alice"},
+		{"alice", "CORP", "DESKTOP-1", `CORP\alice`},
+		{"SYSTEM", "NT AUTHORITY", "DESKTOP-1", `NT AUTHORITY\SYSTEM`},
+		{"alice", "", "DESKTOP-1", "alice"},
+	} {
+		if got := UserName(tc.name, tc.domain, tc.computer); got != tc.want {
+			t.Errorf("UserName(%q, %q, %q) = %q, want %q", tc.name, tc.domain, tc.computer, got, tc.want)
+		}
+	}
+}

@@ -22,6 +22,7 @@ package winlocal
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -221,4 +222,20 @@ func AdminsGroup(l SIDLookup) (string, error) {
 		return "", fmt.Errorf("%s is %q of type %d, not a local group", AdministratorsSID, a.Qualified(), a.Type)
 	}
 	return a.Name, nil
+}
+
+// UserName is how the agent names a Windows account wherever a user name
+// is shown or matched (the caller of the elevation pipe, inventory's
+// logged-in user): the bare name for an account of this computer (its
+// domain is the computer's name), DOMAIN\name for any other. A domain
+// account is never shortened to its bare name: CORP\alice and the local
+// alice are different accounts, and elevating one for the other would be a
+// privilege mix-up. (The elevation code accepts only bare names of letters,
+// digits and . - _ @, as the broker issues codes only for such names, so
+// domain accounts and names with spaces are refused there.)
+func UserName(name, domain, computer string) string {
+	if domain == "" || strings.EqualFold(domain, computer) {
+		return name
+	}
+	return domain + `\` + name
 }

@@ -1,0 +1,154 @@
+package winservice
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestServiceCommandLine(t *testing.T) {
+	const def = `C:\ProgramData\Porthole Agent`
+	for _, tc := range []struct {
+		name string
+		cfg  Config
+		args []string
+		line string
+	}{
+		{"default state dir", Config{Exe: `C:\Program Files\Porthole\porthole-agent.exe`, StateDir: def, DefaultStateDir: def},
+			[]string{"service"}, `"C:\Program Files\Porthole\porthole-agent.exe" service`},
+		{"default state dir, other case", Config{Exe: `C:\porthole\porthole-agent.exe`, StateDir: strings.ToLower(def), DefaultStateDir: def},
+			[]string{"service"}, `C:\porthole\porthole-agent.exe service`},
+		{"own state dir and run flags", Config{Exe: `C:\porthole\porthole-agent.exe`, StateDir: `D:\state dir\`, DefaultStateDir: def,
+			Args: []string{"--fps", "15", `--breakglass-prefix=a"b`, ""}},
+			[]string{"service", "--state-dir", `D:\state dir\`, "--fps", "15", `--breakglass-prefix=a"b`, ""},
+			`C:\porthole\porthole-agent.exe service --state-dir "D:\state dir\\" --fps 15 "--breakglass-prefix=a\"b" ""`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := tc.cfg.ServiceArgs(); !slices.Equal(got, tc.args) {
+				t.Errorf("args %q, want %q", got, tc.args)
+			}
+			if got := tc.cfg.CommandLine(); got != tc.line {
+				t.Errorf("command line\n %s\nwant\n %s", got, tc.line)
+			}
+		})
+	}
+}
+
+// TestQuoteArgRoundTrip: what quoteArg writes, the Windows argument
+// splitter (CommandLineToArgvW's rules, as Go's os.Args uses them) reads
+// back unchanged.
+func TestQuoteArgRoundTrip(t *testing.T) {
+	for _, s := range []string{``, `a`, `a b`, `a\b`, `a\\b c`, `a"b`, `a\"b`, `a\`, `a b\`, `a b\\`, `"`, `\\"\\`, "tab\there"} {
+		line := quoteArg("x.exe") + " " + quoteArg(s)
+		got := splitArgs(line)
+		if len(got) != 2 || got[1] != s {
+			t.Errorf("quoteArg(%q) = %s, read back as %q", s, quoteArg(s), got)
+		}
+	}
+}
+
+// splitArgs splits a command line by the rules of CommandLineToArgvW for
+// arguments after the first (2n backslashes + quote: n backslashes and a
+// quote toggle; 2n+1 backslashes + quote: n backslashes and a literal
+// quote; other backslashes literal).
+func splitArgs(s string) []string {
+	var (
+		out  []string
+		cur  strings.Builder
+		inQ  bool
+		have bool
+	)
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '\\':
+			n := 0
+			for i < len(s) && s[i] == '\\' {
+				n++
+				i++
+			}
+			if i < len(s) && s[i] == '"' {
+				cur.WriteString(strings.Repeat(`\`, n/2))
+				if n%2 == 1 {
+					cur.WriteByte('"')
+				} else {
+					inQ = !inQ
+				}
+				have = true
+			} else {
+				cur.WriteString(strings.Repeat(`\`, n))
+				i--
+			}
+			have = true
+		case c == '"':
+			inQ = !inQ
+			have = true
+		case (c == ' ' || c == '\t') && !inQ:
+			if have {
+				out = append(out, cur.String())
+				cur.Reset()
+				have = false
+			}
+		default:
+			cur.WriteByte(c)
+			have = true
+		}
+	}
+	if have {
+		out = append(out, cur.String())
+	}
+	return out
+}
+
+func TestRecovery(t *testing.T) {
+	want := []Action{{true, 5 * time.Second}, {true, 30 * time.Second}, {true, time.Minute}}
+	if !slices.Equal(Recovery, want) || RecoveryReset != 24*time.Hour || !RecoveryOnNonCrash {
+		t.Fatalf("recovery %v reset %v on non-crash %v", Recovery, RecoveryReset, RecoveryOnNonCrash)
+	}
+	// The agent must stop within what it tells the SCM.
+	if StopWait > 30*time.Second {
+		t.Fatalf("StopWait %v: Windows kills services that take longer than ~30 s at shutdown", StopWait)
+	}
+}
+
+func TestStateDirSDDL(t *testing.T) {
+	// Protected (P), inherited by files and folders (OICI), only SYSTEM
+	// and BUILTIN\Administrators: no Users, Everyone or Creator Owner.
+	if StateDirSDDL != "D:PAI(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)" {
+		t.Fatalf("StateDirSDDL = %s", StateDirSDDL)
+	}
+}
+
+func TestOpenLogRotates(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, LogFile)
+	if err := os.WriteFile(path, make([]byte, maxLog+1), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	w, err := OpenLog(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write([]byte("line\n")); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	if b, err := os.ReadFile(path); err != nil || string(b) != "line\n" {
+		t.Fatalf("new log %q, %v", b, err)
+	}
+	if fi, err := os.Stat(path + ".1"); err != nil || fi.Size() != maxLog+1 {
+		t.Fatalf("rotated log: %v", err)
+	}
+	w, err = OpenLog(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write([]byte("more\n"))
+	w.Close()
+	if b, _ := os.ReadFile(path); string(b) != "line\nmore\n" {
+		t.Fatalf("log not appended: %q", b)
+	}
+}

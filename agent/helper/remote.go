@@ -41,11 +41,11 @@ type Remote struct {
 	next atomic.Uint32 // the last call or stream id
 
 	mu      sync.Mutex
-	calls   map[uint32]chan *Msg         // guarded by mu: calls waiting for their reply
-	shows   map[uint32]chan struct{}     // guarded by mu: indicators shown, closed on Done
-	streams map[uint32]*stream           // guarded by mu: running video streams
-	dead    chan struct{}                // closed when the read loop ends
-	err     error                        // why it ended; set before dead is closed
+	calls   map[uint32]chan *Msg     // guarded by mu: calls waiting for their reply
+	shows   map[uint32]chan struct{} // guarded by mu: indicators shown, closed on Done
+	streams map[uint32]*stream       // guarded by mu: running video streams
+	dead    chan struct{}            // closed when the read loop ends
+	err     error                    // why it ended; set before dead is closed
 	closeMu sync.Once
 }
 

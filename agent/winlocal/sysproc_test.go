@@ -3,6 +3,7 @@ package winlocal
 import (
 	"encoding/binary"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 	"unicode/utf16"
@@ -178,4 +179,70 @@ func TestUserName(t *testing.T) {
 			t.Errorf("UserName(%q, %q, %q) = %q, want %q", tc.name, tc.domain, tc.computer, got, tc.want)
 		}
 	}
+}
+
+// TestQuoteArgRoundTrip: what quoteArg writes, the Windows argument
+// splitter (CommandLineToArgvW's rules, as Go's os.Args uses them) reads
+// back unchanged.
+func TestQuoteArgRoundTrip(t *testing.T) {
+	for _, s := range []string{``, `a`, `a b`, `a\b`, `a\\b c`, `a"b`, `a\"b`, `a\`, `a b\`, `a b\\`, `"`, `\\"\\`, "tab\there"} {
+		line := CommandLine("x.exe", s)
+		got := splitArgs(line)
+		if len(got) != 2 || got[1] != s {
+			t.Errorf("quoteArg(%q) = %s, read back as %q", s, quoteArg(s), got)
+		}
+	}
+}
+
+// splitArgs splits a command line by the rules of CommandLineToArgvW for
+// arguments after the first (2n backslashes + quote: n backslashes and a
+// quote toggle; 2n+1 backslashes + quote: n backslashes and a literal
+// quote; other backslashes literal).
+func splitArgs(s string) []string {
+	var (
+		out  []string
+		cur  strings.Builder
+		inQ  bool
+		have bool
+	)
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '\\':
+			n := 0
+			for i < len(s) && s[i] == '\\' {
+				n++
+				i++
+			}
+			if i < len(s) && s[i] == '"' {
+				cur.WriteString(strings.Repeat(`\`, n/2))
+				if n%2 == 1 {
+					cur.WriteByte('"')
+				} else {
+					inQ = !inQ
+				}
+				have = true
+			} else {
+				cur.WriteString(strings.Repeat(`\`, n))
+				i--
+			}
+			have = true
+		case c == '"':
+			inQ = !inQ
+			have = true
+		case (c == ' ' || c == '\t') && !inQ:
+			if have {
+				out = append(out, cur.String())
+				cur.Reset()
+				have = false
+			}
+		default:
+			cur.WriteByte(c)
+			have = true
+		}
+	}
+	if have {
+		out = append(out, cur.String())
+	}
+	return out
 }

@@ -239,3 +239,47 @@ func UserName(name, domain, computer string) string {
 	}
 	return domain + `\` + name
 }
+
+// CommandLine joins args into a Windows command line that
+// CommandLineToArgvW (and Go's os.Args) splits back into args: each
+// argument that is empty or holds a space, tab or quote is quoted, a quote
+// escaped with a backslash, and backslashes doubled only where they
+// precede a quote. The first argument is the program: quoted when it
+// holds a space, an unquoted C:\Program Files\… would let C:\Program.exe
+// run in its place.
+func CommandLine(args ...string) string {
+	q := make([]string, len(args))
+	for i, a := range args {
+		q[i] = quoteArg(a)
+	}
+	return strings.Join(q, " ")
+}
+
+// quoteArg quotes s for a Windows command line (the rules of
+// CommandLineToArgvW): double quotes around an argument that is empty or
+// holds a space, tab or quote; a quote is escaped with a backslash, and
+// backslashes are doubled only where they precede a quote.
+func quoteArg(s string) string {
+	if s != "" && !strings.ContainsAny(s, " \t\"") {
+		return s
+	}
+	var b strings.Builder
+	b.WriteByte('"')
+	slashes := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch c {
+		case '\\':
+			slashes++
+		case '"':
+			b.WriteString(strings.Repeat(`\`, slashes+1))
+			slashes = 0
+		default:
+			slashes = 0
+		}
+		b.WriteByte(c)
+	}
+	b.WriteString(strings.Repeat(`\`, slashes))
+	b.WriteByte('"')
+	return b.String()
+}

@@ -22,6 +22,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"porthole/agent/winlocal"
 )
 
 // The service's registration.
@@ -91,38 +93,5 @@ func (c Config) ServiceArgs() []string {
 // Go's os.Args split them. An unquoted path with spaces (C:\Program
 // Files\…) would let a C:\Program.exe run as SYSTEM.
 func (c Config) CommandLine() string {
-	parts := []string{quoteArg(c.Exe)}
-	for _, a := range c.ServiceArgs() {
-		parts = append(parts, quoteArg(a))
-	}
-	return strings.Join(parts, " ")
-}
-
-// quoteArg quotes s for a Windows command line (the rules of
-// CommandLineToArgvW): double quotes around an argument that is empty or
-// holds a space, tab or quote; a quote is escaped with a backslash, and
-// backslashes are doubled only where they precede a quote.
-func quoteArg(s string) string {
-	if s != "" && !strings.ContainsAny(s, " \t\"") {
-		return s
-	}
-	var b strings.Builder
-	b.WriteByte('"')
-	slashes := 0
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch c {
-		case '\\':
-			slashes++
-		case '"':
-			b.WriteString(strings.Repeat(`\`, slashes+1))
-			slashes = 0
-		default:
-			slashes = 0
-		}
-		b.WriteByte(c)
-	}
-	b.WriteString(strings.Repeat(`\`, slashes))
-	b.WriteByte('"')
-	return b.String()
+	return winlocal.CommandLine(append([]string{c.Exe}, c.ServiceArgs()...)...)
 }

@@ -11,14 +11,20 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/Microsoft/go-winio"
 	"golang.org/x/sys/windows"
 
 	"porthole/agent/winlocal"
 )
 
 // Windows: named pipes, made with the documented kernel32 calls
-// (CreateNamedPipe, ConnectNamedPipe) and served as *os.File, which Go
-// associates with its I/O completion port (overlapped I/O, deadlines).
+// (CreateNamedPipe, ConnectNamedPipe), their connected handles read and
+// written through go-winio's overlapped file (its I/O completion port,
+// deadlines, Close unblocking a pending read). (An *os.File would do but
+// for a data race in Go's own bookkeeping: it keeps a file offset that a
+// concurrent Read and Write both update, even on a pipe.) go-winio's own
+// ListenPipe is not used: it relies on NtCreateNamedPipeFile details that
+// Wine 8 does not reproduce, so it could not be tested here.
 //
 //   - Every pipe is created with FILE_FLAG_FIRST_PIPE_INSTANCE: Listen fails
 //     if the name exists, so a squatter who made it first is never mistaken
@@ -139,8 +145,11 @@ func (l *listener) Accept() (net.Conn, error) {
 		return nil, fmt.Errorf("CreateNamedPipe %s: %w", l.path, err)
 	}
 	l.next = next
-	c := &conn{proc: clientProcess(h)}
-	c.File = os.NewFile(uintptr(h), l.path)
+	c, err := newConn(h, l.path)
+	if err != nil {
+		return nil, err
+	}
+	c.proc = clientProcess(h)
 	return c, nil
 }
 
@@ -217,7 +226,7 @@ func Dial(ctx context.Context, path string) (net.Conn, error) {
 		h, err := windows.CreateFile(name, dialAccess, 0, nil, windows.OPEN_EXISTING,
 			windows.FILE_FLAG_OVERLAPPED|windows.SECURITY_SQOS_PRESENT|windows.SECURITY_IDENTIFICATION, 0)
 		if err == nil {
-			return &conn{File: os.NewFile(uintptr(h), path)}, nil
+			return newConn(h, path)
 		}
 		if !errors.Is(err, windows.ERROR_PIPE_BUSY) {
 			return nil, &os.PathError{Op: "open", Path: path, Err: err}
@@ -235,13 +244,43 @@ func Dial(ctx context.Context, path string) (net.Conn, error) {
 // open the process id cannot be reused, so PeerUser reads the token of the
 // process that connected, not of a later one with the same id.
 type conn struct {
-	*os.File
+	f    pipeFile
+	path string
 	proc procHandle
 
 	once sync.Once
 }
 
+// pipeFile is what go-winio's overlapped file offers.
+type pipeFile interface {
+	Read([]byte) (int, error)
+	Write([]byte) (int, error)
+	Close() error
+	SetReadDeadline(time.Time) error
+	SetWriteDeadline(time.Time) error
+	Fd() uintptr
+}
+
 var _ net.Conn = (*conn)(nil)
+
+// newConn takes the connected pipe handle h (closing it on failure).
+func newConn(h windows.Handle, path string) (*conn, error) {
+	f, err := winio.NewOpenFile(h)
+	if err != nil {
+		windows.CloseHandle(h)
+		return nil, fmt.Errorf("pipe %s: %w", path, err)
+	}
+	return &conn{f: f.(pipeFile), path: path}, nil
+}
+
+func (c *conn) Read(b []byte) (int, error)  { return c.f.Read(b) }
+func (c *conn) Write(b []byte) (int, error) { return c.f.Write(b) }
+
+func (c *conn) SetDeadline(t time.Time) error {
+	return errors.Join(c.f.SetReadDeadline(t), c.f.SetWriteDeadline(t))
+}
+func (c *conn) SetReadDeadline(t time.Time) error  { return c.f.SetReadDeadline(t) }
+func (c *conn) SetWriteDeadline(t time.Time) error { return c.f.SetWriteDeadline(t) }
 
 // procHandle is the client process, or why it could not be opened.
 type procHandle struct {
@@ -264,7 +303,7 @@ func clientProcess(pipe windows.Handle) procHandle {
 
 // Close closes the pipe and the process handle.
 func (c *conn) Close() error {
-	err := c.File.Close()
+	err := c.f.Close()
 	c.once.Do(func() {
 		if c.proc.h != 0 {
 			windows.CloseHandle(c.proc.h)
@@ -273,8 +312,8 @@ func (c *conn) Close() error {
 	return err
 }
 
-func (c *conn) LocalAddr() net.Addr  { return pipeAddr(c.Name()) }
-func (c *conn) RemoteAddr() net.Addr { return pipeAddr(c.Name()) }
+func (c *conn) LocalAddr() net.Addr  { return pipeAddr(c.path) }
+func (c *conn) RemoteAddr() net.Addr { return pipeAddr(c.path) }
 
 // PeerUser returns the account of the process at the other end of c, an
 // accepted connection of Listen or ListenPrivate, named by
@@ -295,6 +334,20 @@ func PeerSID(c net.Conn) (string, error) {
 		return "", err
 	}
 	return sid.String(), nil
+}
+
+// PeerPID returns the process id of the client at the other end of c (an
+// accepted connection of Listen or ListenPrivate), as the kernel recorded
+// it when the client connected.
+func PeerPID(c net.Conn) (uint32, error) {
+	pc, ok := c.(*conn)
+	if !ok || pc.proc.h == 0 && pc.proc.err == nil {
+		return 0, fmt.Errorf("%w: not a connection accepted on an agent pipe", ErrPeer)
+	}
+	if pc.proc.pid == 0 {
+		return 0, fmt.Errorf("%w: %w", ErrPeer, pc.proc.err)
+	}
+	return pc.proc.pid, nil
 }
 
 func peerSID(c net.Conn) (*windows.SID, error) {

@@ -170,6 +170,9 @@ func TestPeerUser(t *testing.T) {
 	if err != nil || sid != me.Uid {
 		t.Fatalf("PeerSID = %q, %v; want %q", sid, err, me.Uid)
 	}
+	if pid, err := PeerPID(s); err != nil || pid != uint32(os.Getpid()) {
+		t.Fatalf("PeerPID = %d, %v; want %d", pid, err, os.Getpid())
+	}
 
 	a, b := net.Pipe()
 	defer a.Close()
@@ -200,11 +203,7 @@ func TestPipeACL(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			path, _, accepted := listenT(t, tc.listen)
 			c, _ := dialT(t, path, accepted)
-			f, ok := c.(interface{ Fd() uintptr })
-			if !ok {
-				t.Fatalf("%T has no handle", c)
-			}
-			sd, err := windows.GetSecurityInfo(windows.Handle(f.Fd()), windows.SE_KERNEL_OBJECT, windows.DACL_SECURITY_INFORMATION)
+			sd, err := windows.GetSecurityInfo(windows.Handle(c.(*conn).f.Fd()), windows.SE_KERNEL_OBJECT, windows.DACL_SECURITY_INFORMATION)
 			if err != nil {
 				t.Fatal(err)
 			}

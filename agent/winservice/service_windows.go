@@ -160,7 +160,9 @@ func Delete(ctx context.Context, name string) error {
 	if err := stop(ctx, s); err != nil {
 		return err
 	}
-	if err := s.Delete(); err != nil {
+	// The service is gone once its last handle closes; a service already
+	// marked for deletion is on its way.
+	if err := s.Delete(); err != nil && !errors.Is(err, windows.ERROR_SERVICE_MARKED_FOR_DELETE) {
 		return fmt.Errorf("delete service %s: %w", name, err)
 	}
 	return nil

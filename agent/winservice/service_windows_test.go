@@ -152,9 +152,12 @@ func TestServiceLifecycle(t *testing.T) {
 	if err := Delete(ctx, name); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Status(name); !errors.Is(err, ErrNotInstalled) {
-		t.Fatalf("Status after Delete = %v, want ErrNotInstalled", err)
-	}
+	// Deleted once the SCM has let go of it (the stopped process's
+	// handles close a moment later).
+	waitFor(t, "service deleted", func() (bool, string) {
+		st, err := Status(name)
+		return errors.Is(err, ErrNotInstalled), fmt.Sprintf("%s, %v", st, err)
+	})
 	if err := Delete(ctx, name); !errors.Is(err, ErrNotInstalled) {
 		t.Fatalf("second Delete = %v, want ErrNotInstalled", err)
 	}
@@ -196,16 +199,16 @@ func TestProtectDir(t *testing.T) {
 // also asks for levels Wine 8 does not have).
 func serviceConfig(h windows.Handle) (mgr.Config, string, error) {
 	var n uint32
-	b := make([]byte, 8192)
+	b := make([]uint64, 1024) // 8-byte aligned for the structs
 	qc := (*windows.QUERY_SERVICE_CONFIG)(unsafe.Pointer(&b[0]))
-	if err := windows.QueryServiceConfig(h, qc, uint32(len(b)), &n); err != nil {
+	if err := windows.QueryServiceConfig(h, qc, 8*uint32(len(b)), &n); err != nil {
 		return mgr.Config{}, "", err
 	}
 	c := mgr.Config{ServiceType: qc.ServiceType, StartType: qc.StartType, ErrorControl: qc.ErrorControl,
 		BinaryPathName: windows.UTF16PtrToString(qc.BinaryPathName), DisplayName: windows.UTF16PtrToString(qc.DisplayName),
 		ServiceStartName: windows.UTF16PtrToString(qc.ServiceStartName)}
-	d := make([]byte, 8192)
-	if err := windows.QueryServiceConfig2(h, windows.SERVICE_CONFIG_DESCRIPTION, &d[0], uint32(len(d)), &n); err != nil {
+	d := make([]uint64, 1024)
+	if err := windows.QueryServiceConfig2(h, windows.SERVICE_CONFIG_DESCRIPTION, (*byte)(unsafe.Pointer(&d[0])), 8*uint32(len(d)), &n); err != nil {
 		return c, "", err
 	}
 	desc := windows.UTF16PtrToString((*windows.SERVICE_DESCRIPTION)(unsafe.Pointer(&d[0])).Description)

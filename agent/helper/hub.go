@@ -102,12 +102,3 @@ func (h *Hub) NewInjector(displays []wire.Display, viewOnly bool) (support.Injec
 	}
 	return r.NewInjector(displays, viewOnly)
 }
-
-// Assemble wires the hub into the agent core's OS services: displays,
-// video, input and every dialog go to the helper.
-func (h *Hub) Assemble(sc *support.Config, displays *func() ([]wire.Display, error)) {
-	*displays = h.Displays
-	sc.RunVideo = h.RunVideo
-	sc.NewInjector = h.NewInjector
-	sc.Asker, sc.Indicator = h, h
-}

@@ -102,17 +102,26 @@ func update(h windows.Handle, cfg Config) error {
 // Stop stops the service named name and waits (up to ctx) until it has
 // stopped. ErrNotInstalled if there is no such service.
 func Stop(ctx context.Context, name string) error {
+	return withService(name, func(s *mgr.Service) error { return stop(ctx, s) })
+}
+
+// withService calls f with the service named name (ErrNotInstalled if
+// there is none).
+func withService(name string, f func(*mgr.Service) error) error {
 	m, err := mgr.Connect()
 	if err != nil {
 		return fmt.Errorf("connect to the service control manager (run as an administrator): %w", err)
 	}
 	defer m.Disconnect()
 	s, err := m.OpenService(name)
-	if err != nil {
+	if errors.Is(err, windows.ERROR_SERVICE_DOES_NOT_EXIST) {
 		return fmt.Errorf("%w: %w", ErrNotInstalled, err)
 	}
+	if err != nil {
+		return fmt.Errorf("open service %s: %w", name, err)
+	}
 	defer s.Close()
-	return stop(ctx, s)
+	return f(s)
 }
 
 func stop(ctx context.Context, s *mgr.Service) error {
@@ -147,44 +156,28 @@ func stop(ctx context.Context, s *mgr.Service) error {
 // Delete stops the service named name (waiting up to ctx) and deletes
 // it. ErrNotInstalled if there is no such service.
 func Delete(ctx context.Context, name string) error {
-	m, err := mgr.Connect()
-	if err != nil {
-		return fmt.Errorf("connect to the service control manager (run as an administrator): %w", err)
-	}
-	defer m.Disconnect()
-	s, err := m.OpenService(name)
-	if err != nil {
-		return fmt.Errorf("%w: %w", ErrNotInstalled, err)
-	}
-	defer s.Close()
-	if err := stop(ctx, s); err != nil {
-		return err
-	}
-	// The service is gone once its last handle closes; a service already
-	// marked for deletion is on its way.
-	if err := s.Delete(); err != nil && !errors.Is(err, windows.ERROR_SERVICE_MARKED_FOR_DELETE) {
-		return fmt.Errorf("delete service %s: %w", name, err)
-	}
-	return nil
+	return withService(name, func(s *mgr.Service) error {
+		if err := stop(ctx, s); err != nil {
+			return err
+		}
+		// The service is gone once its last handle closes; a service
+		// already marked for deletion is on its way.
+		if err := s.Delete(); err != nil && !errors.Is(err, windows.ERROR_SERVICE_MARKED_FOR_DELETE) {
+			return fmt.Errorf("delete service %s: %w", name, err)
+		}
+		return nil
+	})
 }
 
 // Status is the state of the service named name: "running", "stopped"…
 func Status(name string) (string, error) {
-	m, err := mgr.Connect()
-	if err != nil {
-		return "", err
-	}
-	defer m.Disconnect()
-	s, err := m.OpenService(name)
-	if err != nil {
-		return "", fmt.Errorf("%w: %w", ErrNotInstalled, err)
-	}
-	defer s.Close()
-	st, err := s.Query()
-	if err != nil {
-		return "", err
-	}
-	return stateName(st.State), nil
+	var state string
+	err := withService(name, func(s *mgr.Service) error {
+		st, err := s.Query()
+		state = stateName(st.State)
+		return err
+	})
+	return state, err
 }
 
 // IsService reports whether this process was started by the service

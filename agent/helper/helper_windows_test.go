@@ -58,11 +58,39 @@ func (e inputEcho) Form(context.Context, string, []string, time.Duration) ([]str
 // through the real pipe: displays, consent, the indicator, encoded video,
 // input; killing the helper brings a new one.
 func TestSpawnedHelperOverNamedPipe(t *testing.T) {
-	exe, err := os.Executable()
+	self, err := localsock.SelfSID()
 	if err != nil {
 		t.Fatal(err)
 	}
-	self, err := localsock.SelfSID()
+	testHelperOverNamedPipe(t, Spawn{SID: self})
+}
+
+// TestSessionHelperUnderWine: the same with the service's launcher and its
+// real calls: Wine 8 has a console session (1) whose user token
+// WTSQueryUserToken returns (the prefix's one user), and starts the helper
+// with CreateProcessAsUser on winsta0\default with the user's environment
+// block. (Wine has no session 0 and one account: the separation between a
+// SYSTEM service and the user's session is not shown here.)
+func TestSessionHelperUnderWine(t *testing.T) {
+	l := NewSessionLauncher()
+	s, ok := l.Console()
+	if !ok {
+		t.Fatalf("no console session (%d)", s)
+	}
+	u, err := l.User(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	self, _ := localsock.SelfSID()
+	if u.SID() != self {
+		t.Fatalf("the console user is %s, want this test's account %s", u.SID(), self)
+	}
+	u.Close()
+	testHelperOverNamedPipe(t, l)
+}
+
+func testHelperOverNamedPipe(t *testing.T, l Launcher) {
+	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,7 +98,7 @@ func TestSpawnedHelperOverNamedPipe(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- Supervise(ctx, SuperviseConfig{Hub: h, Launcher: Spawn{SID: self}, Exe: exe, Poll: 100 * time.Millisecond,
+		done <- Supervise(ctx, SuperviseConfig{Hub: h, Launcher: l, Exe: exe, Poll: 100 * time.Millisecond,
 			Listen: localsock.ListenPrivate,
 			Peer: func(c net.Conn) (string, uint32, error) {
 				sid, err := localsock.PeerSID(c)

@@ -16,9 +16,6 @@ func Delete(context.Context, string) error { return ErrUnsupported }
 // Status fails: Windows only.
 func Status(string) (string, error) { return "", ErrUnsupported }
 
-// IsService is false: Windows only.
-func IsService() (bool, error) { return false, nil }
-
 // Run fails: Windows only.
 func Run(string, func(context.Context) error) error { return ErrUnsupported }
 

@@ -180,10 +180,6 @@ func Status(name string) (string, error) {
 	return state, err
 }
 
-// IsService reports whether this process was started by the service
-// control manager.
-func IsService() (bool, error) { return svc.IsWindowsService() }
-
 // Run runs the agent (run) as the service named name under the service
 // control manager, until Stop or Shutdown cancel run's context or run
 // returns. A run that ends with an error makes the service exit with a

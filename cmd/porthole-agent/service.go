@@ -84,13 +84,6 @@ func install(ctx context.Context, args []string) error {
 // service is what the service control manager starts: run, with the
 // helper in the console user's session and the log in the state dir.
 func service(_ context.Context, args []string) error {
-	ok, err := winservice.IsService()
-	if err != nil {
-		return err
-	}
-	if !ok {
-		return errors.New("service is started by the Windows service control manager; to run the agent by hand use run")
-	}
 	state := platform.DefaultStateDir
 	for i, a := range args {
 		if v, ok := strings.CutPrefix(a, "--state-dir="); ok {
@@ -113,13 +106,18 @@ func service(_ context.Context, args []string) error {
 	if !slices.ContainsFunc(args, func(a string) bool { return a == "--helper" || strings.HasPrefix(a, "--helper=") }) {
 		args = append([]string{"--helper=session"}, args...)
 	}
-	return winservice.Run(winservice.Name, func(ctx context.Context) error {
+	err = winservice.Run(winservice.Name, func(ctx context.Context) error {
 		err := run(ctx, args)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "porthole-agent service:", err)
 		}
 		return err
 	})
+	if err != nil {
+		// StartServiceCtrlDispatcher fails at once outside the SCM.
+		return fmt.Errorf("%w (service is started by the Windows service control manager; to run the agent by hand use run)", err)
+	}
+	return nil
 }
 
 // helperCmd is the helper the service starts in the user's session: it

@@ -106,4 +106,3 @@ func TestWindowsServiceUnderWine(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 	}
 }
-

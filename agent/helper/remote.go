@@ -128,7 +128,10 @@ func (r *Remote) read() {
 			select {
 			case s.frames <- m:
 			case <-time.After(5 * time.Second):
+				// The next frames would decode against a missing one:
+				// start again from a keyframe.
 				r.log.Warn("video frame dropped: the session does not take frames", "stream", m.Stream)
+				_ = r.w.control(&Msg{T: TKeyframe, Stream: m.Stream})
 			}
 		case *Msg:
 			r.mu.Lock()

@@ -68,6 +68,10 @@ type Config struct {
 	// or wire.UnattendedAllow. It is set where the agent is installed; the
 	// broker cannot change it (policy.go).
 	Unattended string
+	// Services run alongside the agent from Run until it stops (on
+	// Windows: the supervisor of the helper in the user's session). One
+	// that fails stops the agent.
+	Services []func(ctx context.Context) error
 }
 
 // ElevationConfig configures temporary admin codes.
@@ -236,8 +240,21 @@ func (a *Agent) DeviceID() string { return a.id.DeviceID }
 func (a *Agent) Connected() <-chan struct{} { return a.lnk.Connected() }
 
 // Run keeps the agent connected until ctx ends. A running session is
-// ended ("the agent stopped") before Run returns.
+// ended ("the agent stopped") before Run returns, and Config.Services
+// run alongside until then.
 func (a *Agent) Run(ctx context.Context) error {
+	if len(a.cfg.Services) == 0 {
+		return a.run(ctx)
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	for _, s := range a.cfg.Services {
+		g.Go(func() error { return s(gctx) })
+	}
+	g.Go(func() error { return a.run(gctx) })
+	return g.Wait()
+}
+
+func (a *Agent) run(ctx context.Context) error {
 	a.cfg.Logger.Info("agent starting", "device_id", a.id.DeviceID, "broker", a.id.BrokerURL, "version", Version)
 	defer a.events.Close()
 	defer a.rtc.Close()

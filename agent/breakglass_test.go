@@ -20,8 +20,10 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // fakeAccounts stands in for accounts.Manager.
 type fakeAccounts struct {
-	createErr error
-	revoked   []string
+	createErr   error
+	revoked     []string
+	reconciled  []time.Time
+	onReconcile func()
 }
 
 func (f *fakeAccounts) Create(_ context.Context, s accounts.Spec) (accounts.Account, error) {
@@ -35,8 +37,14 @@ func (f *fakeAccounts) Revoke(_ context.Context, name string) error {
 	f.revoked = append(f.revoked, name)
 	return nil
 }
-func (f *fakeAccounts) Reconcile(context.Context, time.Time) error { return nil }
-func (f *fakeAccounts) Run(context.Context) error                  { return nil }
+func (f *fakeAccounts) Reconcile(_ context.Context, now time.Time) error {
+	f.reconciled = append(f.reconciled, now)
+	if f.onReconcile != nil {
+		f.onReconcile()
+	}
+	return nil
+}
+func (f *fakeAccounts) Run(context.Context) error { return nil }
 
 // sink records what the agent sends the broker.
 type sink struct {

@@ -2,9 +2,11 @@ package inventory
 
 import (
 	"context"
-	"os/user"
 
+	"golang.org/x/sys/windows"
 	"golang.org/x/sys/windows/registry"
+
+	"porthole/agent/winlocal"
 )
 
 // osName is the edition Windows reports, e.g. "Windows 10 Pro", with its
@@ -26,12 +28,19 @@ func osName() string {
 	return name
 }
 
-// loggedInUser is the account the agent runs as. The Windows service
-// (SYSTEM) will ask the console session for its user instead (issue #17's
-// service model).
+// loggedInUser is the user of the session at the console
+// (WTSGetActiveConsoleSessionId, WTSQuerySessionInformation), named as the
+// elevation pipe names its callers (winlocal.UserName): the service runs
+// as SYSTEM, so its own account says nothing. "" when nobody is logged on
+// at the console.
 func loggedInUser(context.Context) string {
-	if u, err := user.Current(); err == nil {
-		return u.Username
+	s, err := winlocal.Win32{}.ConsoleSession()
+	if err != nil || s.User == "" {
+		return ""
 	}
-	return ""
+	computer, err := windows.ComputerName()
+	if err != nil {
+		return s.User
+	}
+	return winlocal.UserName(s.User, s.Domain, computer)
 }

@@ -6,12 +6,17 @@
 //
 // One implementation per OS: Unix sockets on Linux and macOS
 // (localsock_unix.go; the caller's account from SO_PEERCRED on Linux), and
-// named pipes on Windows (localsock_windows.go, not yet built). The three
+// named pipes on Windows (localsock_windows.go: a DACL admitting interactive
+// users, first-instance creation, no remote clients, the caller's account
+// from its process token; pipesec.go builds the DACLs). The three
 // functions below are the whole seam:
 //
 //	Listen(path string) (net.Listener, error)
 //	Dial(ctx context.Context, path string) (net.Conn, error)
 //	PeerUser(c net.Conn) (string, error)
+//
+// Windows adds ListenPrivate(path, userSID) and PeerSID for the pipe between
+// the service and its helper in the user's session (agent/winhelper).
 package localsock
 
 import "errors"

@@ -57,3 +57,7 @@ func assemble(_ *agent.Config, _ Options, desktop bool, c *check, _ *slog.Logger
 func notOnMacOS(service string) error {
 	return fmt.Errorf("%s is not supported on macOS yet: %w", service, errors.ErrUnsupported)
 }
+
+// inProcess is o for `porthole-agent helper`: this OS has no separate
+// helper, so it is o.
+func (o Options) inProcess() Options { return o }

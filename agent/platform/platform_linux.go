@@ -110,3 +110,7 @@ func defaultDesktopDir() string {
 	}
 	return ""
 }
+
+// inProcess is o for `porthole-agent helper`: this OS has no separate
+// helper, so it is o.
+func (o Options) inProcess() Options { return o }

@@ -45,13 +45,24 @@ func Displays() func() ([]wire.Display, error) { return nil }
 // an elevated administrator or SYSTEM (the service).
 func Privileged() bool { return windows.GetCurrentProcessToken().IsElevated() }
 
-// Options are the settings of the services; none yet.
-type Options struct{}
+// Options are the settings of the services.
+type Options struct {
+	// Helper is where capture, input and dialogs run: HelperOff,
+	// HelperSession (the service's default) or HelperSpawn
+	// (helper_windows.go).
+	Helper string
+}
 
-// AddFlags registers o's fields as flags of fs: none yet.
-func (o *Options) AddFlags(*flag.FlagSet) {}
+// AddFlags registers o's fields as flags of fs.
+func (o *Options) AddFlags(fs *flag.FlagSet) {
+	fs.StringVar(&o.Helper, "helper", HelperOff, "where capture, input and dialogs run: off (this process), session (a helper in the console user's session; the service's default) or spawn (a helper child process)")
+}
 
-func assemble(cfg *agent.Config, _ Options, desktop bool, c *check, log *slog.Logger) {
+func assemble(cfg *agent.Config, o Options, desktop bool, c *check, log *slog.Logger) {
+	if o.Helper != "" && o.Helper != HelperOff {
+		c.require("helper", assembleHelper(cfg, o, desktop, log))
+		return
+	}
 	_, err := capture.NewScreens(log)
 	c.require("screen capture", err)
 	_, err = input.NewSendInput(input.Config{})

@@ -68,6 +68,14 @@ type EncoderConfig struct {
 // EncoderFunc starts an encoder for one capture.
 type EncoderFunc func(EncoderConfig) (Encoder, error)
 
+// VideoFunc runs a whole capture → encode loop elsewhere (on Windows, in
+// the helper process in the user's session, which sends encoded frames:
+// raw frames would be ~40 MB/s across the pipe). It captures display d,
+// encodes at cfg (Width and Height are the display's), hands each frame to
+// sink in order, makes the next frame a keyframe after each receive on
+// keyframes, and returns nil when ctx ends or the error that stopped it.
+type VideoFunc func(ctx context.Context, d wire.Display, cfg EncoderConfig, sink func(frame []byte, keyframe bool, dur time.Duration) error, keyframes <-chan struct{}) error
+
 // Injector applies remote input (input.Robot).
 type Injector interface {
 	Inject(ctx context.Context, ev wire.Input) error
@@ -87,6 +95,9 @@ type Config struct {
 	Displays   func() ([]wire.Display, error)
 	OpenSource SourceFunc
 	NewEncoder EncoderFunc
+	// RunVideo, when set, replaces OpenSource and NewEncoder: the loop
+	// runs elsewhere and delivers encoded frames.
+	RunVideo VideoFunc
 	// NewInjector creates the input Injector for a session; nil means
 	// this endpoint accepts no remote input (view only).
 	NewInjector func(displays []wire.Display, viewOnly bool) (Injector, error)
@@ -509,6 +520,11 @@ func (m *Manager) startVideo(ctx context.Context, s *session, log *slog.Logger, 
 }
 
 func (m *Manager) video(ctx context.Context, s *session, log *slog.Logger, sender *stream.Sender, d wire.Display) error {
+	if m.cfg.RunVideo != nil {
+		ec := EncoderConfig{Width: d.Width, Height: d.Height, FPS: m.cfg.FPS, BitrateKbps: m.cfg.BitrateKbps, Threads: m.cfg.Threads}
+		sink := func(frame []byte, _ bool, dur time.Duration) error { return sender.WriteFrame(frame, dur) }
+		return m.cfg.RunVideo(ctx, d, ec, sink, sender.KeyframeRequests())
+	}
 	if m.cfg.OpenSource == nil || m.cfg.NewEncoder == nil {
 		return errNoCapture
 	}

@@ -84,7 +84,7 @@ func (e encoder) Close() error {
 // startSession starts a Manager with the platform fake (or none when p is nil),
 // gets consent and answers the broker's offer; it returns the messages
 // the Manager sends.
-func startSession(t *testing.T, p *platformFake) (*Manager, <-chan wire.Message) {
+func startSession(t *testing.T, p *platformFake, opts ...func(*Config)) (*Manager, <-chan wire.Message) {
 	t.Helper()
 	api, closer, err := rtcnet.NewAPI(rtcnet.Config{ListenIP: "127.0.0.1", Loopback: true}, nil)
 	if err != nil {
@@ -106,6 +106,9 @@ func startSession(t *testing.T, p *platformFake) (*Manager, <-chan wire.Message)
 			p.note(func() { p.encoders = append(p.encoders, c) })
 			return encoder{p}, nil
 		}
+	}
+	for _, o := range opts {
+		o(&cfg)
 	}
 	m := New(cfg)
 	t.Cleanup(m.Close)
@@ -171,5 +174,45 @@ func TestSessionWithoutCapture(t *testing.T) {
 	e, ok := next(t, sent).(*wire.SessionEnd)
 	if !ok || e.SessionID != "s1" || e.Reason != "screen capture stopped" {
 		t.Fatalf("sent %+v, want the session's end for want of capture", e)
+	}
+}
+
+// TestSessionRunsVideoElsewhere: with RunVideo (the Windows helper) the
+// session hands the whole capture → encode loop over: the display the
+// broker asked for at its own size, the frame rate and bitrate; what it
+// sinks goes out, and the loop is stopped when the session ends.
+func TestSessionRunsVideoElsewhere(t *testing.T) {
+	type call struct {
+		d   wire.Display
+		cfg EncoderConfig
+	}
+	calls := make(chan call, 1)
+	sunk := make(chan error, 1)
+	stopped := make(chan struct{})
+	m, _ := startSession(t, nil, func(c *Config) {
+		c.RunVideo = func(ctx context.Context, d wire.Display, cfg EncoderConfig, sink func([]byte, bool, time.Duration) error, _ <-chan struct{}) error {
+			calls <- call{d, cfg}
+			sunk <- sink([]byte{0x10, 0x02, 0x00, 0x9d, 0x01, 0x2a}, true, time.Second/15)
+			<-ctx.Done()
+			close(stopped)
+			return nil
+		}
+	})
+	select {
+	case c := <-calls:
+		if c.d.Index != 1 || c.cfg != (EncoderConfig{Width: 320, Height: 240, FPS: 15, BitrateKbps: 2500, Threads: 1}) {
+			t.Fatalf("RunVideo(%+v, %+v)", c.d, c.cfg)
+		}
+	case <-time.After(wait):
+		t.Fatal("RunVideo not called")
+	}
+	if err := <-sunk; err != nil {
+		t.Fatalf("sink: %v", err)
+	}
+	m.End(context.Background(), &wire.SessionEnd{SessionID: "s1", Reason: "Off"})
+	select {
+	case <-stopped:
+	case <-time.After(wait):
+		t.Fatal("the video loop ran on after the session ended")
 	}
 }

@@ -3,6 +3,7 @@ package winlocal
 import (
 	"encoding/binary"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 	"unicode/utf16"
@@ -164,4 +165,84 @@ func TestAdminsGroup(t *testing.T) {
 	if !errors.Is(error(NERRUserNotFound), NERRUserNotFound) || NERRUserNotFound.Error() != "NERR_UserNotFound (2221)" || Errno(9999).Error() != "windows error 9999" {
 		t.Error("Errno text")
 	}
+}
+
+func TestUserName(t *testing.T) {
+	for _, tc := range []struct{ name, domain, computer, want string }{
+		{"alice", "DESKTOP-1", "DESKTOP-1", "alice"},
+		{"alice", "desktop-1", "DESKTOP-1", "alice"},
+		{"alice", "CORP", "DESKTOP-1", `CORP\alice`},
+		{"SYSTEM", "NT AUTHORITY", "DESKTOP-1", `NT AUTHORITY\SYSTEM`},
+		{"alice", "", "DESKTOP-1", "alice"},
+	} {
+		if got := UserName(tc.name, tc.domain, tc.computer); got != tc.want {
+			t.Errorf("UserName(%q, %q, %q) = %q, want %q", tc.name, tc.domain, tc.computer, got, tc.want)
+		}
+	}
+}
+
+// TestQuoteArgRoundTrip: what quoteArg writes, the Windows argument
+// splitter (CommandLineToArgvW's rules, as Go's os.Args uses them) reads
+// back unchanged.
+func TestQuoteArgRoundTrip(t *testing.T) {
+	for _, s := range []string{``, `a`, `a b`, `a\b`, `a\\b c`, `a"b`, `a\"b`, `a\`, `a b\`, `a b\\`, `"`, `\\"\\`, "tab\there"} {
+		line := CommandLine("x.exe", s)
+		got := splitArgs(line)
+		if len(got) != 2 || got[1] != s {
+			t.Errorf("quoteArg(%q) = %s, read back as %q", s, quoteArg(s), got)
+		}
+	}
+}
+
+// splitArgs splits a command line by the rules of CommandLineToArgvW for
+// arguments after the first (2n backslashes + quote: n backslashes and a
+// quote toggle; 2n+1 backslashes + quote: n backslashes and a literal
+// quote; other backslashes literal).
+func splitArgs(s string) []string {
+	var (
+		out  []string
+		cur  strings.Builder
+		inQ  bool
+		have bool
+	)
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '\\':
+			n := 0
+			for i < len(s) && s[i] == '\\' {
+				n++
+				i++
+			}
+			if i < len(s) && s[i] == '"' {
+				cur.WriteString(strings.Repeat(`\`, n/2))
+				if n%2 == 1 {
+					cur.WriteByte('"')
+				} else {
+					inQ = !inQ
+				}
+				have = true
+			} else {
+				cur.WriteString(strings.Repeat(`\`, n))
+				i--
+			}
+			have = true
+		case c == '"':
+			inQ = !inQ
+			have = true
+		case (c == ' ' || c == '\t') && !inQ:
+			if have {
+				out = append(out, cur.String())
+				cur.Reset()
+				have = false
+			}
+		default:
+			cur.WriteByte(c)
+			have = true
+		}
+	}
+	if have {
+		out = append(out, cur.String())
+	}
+	return out
 }

@@ -394,6 +394,30 @@ func (Win32) Sessions() ([]Session, error) {
 	return out, nil
 }
 
+// noSession is what WTSGetActiveConsoleSessionId returns when no session
+// is attached to the console (during a session switch).
+const noSession = 0xFFFFFFFF
+
+// ConsoleSession is the session attached to the physical console
+// (WTSGetActiveConsoleSessionId) with its user and domain; User is empty
+// when nobody is logged on there. ErrorFileNotFound: no session is
+// attached (a switch between sessions is under way).
+func (Win32) ConsoleSession() (Session, error) {
+	id := windows.WTSGetActiveConsoleSessionId()
+	if id == noSession {
+		return Session{}, ErrorFileNotFound
+	}
+	user, err := wtsString(id, wtsUserName)
+	if err != nil {
+		return Session{}, fmt.Errorf("WTSQuerySessionInformation(%d, WTSUserName): %w", id, err)
+	}
+	domain, err := wtsString(id, wtsDomainName)
+	if err != nil {
+		return Session{}, fmt.Errorf("WTSQuerySessionInformation(%d, WTSDomainName): %w", id, err)
+	}
+	return Session{ID: id, User: user, Domain: domain}, nil
+}
+
 // wtsString is WTSQuerySessionInformationW for a string class.
 func wtsString(id uint32, class uintptr) (string, error) {
 	var (

@@ -22,6 +22,7 @@ package winlocal
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -221,4 +222,64 @@ func AdminsGroup(l SIDLookup) (string, error) {
 		return "", fmt.Errorf("%s is %q of type %d, not a local group", AdministratorsSID, a.Qualified(), a.Type)
 	}
 	return a.Name, nil
+}
+
+// UserName is how the agent names a Windows account wherever a user name
+// is shown or matched (the caller of the elevation pipe, inventory's
+// logged-in user): the bare name for an account of this computer (its
+// domain is the computer's name), DOMAIN\name for any other. A domain
+// account is never shortened to its bare name: CORP\alice and the local
+// alice are different accounts, and elevating one for the other would be a
+// privilege mix-up. (The elevation code accepts only bare names of letters,
+// digits and . - _ @, as the broker issues codes only for such names, so
+// domain accounts and names with spaces are refused there.)
+func UserName(name, domain, computer string) string {
+	if domain == "" || strings.EqualFold(domain, computer) {
+		return name
+	}
+	return domain + `\` + name
+}
+
+// CommandLine joins args into a Windows command line that
+// CommandLineToArgvW (and Go's os.Args) splits back into args: each
+// argument that is empty or holds a space, tab or quote is quoted, a quote
+// escaped with a backslash, and backslashes doubled only where they
+// precede a quote. The first argument is the program: quoted when it
+// holds a space, an unquoted C:\Program Files\… would let C:\Program.exe
+// run in its place.
+func CommandLine(args ...string) string {
+	q := make([]string, len(args))
+	for i, a := range args {
+		q[i] = quoteArg(a)
+	}
+	return strings.Join(q, " ")
+}
+
+// quoteArg quotes s for a Windows command line (the rules of
+// CommandLineToArgvW): double quotes around an argument that is empty or
+// holds a space, tab or quote; a quote is escaped with a backslash, and
+// backslashes are doubled only where they precede a quote.
+func quoteArg(s string) string {
+	if s != "" && !strings.ContainsAny(s, " \t\"") {
+		return s
+	}
+	var b strings.Builder
+	b.WriteByte('"')
+	slashes := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch c {
+		case '\\':
+			slashes++
+		case '"':
+			b.WriteString(strings.Repeat(`\`, slashes+1))
+			slashes = 0
+		default:
+			slashes = 0
+		}
+		b.WriteByte(c)
+	}
+	b.WriteString(strings.Repeat(`\`, slashes))
+	b.WriteByte('"')
+	return b.String()
 }

@@ -5,6 +5,10 @@
 //	porthole-agent elevate [--code CODE] [--status]   (as the end user)
 //	porthole-agent request-admin --reason TEXT        (as the end user)
 //	porthole-agent request-support [--name N --email E --phone P --reason R]
+//	porthole-agent install --broker URL --token TOKEN      (Windows, as administrator)
+//	porthole-agent uninstall [--keep-state]                (Windows, as administrator)
+//	porthole-agent service                                 (Windows: started by the SCM)
+//	porthole-agent helper --pipe NAME                      (Windows: started by the service)
 //
 // Flags can also be set as PORTHOLE_<FLAG> environment variables.
 package main
@@ -33,13 +37,19 @@ const usage = `usage:
                      [--elevation=false] [--elevation-socket PATH]
                      [--breakglass-prefix P] [--accounts-root DIR]
                      [Linux: --display D --xauthority F --sudoers-dir DIR --desktop-dir DIR]
+                     [Windows: --helper off|session|spawn]
   porthole-agent request-support [--socket PATH] [--name N] [--email E] [--phone P] [--reason R]
   porthole-agent elevate [--code CODE] [--status] [--socket PATH]
-  porthole-agent request-admin --reason TEXT [--socket PATH]`
+  porthole-agent request-admin --reason TEXT [--socket PATH]
+  porthole-agent install --broker URL --token TOKEN [--ca-cert FILE] [--state-dir DIR]   (Windows)
+  porthole-agent uninstall [--keep-state] [--state-dir DIR]                               (Windows)
+  porthole-agent service [run flags]      (Windows: the service's command line)
+  porthole-agent helper --pipe NAME       (Windows: started by the service in the user's session)`
 
 func main() {
 	cli.Main("porthole-agent", usage, map[string]cli.Command{"enroll": enroll, "run": run, "elevate": elevate,
-		"request-admin": requestAdmin, "request-support": requestSupport})
+		"request-admin": requestAdmin, "request-support": requestSupport,
+		"install": install, "uninstall": uninstall, "service": service, "helper": helperCmd})
 }
 
 func common(fs *flag.FlagSet) (*string, *string, *string) {

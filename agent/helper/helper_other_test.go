@@ -1,0 +1,5 @@
+//go:build !windows
+
+package helper
+
+func childMain() bool { return false }

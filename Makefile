@@ -22,7 +22,7 @@ WINDOWS_ENV = GOOS=windows GOARCH=amd64 CGO_ENABLED=1 \
 WINDOWS_LDFLAGS := -ldflags=-extldflags=-static
 # Packages whose tests also run as Windows programs under Wine (make
 # test-windows); add yours when it has Windows code.
-WINDOWS_TEST_PKGS ?= ./agent/encode ./agent/accounts ./agent/elevation ./agent/winlocal/... ./internal/durable \
+WINDOWS_TEST_PKGS ?= ./agent/encode ./agent/capture ./agent/input ./agent/accounts ./agent/elevation ./agent/winlocal/... ./internal/durable \
 	./agent/localsock ./agent/inventory ./agent/winservice ./agent/helper
 
 help: ## list the targets

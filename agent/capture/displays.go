@@ -1,6 +1,7 @@
 package capture
 
 import (
+	"image"
 	"slices"
 
 	"porthole/internal/wire"
@@ -24,4 +25,9 @@ func sortDisplays(ds []wire.Display) {
 	for i := range ds {
 		ds[i].Index = i
 	}
+}
+
+// displayRect is d's area on the virtual desktop (the X screen).
+func displayRect(d wire.Display) image.Rectangle {
+	return image.Rect(d.X, d.Y, d.X+d.Width, d.Y+d.Height)
 }

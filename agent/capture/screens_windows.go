@@ -2,7 +2,6 @@ package capture
 
 import (
 	"fmt"
-	"image"
 	"log/slog"
 
 	"porthole/internal/wire"
@@ -26,7 +25,7 @@ func NewScreens(log *slog.Logger) *Screens {
 // Open starts capturing display d (its area on the virtual desktop, sizes
 // rounded down to even numbers). The caller must Close the Screen.
 func (s *Screens) Open(d wire.Display, o Options) (*Screen, error) {
-	rect := evenRect(image.Rect(d.X, d.Y, d.X+d.Width, d.Y+d.Height))
+	rect := evenRect(displayRect(d))
 	if rect.Empty() {
 		return nil, fmt.Errorf("display %d (%dx%d): %w", d.Index, d.Width, d.Height, ErrBadRect)
 	}
@@ -47,6 +46,5 @@ func (s *Screens) Method() string {
 	if err != nil {
 		return ""
 	}
-	d := ds[0]
-	return s.c.probe(evenRect(image.Rect(d.X, d.Y, d.X+d.Width, d.Y+d.Height)))
+	return s.c.probe(evenRect(displayRect(ds[0])))
 }

@@ -18,6 +18,9 @@ func TestKeymapCoversAllowList(t *testing.T) {
 		if k.robot == "" || k.keysym == 0 {
 			t.Errorf("%s: no robotgo key (%+v)", c, k)
 		}
+		if k.vk == 0 || k.vk > 0xfe {
+			t.Errorf("%s: virtual key %#x", c, k.vk)
+		}
 		if lo, hi := k.scan&0xff, k.scan>>8; lo == 0 || (hi != 0 && hi != 0xe0) {
 			t.Errorf("%s: scan code %#x is not a set-1 code (0xNN or 0xE0NN)", c, k.scan)
 		}
@@ -39,6 +42,14 @@ func TestScanCodesUnique(t *testing.T) {
 		}
 		seen[k.scan] = c
 	}
+	// Virtual keys are unique too, but for the two Enter keys (VK_RETURN).
+	vks := map[uint16]string{}
+	for c, k := range keys {
+		if other, dup := vks[k.vk]; dup && !(k.vk == 0x0d && (c == "Enter" || c == "NumpadEnter")) {
+			t.Errorf("%s and %s share virtual key %#x", c, other, k.vk)
+		}
+		vks[k.vk] = c
+	}
 	// Spot checks against the keyboard, set 1.
 	for code, want := range map[string]uint16{
 		"KeyA": 0x1e, "KeyQ": 0x10, "KeyZ": 0x2c, "KeyM": 0x32, "KeyL": 0x26, "KeyP": 0x19,
@@ -47,6 +58,12 @@ func TestScanCodesUnique(t *testing.T) {
 	} {
 		if got := keys[code].scan; got != want {
 			t.Errorf("%s: scan %#x, want %#x", code, got, want)
+		}
+	}
+	for code, want := range map[string]uint16{"KeyA": 'A', "Digit0": '0', "F1": 0x70, "F24": 0x87, "Numpad0": 0x60,
+		"Numpad9": 0x69, "NumpadDecimal": 0x6e, "Equal": 0xbb, "Quote": 0xde, "MetaRight": 0x5c} {
+		if got := keys[code].vk; got != want {
+			t.Errorf("%s: virtual key %#x, want %#x", code, got, want)
 		}
 	}
 }

@@ -94,21 +94,22 @@ func absolute(x, y int, vs image.Rectangle) (int32, int32) {
 }
 
 // keyRecord is the record that presses or releases k: by scan code, with
-// the extended flag for 0xE0xx codes; Pause by virtual key, because its
-// scan sequence (E1 1D 45) has no single-code form.
+// the extended flag for 0xE0xx codes, and the US virtual key for Wine
+// (Windows ignores it then); Pause by virtual key only, because its scan
+// sequence (E1 1D 45) has no single-code form.
 func keyRecord(k key, down bool) winInput {
 	var flags uint32
 	if !down {
 		flags |= keyUp
 	}
-	if k.scan == 0x45 {
+	if k.vk == vkPause {
 		return keyInput(vkPause, k.scan, flags)
 	}
 	flags |= keyScancode
 	if k.scan&0xff00 == 0xe000 {
 		flags |= keyExtended
 	}
-	return keyInput(0, k.scan&0xff, flags)
+	return keyInput(k.vk, k.scan&0xff, flags)
 }
 
 // pasteChunk is how many runes a paste sends per SendInput call, so that

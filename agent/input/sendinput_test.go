@@ -143,17 +143,17 @@ func TestSendInputRecords(t *testing.T) {
 		{"wheel up", wire.Input{Kind: wire.InputWheel, DY: -1},
 			[][]rec{{{Typ: inputMouse, IsMouse: true, Data: 120, Flags: mouseWheel}}}},
 		{"A down by scan code", down("KeyA", 0),
-			[][]rec{{{Typ: inputKeyboard, IsKeyb: true, Scan: 0x1e, KeyFlags: keyScancode}}}},
+			[][]rec{{{Typ: inputKeyboard, IsKeyb: true, VK: 'A', Scan: 0x1e, KeyFlags: keyScancode}}}},
 		{"A up", up("KeyA", 0),
-			[][]rec{{{Typ: inputKeyboard, IsKeyb: true, Scan: 0x1e, KeyFlags: keyScancode | keyUp}}}},
+			[][]rec{{{Typ: inputKeyboard, IsKeyb: true, VK: 'A', Scan: 0x1e, KeyFlags: keyScancode | keyUp}}}},
 		{"arrow: extended", down("ArrowLeft", 0),
-			[][]rec{{{Typ: inputKeyboard, IsKeyb: true, Scan: 0x4b, KeyFlags: keyScancode | keyExtended}}}},
+			[][]rec{{{Typ: inputKeyboard, IsKeyb: true, VK: 0x25, Scan: 0x4b, KeyFlags: keyScancode | keyExtended}}}},
 		{"right Ctrl up: extended", up("ControlRight", 0),
-			[][]rec{{{Typ: inputKeyboard, IsKeyb: true, Scan: 0x1d, KeyFlags: keyScancode | keyExtended | keyUp}}}},
+			[][]rec{{{Typ: inputKeyboard, IsKeyb: true, VK: 0xa3, Scan: 0x1d, KeyFlags: keyScancode | keyExtended | keyUp}}}},
 		{"Pause by virtual key", down("Pause", 0),
 			[][]rec{{{Typ: inputKeyboard, IsKeyb: true, VK: vkPause, Scan: 0x45}}}},
 		{"NumLock: extended 0x45", down("NumLock", 0),
-			[][]rec{{{Typ: inputKeyboard, IsKeyb: true, Scan: 0x45, KeyFlags: keyScancode | keyExtended}}}},
+			[][]rec{{{Typ: inputKeyboard, IsKeyb: true, VK: 0x90, Scan: 0x45, KeyFlags: keyScancode | keyExtended}}}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -171,11 +171,14 @@ func TestSendInputPaste(t *testing.T) {
 	u := func(c uint16, flags uint32) rec {
 		return rec{Typ: inputKeyboard, IsKeyb: true, Scan: c, KeyFlags: flags}
 	}
+	k := func(vk, scan uint16, flags uint32) rec {
+		return rec{Typ: inputKeyboard, IsKeyb: true, VK: vk, Scan: scan, KeyFlags: flags}
+	}
 	want := [][]rec{{
 		u(0xe9, keyUnicode), u(0xe9, keyUnicode|keyUp),
-		u(0x1c, keyScancode), u(0x1c, keyScancode|keyUp), // Enter
+		k(0x0d, 0x1c, keyScancode), k(0x0d, 0x1c, keyScancode|keyUp), // Enter
 		u(0xd83d, keyUnicode), u(0xd83d, keyUnicode|keyUp), u(0xde00, keyUnicode), u(0xde00, keyUnicode|keyUp),
-		u(0x0f, keyScancode), u(0x0f, keyScancode|keyUp), // Tab
+		k(0x09, 0x0f, keyScancode), k(0x09, 0x0f, keyScancode|keyUp), // Tab
 	}}
 	if diff := cmp.Diff(want, f.take()); diff != "" {
 		t.Fatalf("(-want +got):\n%s", diff)

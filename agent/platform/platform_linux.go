@@ -65,6 +65,7 @@ func (o *Options) AddFlags(fs *flag.FlagSet) {
 func assemble(cfg *agent.Config, o Options, desktop bool, c *check, log *slog.Logger) {
 	display := o.Display
 	cfg.Displays = capture.Displays
+	cfg.CaptureMethod = func() string { return capture.MethodX11 }
 	cfg.Support.OpenSource = func(d wire.Display, maxFPS int, log *slog.Logger) (support.Source, error) {
 		x, err := capture.NewX11(display, displayRect(d), capture.Options{MaxFPS: maxFPS, Logger: log})
 		if err != nil {

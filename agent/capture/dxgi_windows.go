@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"image"
 	"syscall"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/windows"
@@ -35,7 +36,8 @@ type dxgi struct {
 	desk, out []byte // the desktop without and with the cursor, BGRX
 	ov        overlay
 	first     bool
-	meta      []byte // reused buffer for dirty and move rectangles
+	meta      []byte        // reused buffer for dirty and move rectangles
+	lastCost  time.Duration // the last frame's copy and compose, without the wait
 }
 
 // comObject is a COM interface pointer: its first word is the vtable.
@@ -275,6 +277,8 @@ func findOutput(factory *comObject, rect image.Rectangle) (adapter, output *comO
 
 func (d *dxgi) pixels() ([]byte, int) { return d.out, d.rect.Dx() * 4 }
 
+func (d *dxgi) cost() time.Duration { return d.lastCost }
+
 // grab waits for the compositor's next frame, in slices of acquireWait so
 // that it notices ctx. A full grab after the first frame takes what is
 // pending without waiting and returns the whole image.
@@ -322,9 +326,11 @@ func (d *dxgi) acquire(wait uintptr) (changed image.Rectangle, got bool, err err
 		return image.Rectangle{}, false, errHR("AcquireNextFrame", hr)
 	}
 	d.held = true
+	t0 := time.Now()
 	defer func() {
 		d.dup.call(vtReleaseFrame)
 		d.held = false
+		d.lastCost = time.Since(t0)
 	}()
 	defer res.release()
 	bounds := image.Rect(0, 0, d.rect.Dx(), d.rect.Dy())

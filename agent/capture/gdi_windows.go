@@ -25,6 +25,7 @@ type gdi struct {
 
 	minGap     time.Duration // poll interval while the screen changes (at least)
 	blitCost   time.Duration // smoothed BitBlt time, to keep polling affordable
+	lastCost   time.Duration // the last returned grab's BitBlt and compare
 	lastChange time.Time
 	hotspots   map[uintptr]image.Point // cursor handle → hotspot
 }
@@ -72,9 +73,12 @@ func openGDI(rect image.Rectangle, o Options) (g grabber, err error) {
 
 func (d *gdi) pixels() ([]byte, int) { return d.bits[d.cur], d.rect.Dx() * 4 }
 
+func (d *gdi) cost() time.Duration { return d.lastCost }
+
 func (d *gdi) grab(ctx context.Context, full bool) (image.Rectangle, error) {
 	whole := image.Rect(0, 0, d.rect.Dx(), d.rect.Dy())
 	for {
+		t0 := time.Now()
 		next := 1 - d.cur
 		if err := d.blit(next); err != nil {
 			return image.Rectangle{}, err
@@ -88,6 +92,7 @@ func (d *gdi) grab(ctx context.Context, full bool) (image.Rectangle, error) {
 		if !changed.Empty() {
 			d.cur, d.first = next, false
 			d.lastChange = time.Now()
+			d.lastCost = d.lastChange.Sub(t0)
 			return changed, nil
 		}
 		// Poll again: at the frame rate, but leaving the CPU at least two

@@ -21,6 +21,9 @@ type grabber interface {
 	// pixels is the buffer: BGRX rows stride bytes apart, starting at the
 	// top-left pixel; valid until the next grab.
 	pixels() (pix []byte, stride int)
+	// cost is how long the last successful grab worked to read the screen
+	// (copying and comparing), without the time it waited for a change.
+	cost() time.Duration
 	close() error
 }
 
@@ -87,8 +90,9 @@ func (s *Screen) Method() string {
 func (s *Screen) Bounds() image.Rectangle { return s.rect }
 
 // LastGrab is how long the last successful Next spent reading and
-// converting pixels, without the time it waited for a change. Call it from
-// the goroutine that calls Next.
+// converting pixels (the grabber's copy and compare, and the conversion),
+// without the time it waited for a change. Call it from the goroutine that
+// calls Next.
 func (s *Screen) LastGrab() time.Duration { return s.grabTime }
 
 // Force makes the next (or the pending) Next return a complete fresh frame
@@ -175,7 +179,7 @@ func (s *Screen) Next(ctx context.Context) (*image.YCbCr, error) {
 		pix, stride := s.g.pixels()
 		off := area.Min.Y*stride + area.Min.X*4
 		bgrxToI420(s.img, pix[off:], stride, area)
-		s.grabTime = time.Since(t0)
+		s.grabTime = s.g.cost() + time.Since(t0)
 		s.started = true
 		s.last = time.Now()
 		return s.img, nil
@@ -215,6 +219,7 @@ func (closedGrabber) grab(context.Context, bool) (image.Rectangle, error) {
 	return image.Rectangle{}, ErrClosed
 }
 func (closedGrabber) pixels() ([]byte, int) { return nil, 0 }
+func (closedGrabber) cost() time.Duration   { return 0 }
 func (closedGrabber) close() error          { return nil }
 
 // rearm keeps a full-frame request for the next call.

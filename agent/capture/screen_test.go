@@ -83,6 +83,8 @@ func (f *fakeGrabber) grab(ctx context.Context, full bool) (image.Rectangle, err
 
 func (f *fakeGrabber) pixels() ([]byte, int) { return f.pix, f.w * 4 }
 
+func (f *fakeGrabber) cost() time.Duration { return time.Millisecond }
+
 func (f *fakeGrabber) close() error {
 	f.mu.Lock()
 	f.closed = true
@@ -135,8 +137,8 @@ func TestScreenNextBlocksUntilChange(t *testing.T) {
 	if lumaAt(img, 5, 5) != 16 || lumaAt(img, 20, 20) != 235 {
 		t.Fatalf("after a change at 5,5: luma %d there, %d at 20,20 (unreported)", lumaAt(img, 5, 5), lumaAt(img, 20, 20))
 	}
-	if s.LastGrab() < 0 || s.LastGrab() > time.Second {
-		t.Errorf("LastGrab = %v", s.LastGrab())
+	if s.LastGrab() < time.Millisecond || s.LastGrab() > time.Second {
+		t.Errorf("LastGrab = %v, want the grabber's 1 ms and the conversion", s.LastGrab())
 	}
 }
 

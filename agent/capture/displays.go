@@ -27,7 +27,8 @@ func sortDisplays(ds []wire.Display) {
 	}
 }
 
-// displayRect is d's area on the virtual desktop (the X screen).
-func displayRect(d wire.Display) image.Rectangle {
+// DisplayRect is display d's area in the coordinates of the whole screen:
+// the X screen on Linux, the virtual desktop on Windows.
+func DisplayRect(d wire.Display) image.Rectangle {
 	return image.Rect(d.X, d.Y, d.X+d.Width, d.Y+d.Height)
 }

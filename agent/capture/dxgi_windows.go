@@ -91,9 +91,9 @@ func errHR(op string, hr hresult) error {
 	return fmt.Errorf("%s: %w", op, hr)
 }
 
-// vtable slots (checked against mingw-w64's d3d11.h and dxgi1_2.h).
+// vtable slots (checked against mingw-w64's d3d11.h and dxgi1_2.h; IUnknown's
+// QueryInterface, AddRef and Release are 0–2).
 const (
-	vtQueryInterface = 0
 	// IDXGIFactory1
 	vtEnumAdapters1 = 12
 	// IDXGIAdapter

@@ -55,7 +55,7 @@ func TestGDIDrawsTheCursor(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g, err := openGDI(evenRect(displayRect(ds[0])), Options{})
+	g, err := openGDI(evenRect(DisplayRect(ds[0])), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

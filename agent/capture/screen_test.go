@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"porthole/internal/wire"
 )
 
 // fakeGrabber is a screen the test paints: grab blocks until the test
@@ -223,6 +225,15 @@ func TestScreenReopens(t *testing.T) {
 	g3.fail(boom)
 	if _, err := nextWithin(t, s3, time.Second); !errors.Is(err, boom) {
 		t.Fatalf("Next = %v, want the grabber's error", err)
+	}
+}
+
+func TestEvenRect(t *testing.T) {
+	if got := evenRect(image.Rect(-1281, 3, 0, 724)); got != image.Rect(-1281, 3, -1, 723) {
+		t.Errorf("evenRect = %v", got)
+	}
+	if got := DisplayRect(wire.Display{X: -1280, Y: -200, Width: 1280, Height: 720}); got != image.Rect(-1280, -200, 0, 520) {
+		t.Errorf("DisplayRect = %v", got)
 	}
 }
 

@@ -25,7 +25,7 @@ func NewScreens(log *slog.Logger) *Screens {
 // Open starts capturing display d (its area on the virtual desktop, sizes
 // rounded down to even numbers). The caller must Close the Screen.
 func (s *Screens) Open(d wire.Display, o Options) (*Screen, error) {
-	rect := evenRect(displayRect(d))
+	rect := evenRect(DisplayRect(d))
 	if rect.Empty() {
 		return nil, fmt.Errorf("display %d (%dx%d): %w", d.Index, d.Width, d.Height, ErrBadRect)
 	}
@@ -46,5 +46,5 @@ func (s *Screens) Method() string {
 	if err != nil {
 		return ""
 	}
-	return s.c.probe(evenRect(displayRect(ds[0])))
+	return s.c.probe(evenRect(DisplayRect(ds[0])))
 }

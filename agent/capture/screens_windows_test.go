@@ -56,7 +56,7 @@ func TestDXGIUnsupportedIsRuledOut(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g, err := openDXGI(evenRect(displayRect(ds[0])), Options{})
+	g, err := openDXGI(evenRect(DisplayRect(ds[0])), Options{})
 	if err == nil {
 		g.close()
 		t.Skip("Desktop Duplication works here (real Windows)")

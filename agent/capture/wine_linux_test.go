@@ -5,7 +5,6 @@ package capture
 // an X client painted, and every pixel is checked exactly.
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"image"
@@ -143,29 +142,17 @@ func TestWineGDICapture(t *testing.T) {
 	checkPlanes(t, dir, w, h, regions)
 
 	// The next frame comes when the screen changes, with the change.
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	cmd := p.Command(ctx, srv.Display, exe, "next", dir)
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	rd := bufio.NewReader(stdout)
-	if line, err := rd.ReadString('\n'); strings.TrimSpace(line) != "ready" {
-		t.Fatalf("winscreen next: %q, %v\n%s", line, err, stderr.String())
+	pr := p.StartT(t, srv.Display, exe, "next", dir)
+	if line, err := pr.Out.ReadString('\n'); strings.TrimSpace(line) != "ready" {
+		t.Fatalf("winscreen next: %q, %v\n%s", line, err, pr.Stderr())
 	}
 	moved := region{image.Rect(401, 401, 433, 420), 0xff00ff}
 	paint.fill(t, moved.rgb, moved.rect)
-	if _, err := rd.ReadString('\n'); err != nil {
-		t.Fatalf("winscreen next: %v\n%s", err, stderr.String())
+	if _, err := pr.Out.ReadString('\n'); err != nil {
+		t.Fatalf("winscreen next: %v\n%s", err, pr.Stderr())
 	}
-	if err := cmd.Wait(); err != nil {
-		t.Fatalf("winscreen next: %v\n%s", err, stderr.String())
+	if err := pr.Wait(); err != nil {
+		t.Fatalf("winscreen next: %v\n%s", err, pr.Stderr())
 	}
 	checkPlanes(t, dir, w, h, append(regions, moved))
 }

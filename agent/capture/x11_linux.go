@@ -92,8 +92,7 @@ func (x *X11) setup(rect image.Rectangle) error {
 	if !rect.In(whole) {
 		return fmt.Errorf("%v not within screen %v: %w", rect, whole, ErrBadRect)
 	}
-	rect.Max.X -= rect.Dx() % 2
-	rect.Max.Y -= rect.Dy() % 2
+	rect = evenRect(rect)
 	if rect.Empty() {
 		return fmt.Errorf("%v too small: %w", rect, ErrBadRect)
 	}

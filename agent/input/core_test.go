@@ -19,7 +19,6 @@ type fakeBackend struct {
 	calls  []string
 	fail   map[string]error // call → error
 	sasErr error
-	noSAS  bool
 	closed int
 }
 

@@ -7,7 +7,6 @@ package input
 
 import (
 	"bufio"
-	"context"
 	"encoding/json"
 	"image"
 	"io"
@@ -44,32 +43,8 @@ func startWinInjector(t *testing.T, p *wine.Prefix, display string, displays []w
 	t.Helper()
 	exe := wine.BuildGoT(t, wine.BuildOptions{Pkg: "./testdata/wininput"})
 	ds, _ := json.Marshal(displays)
-	ctx, cancel := context.WithCancel(context.Background())
-	cmd := p.Command(ctx, display, exe, string(ds))
-	in, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		in.Close()
-		done := make(chan struct{})
-		go func() { cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			cancel()
-			<-done
-		}
-		cancel()
-	})
-	return &winInjector{in: in, out: bufio.NewReader(out)}
+	pr := p.StartT(t, display, exe, string(ds))
+	return &winInjector{in: pr.In, out: pr.Out}
 }
 
 // typeKeys is text typed key by key on a US layout, Shift held for capitals

@@ -2,11 +2,9 @@ package wine
 
 import (
 	"bufio"
-	"context"
 	"encoding/json"
 	"image"
 	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -31,26 +29,14 @@ type Edit struct {
 func StartEditT(t testing.TB, p *Prefix, display, title string, r image.Rectangle) *Edit {
 	t.Helper()
 	exe := BuildGoT(t, BuildOptions{Pkg: "porthole/internal/wine/testdata/winedit"})
-	ctx, cancel := context.WithCancel(context.Background())
-	cmd := p.Command(ctx, display, exe, title,
+	pr := p.StartT(t, display, exe, title,
 		strconv.Itoa(r.Min.X), strconv.Itoa(r.Min.Y), strconv.Itoa(r.Dx()), strconv.Itoa(r.Dy()))
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		cancel()
-		t.Fatal(err)
-	}
 	e := &Edit{Title: title, Rect: r, changed: make(chan struct{})}
 	ready := make(chan struct{})
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		sc := bufio.NewScanner(stdout)
+		sc := bufio.NewScanner(pr.Out)
 		sc.Buffer(nil, 1<<20)
 		for sc.Scan() {
 			var line struct {
@@ -72,17 +58,18 @@ func StartEditT(t testing.TB, p *Prefix, display, title string, r image.Rectangl
 			}
 		}
 	}()
+	// Registered after StartT's: runs first, so the program is ended (and
+	// its stdout closed) before this waits for the reader.
 	t.Cleanup(func() {
-		cancel()
+		pr.Cmd.Process.Kill()
 		<-done
-		_ = cmd.Wait()
 	})
 	select {
 	case <-ready:
 	case <-done:
-		t.Fatalf("winedit exited before it was ready: %s", stderr.String())
+		t.Fatalf("winedit exited before it was ready: %s", pr.Stderr())
 	case <-time.After(time.Minute):
-		t.Fatalf("winedit not ready after a minute: %s", stderr.String())
+		t.Fatalf("winedit not ready after a minute: %s", pr.Stderr())
 	}
 	return e
 }

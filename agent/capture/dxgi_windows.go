@@ -347,13 +347,15 @@ func (d *dxgi) acquire(wait uintptr) (changed image.Rectangle, got bool, err err
 			}
 		}
 	}
+	// The pointer: its position (the shape's top-left, relative to this
+	// output) when it moved, its shape when that changed.
 	if fi.LastMouseUpdateTime != 0 {
 		d.ov.visible = fi.PointerVisible != 0
 		d.ov.pos = image.Pt(int(fi.PointerX), int(fi.PointerY))
-		if fi.PointerShapeSize > 0 {
-			if err := d.pointerShape(fi.PointerShapeSize); err != nil {
-				return image.Rectangle{}, true, err
-			}
+	}
+	if fi.PointerShapeSize > 0 {
+		if err := d.pointerShape(fi.PointerShapeSize); err != nil {
+			return image.Rectangle{}, true, err
 		}
 	}
 	return d.ov.compose(d.desk, d.out, d.rect.Dx()*4, bounds, dirty), true, nil

@@ -7,6 +7,7 @@ package capture
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"image"
 	"os"
 	"path/filepath"
@@ -20,15 +21,15 @@ import (
 )
 
 type winscreenReport struct {
-	Displays  []wire.Display
-	Method    string
-	Bounds    *[4]int
-	MsFull    float64 `json:"ms_full"`
-	MsConvert float64 `json:"ms_convert"`
+	Displays []wire.Display
+	Method   string
+	Bounds   *[4]int
+	MsFull   float64 `json:"ms_full"`
+	MsGrab   float64 `json:"ms_grab"`
 }
 
 // winscreen runs the probe with args on display and decodes its report.
-func winscreen(t *testing.T, p *wine.Prefix, exe, display string, args ...string) winscreenReport {
+func winscreen(t testing.TB, p *wine.Prefix, exe, display string, args ...string) winscreenReport {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -157,20 +158,27 @@ func TestWineGDICapture(t *testing.T) {
 	checkPlanes(t, dir, w, h, append(regions, moved))
 }
 
-// TestWineGDICaptureCost measures a full GDI frame (BitBlt, cursor, the
-// whole conversion) under Wine at 720p and 1080p. Wine's BitBlt reads the
-// X server with XGetImage: a floor for real Windows, not a promise.
-func TestWineGDICaptureCost(t *testing.T) {
-	exe := wine.BuildGoT(t, wine.BuildOptions{Pkg: "./testdata/winscreen"})
+// BenchmarkWineGDICapture measures a full GDI frame (BitBlt, cursor, the
+// whole conversion) under Wine at 720p and 1080p (make bench runs it).
+// Wine's BitBlt reads the X server with XGetImage: a floor for real
+// Windows, not a promise.
+func BenchmarkWineGDICapture(b *testing.B) {
+	exe := wine.BuildGoT(b, wine.BuildOptions{Pkg: "./testdata/winscreen"})
 	for _, s := range []struct{ w, h int }{{1280, 720}, {1920, 1080}} {
-		srv := xvfb.StartT(t, xvfb.Options{Width: s.w, Height: s.h})
-		// One prefix per display: a prefix's running wineserver keeps the
-		// desktop size of the first display its programs used.
-		p := wine.NewPrefixT(t)
-		rep := winscreen(t, p, exe, srv.Display, "time", "30")
-		t.Logf("GDI under Wine, %dx%d: %.1f ms per full frame (of which converting %.1f ms), method %s", s.w, s.h, rep.MsFull, rep.MsConvert, rep.Method)
-		if rep.Method != MethodGDI || rep.Bounds == nil || *rep.Bounds != [4]int{0, 0, s.w, s.h} || rep.MsFull <= 0 || rep.MsFull > 500 {
-			t.Errorf("%dx%d: %+v", s.w, s.h, rep)
-		}
+		b.Run(fmt.Sprintf("%dx%d", s.w, s.h), func(b *testing.B) {
+			srv := xvfb.StartT(b, xvfb.Options{Width: s.w, Height: s.h})
+			// One prefix per display: a prefix's running wineserver keeps
+			// the desktop size of the first display its programs used.
+			p := wine.NewPrefixT(b)
+			var rep winscreenReport
+			for b.Loop() {
+				rep = winscreen(b, p, exe, srv.Display, "time", "30")
+			}
+			if rep.Method != MethodGDI || rep.Bounds == nil || *rep.Bounds != [4]int{0, 0, s.w, s.h} {
+				b.Fatalf("%+v", rep)
+			}
+			b.ReportMetric(rep.MsFull, "ms/frame")
+			b.ReportMetric(rep.MsGrab, "grab-ms/frame")
+		})
 	}
 }

@@ -29,15 +29,14 @@ import (
 // endpointKind is one way the agent runs on an endpoint.
 type endpointKind struct {
 	name string
-	// os is in the inventory's OS name, capture is its capture method.
-	os, capture string
+	// os is in the inventory's OS name, capture is its capture method,
+	// captureLabel how the device page names it.
+	os, capture, captureLabel string
 	// start enrolls and runs the agent on display x.
 	start func(t *testing.T, e *env, admin *client, x *xvfb.Server) *endpoint
 	// textWindow opens a window at r, on the endpoint's display, that
 	// shows what is typed into it once a click has landed on it.
 	textWindow func(t *testing.T, ep *endpoint, r image.Rectangle) textWindow
-	// online bounds the agent's start.
-	online time.Duration
 }
 
 // textWindow is where typed text shows: an X window recording key presses
@@ -56,7 +55,7 @@ func (c checkerText) WaitText(want string, d time.Duration) (string, bool) {
 
 var endpointKinds = []endpointKind{
 	{
-		name: "linux", os: "", capture: capture.MethodX11, online: 15 * time.Second,
+		name: "linux", os: "", capture: capture.MethodX11, captureLabel: "X11 (MIT-SHM",
 		start: func(t *testing.T, e *env, admin *client, x *xvfb.Server) *endpoint {
 			return startAgentOn(t, e, admin, x)
 		},
@@ -65,7 +64,7 @@ var endpointKinds = []endpointKind{
 		},
 	},
 	{
-		name: "windows", os: "Windows", capture: capture.MethodGDI, online: time.Minute,
+		name: "windows", os: "Windows", capture: capture.MethodGDI, captureLabel: "GDI BitBlt",
 		start: startWindowsAgentOn,
 		textWindow: func(t *testing.T, ep *endpoint, r image.Rectangle) textWindow {
 			return wine.StartEditT(t, ep.prefix, ep.x.Display, "Porthole e2e edit", r)
@@ -251,6 +250,14 @@ func testEndpoint(t *testing.T, k endpointKind) {
 		}
 		if log := endedAudit(t, admin, s.ID); !strings.Contains(log, "answer:declined") || !strings.Contains(log, "declined by the end user") {
 			t.Fatalf("audit:\n%s", log)
+		}
+		// The device page shows how the endpoint captures its screen.
+		browsertest.Step(ctx, t, 20*time.Second,
+			chromedp.Navigate(e.URL+"/#/devices/"+ep.deviceID),
+			chromedp.WaitVisible(css(`#device-capture`)),
+		)
+		if c := browsertest.Value(ctx, t, 5*time.Second, chromedp.Text(css(`#device-capture`))); !strings.Contains(c, k.captureLabel) {
+			t.Fatalf("the device page says screen capture %q, want %q", c, k.captureLabel)
 		}
 	})
 }

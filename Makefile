@@ -22,7 +22,7 @@ WINDOWS_ENV = GOOS=windows GOARCH=amd64 CGO_ENABLED=1 \
 WINDOWS_LDFLAGS := -ldflags=-extldflags=-static
 # Packages whose tests also run as Windows programs under Wine (make
 # test-windows); add yours when it has Windows code.
-WINDOWS_TEST_PKGS ?= ./agent/encode ./agent/accounts ./agent/elevation ./agent/winlocal/... ./internal/durable \
+WINDOWS_TEST_PKGS ?= ./agent/encode ./agent/capture ./agent/input ./agent/accounts ./agent/elevation ./agent/winlocal/... ./internal/durable \
 	./agent/localsock ./agent/inventory ./agent/winservice ./agent/helper
 
 help: ## list the targets
@@ -91,10 +91,10 @@ fuzz: ## run every fuzz target for FUZZTIME (default 30s) each
 	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) $$pkg; \
 	  done; done
 
-bench: deps ## print the performance figures (capture, encode, relay, input)
+bench: deps libvpx-windows ## print the performance figures (capture, encode, relay, input), the Windows agent under Wine beside Linux's
 	@$(MAKE) --no-print-directory build
 	CGO_ENABLED=0 $(GO) build -o $(BIN)/ ./cmd/porthole-bench
-	$(BIN)/porthole-bench --bin $(BIN) --sizes 1920x1080,1280x720 --modes small,full --runs 3 --duration 12s --static 10s
+	$(BIN)/porthole-bench --bin $(BIN) --sizes 1920x1080,1280x720 --modes small,full --runs 3 --duration 12s --static 10s --windows --windows-runs 2
 	$(GO) test -run '^$$' -bench . -benchtime 1s ./agent/... ./broker/... ./internal/...
 
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null | sed 's/^v//; s/^\([^0-9]\)/0.0~\1/' || echo 0.0~dev)

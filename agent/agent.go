@@ -45,6 +45,9 @@ type Config struct {
 	Logger   *slog.Logger
 	// Displays enumerates the screens (nil when there is no graphical session).
 	Displays func() ([]wire.Display, error)
+	// CaptureMethod names how the screen is captured, for the inventory
+	// ("x11-shm", "dxgi", "gdi"; nil or "" when unknown).
+	CaptureMethod func() string
 	// Support configures remote-support sessions (screen capture,
 	// encoder, consent prompt, input: platform.Assemble fills those in).
 	// Its API and Send fields are filled in by New.
@@ -125,7 +128,7 @@ func Enroll(ctx context.Context, cfg Config, brokerURL, token, caFile string) (i
 	if err != nil {
 		return identity.Identity{}, err
 	}
-	inv := withPolicy(inventory.Collect(ctx, cfg.Displays), cfg.Unattended)
+	inv := withPolicy(inventory.Collect(ctx, cfg.Displays, cfg.CaptureMethod), cfg.Unattended)
 	res, err := link.Enroll(ctx, client, brokerURL, token, key.Public().(ed25519.PublicKey), inv)
 	if err != nil {
 		return identity.Identity{}, err
@@ -205,7 +208,7 @@ func New(cfg Config) (*Agent, error) {
 		BrokerURL: id.BrokerURL, DeviceID: id.DeviceID, Key: id.Key, Version: Version,
 		TLS: client.Transport.(*http.Transport).TLSClientConfig,
 		Inventory: func(ctx context.Context) wire.Inventory {
-			return withPolicy(inventory.Collect(ctx, cfg.Displays), cfg.Unattended)
+			return withPolicy(inventory.Collect(ctx, cfg.Displays, cfg.CaptureMethod), cfg.Unattended)
 		},
 		Logger: cfg.Logger,
 	})

@@ -168,11 +168,13 @@ func (c *client) enrollToken(uses int, ttl time.Duration) string {
 }
 
 type deviceView struct {
-	ID       string
-	Hostname string
-	Online   bool
-	Revoked  bool
-	Displays []wire.Display
+	ID            string
+	Hostname      string
+	OS            string
+	Online        bool
+	Revoked       bool
+	Displays      []wire.Display
+	CaptureMethod string `json:"capture_method"`
 }
 
 func (c *client) device(id string) deviceView {

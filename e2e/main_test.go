@@ -13,8 +13,9 @@ import (
 )
 
 // agentBin is the real porthole-agent binary, built once for the tests that
-// need a separate process (so that killing it is a real crash).
-var agentBin string
+// need a separate process (so that killing it is a real crash). agentDir
+// holds it, and the Windows agent when a test builds it (windowsAgentT).
+var agentBin, agentDir string
 
 func TestMain(m *testing.M) {
 	xgb.Logger = log.New(io.Discard, "", 0) // silence "Could not get authority info"
@@ -23,6 +24,7 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
+	agentDir = dir
 	agentBin = filepath.Join(dir, "porthole-agent")
 	if prebuilt := os.Getenv(agentBinEnv); prebuilt != "" {
 		agentBin = prebuilt // a test re-running itself in a namespace

@@ -18,11 +18,13 @@ import (
 	"porthole/agent/consent/consenttest"
 	"porthole/internal/browsertest"
 	"porthole/internal/testpattern"
+	"porthole/internal/wine"
 	"porthole/internal/xvfb"
 )
 
 // endpoint is an Xvfb display showing the test pattern, with the real agent
-// binary enrolled and running against it.
+// binary enrolled and running against it: the Linux binary, or the Windows
+// exe under Wine (then prefix is its Wine prefix).
 type endpoint struct {
 	x        *xvfb.Server
 	deviceID string
@@ -30,16 +32,23 @@ type endpoint struct {
 	exited   chan error
 	logPath  string
 	stateDir string
+	prefix   *wine.Prefix
 }
 
 func startEndpoint(t *testing.T, e *env, admin *client, runArgs ...string) *endpoint {
 	t.Helper()
 	x := xvfb.StartT(t, xvfb.Options{Width: 1280, Height: 720})
+	startPattern(t, x)
+	return startAgentOn(t, e, admin, x, runArgs...)
+}
+
+// startPattern paints the moving test pattern on x until the test ends.
+func startPattern(t *testing.T, x *xvfb.Server) {
+	t.Helper()
 	pctx, stopPattern := context.WithCancel(context.Background())
 	patternDone := make(chan error, 1)
 	go func() { patternDone <- testpattern.Run(pctx, testpattern.Options{Display: x.Display, Rate: 30}) }()
 	t.Cleanup(func() { stopPattern(); <-patternDone })
-	return startAgentOn(t, e, admin, x, runArgs...)
 }
 
 // startAgentOn enrolls and runs the real agent binary against display x;
@@ -47,9 +56,20 @@ func startEndpoint(t *testing.T, e *env, admin *client, runArgs ...string) *endp
 func startAgentOn(t *testing.T, e *env, admin *client, x *xvfb.Server, runArgs ...string) *endpoint {
 	t.Helper()
 	state := filepath.Join(t.TempDir(), "agent")
+	ep := &endpoint{x: x, stateDir: state}
 	enroll := exec.Command(agentBin, "enroll", "--broker", e.URL, "--token", admin.enrollToken(1, time.Hour), "--state-dir", state)
 	enroll.Env = x.Env()
-	out, err := enroll.CombinedOutput()
+	ep.enroll(t, enroll)
+	run := exec.Command(agentBin, append([]string{"run", "--state-dir", state, "--log-level", "debug", "--elevation=false"}, runArgs...)...)
+	run.Env = x.Env()
+	ep.run(t, admin, run, 15*time.Second)
+	return ep
+}
+
+// enroll runs the agent's enroll command and takes the device id it prints.
+func (ep *endpoint) enroll(t *testing.T, cmd *exec.Cmd) {
+	t.Helper()
+	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("agent enroll: %v\n%s", err, out)
 	}
@@ -57,14 +77,20 @@ func startAgentOn(t *testing.T, e *env, admin *client, x *xvfb.Server, runArgs .
 	if _, err := fmt.Sscanf(strings.TrimPrefix(string(out), "Enrolled as device "), "%s", &id); err != nil {
 		t.Fatalf("enroll output: %q", out)
 	}
-	id = strings.TrimSuffix(id, ".")
-	ep := &endpoint{x: x, deviceID: id, exited: make(chan error, 1), logPath: filepath.Join(t.TempDir(), "agent.log"), stateDir: state}
+	ep.deviceID = strings.TrimSuffix(id, ".")
+}
+
+// run starts the agent's run command, logging to a file shown when the
+// test fails, and waits up to online for the broker to see it.
+func (ep *endpoint) run(t *testing.T, admin *client, cmd *exec.Cmd, online time.Duration) {
+	t.Helper()
+	ep.exited = make(chan error, 1)
+	ep.logPath = filepath.Join(t.TempDir(), "agent.log")
 	logf, err := os.Create(ep.logPath)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ep.cmd = exec.Command(agentBin, append([]string{"run", "--state-dir", state, "--log-level", "debug", "--elevation=false"}, runArgs...)...)
-	ep.cmd.Env = x.Env()
+	ep.cmd = cmd
 	ep.cmd.Stdout, ep.cmd.Stderr = logf, logf
 	if err := ep.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -74,8 +100,7 @@ func startAgentOn(t *testing.T, e *env, admin *client, x *xvfb.Server, runArgs .
 		ep.kill(syscall.SIGTERM)
 		showLog(t, "agent", ep.logPath)
 	})
-	waitFor(t, "agent online", 15*time.Second, func() bool { return admin.device(id).Online })
-	return ep
+	waitFor(t, "agent online", online, func() bool { return admin.device(ep.deviceID).Online })
 }
 
 func (ep *endpoint) kill(sig syscall.Signal) {
@@ -222,82 +247,6 @@ func latestSession(t *testing.T, c *client, deviceID string) sessionView {
 		t.Fatalf("sessions: %d %s", st, body)
 	}
 	return ss[0]
-}
-
-// TestSupportSessionYesThenOff: the end user answers the real dialog Yes,
-// the browser decodes the test pattern, and Off ends it on both sides.
-func TestSupportSessionYesThenOff(t *testing.T) {
-	e := startBroker(t, nil)
-	admin := e.login(t, "admin", e.Password)
-	ep := startEndpoint(t, e, admin)
-	ctx := browsertest.New(t)
-	openViewer(t, ctx, e, ep.deviceID)
-	waitViewerState(t, ctx, "waiting_consent", 10*time.Second)
-	consenttest.Press(t, ep.x.Display, consent.Allowed)
-	waitViewerState(t, ctx, "live", 20*time.Second)
-	waitPatterns(t, ctx)
-	// The end user's indicator is up while the session runs.
-	consenttest.WaitWindow(t, ep.x.Display, consent.IndicatorTitle)
-
-	browsertest.Step(ctx, t, 10*time.Second, chromedp.Click(css(`#session-off`)))
-	waitViewerState(t, ctx, "ended", 10*time.Second)
-	if r := viewerReason(t, ctx); !strings.Contains(r, "ended by admin (Off)") {
-		t.Fatalf("viewer reason %q", r)
-	}
-	consenttest.WaitGone(t, ep.x.Display, consent.IndicatorTitle)
-	s := latestSession(t, admin, ep.deviceID)
-	log := endedAudit(t, admin, s.ID)
-	for _, want := range []string{"session.requested", "session.consent map[answer:allowed", "session.started", "session.ended", "reason:ended by admin (Off)"} {
-		if !strings.Contains(log, want) {
-			t.Errorf("audit lacks %q:\n%s", want, log)
-		}
-	}
-}
-
-// TestSupportSessionDeclined: No shows the declined state and no media path is ever built.
-func TestSupportSessionDeclined(t *testing.T) {
-	e := startBroker(t, nil)
-	admin := e.login(t, "admin", e.Password)
-	ep := startEndpoint(t, e, admin)
-	ctx := browsertest.New(t)
-	openViewer(t, ctx, e, ep.deviceID)
-	waitViewerState(t, ctx, "waiting_consent", 10*time.Second)
-	consenttest.Press(t, ep.x.Display, consent.Declined)
-	waitViewerState(t, ctx, "declined", 10*time.Second)
-	if txt := browsertest.Value(ctx, t, 5*time.Second, chromedp.Text(css(`#session-state`))); txt != "Declined by the end user" {
-		t.Fatalf("state text %q", txt)
-	}
-	s := latestSession(t, admin, ep.deviceID)
-	if s.State != "declined" || s.Relay != nil {
-		t.Fatalf("declined session has a media relay or wrong state: %+v", s)
-	}
-	if hasPC := browsertest.Value(ctx, t, 5*time.Second, chromedp.Evaluate[bool](`!!window.portholeViewer.pc`)); hasPC {
-		t.Fatal("the browser got an offer for a declined session")
-	}
-	if log := endedAudit(t, admin, s.ID); !strings.Contains(log, "answer:declined") || !strings.Contains(log, "declined by the end user") {
-		t.Fatalf("audit:\n%s", log)
-	}
-}
-
-// TestSupportSessionDoneByEndUser: Done on the endpoint ends the session on both sides.
-func TestSupportSessionDoneByEndUser(t *testing.T) {
-	e := startBroker(t, nil)
-	admin := e.login(t, "admin", e.Password)
-	ep := startEndpoint(t, e, admin)
-	ctx := browsertest.New(t)
-	openViewer(t, ctx, e, ep.deviceID)
-	consenttest.Press(t, ep.x.Display, consent.Allowed)
-	waitViewerState(t, ctx, "live", 20*time.Second)
-	waitPatterns(t, ctx)
-	consenttest.PressDone(t, ep.x.Display)
-	waitViewerState(t, ctx, "ended", 10*time.Second)
-	if r := viewerReason(t, ctx); !strings.Contains(r, "ended by the end user (Done)") {
-		t.Fatalf("viewer reason %q", r)
-	}
-	s := latestSession(t, admin, ep.deviceID)
-	if log := endedAudit(t, admin, s.ID); !strings.Contains(log, "reason:ended by the end user (Done)") {
-		t.Fatalf("audit:\n%s", log)
-	}
 }
 
 // TestSupportSessionAgentKilled: a crashed agent ends the viewer cleanly and

@@ -55,12 +55,7 @@ type X11 struct {
 // video needs. The caller must Close the grabber.
 func NewX11(display string, rect image.Rectangle, o Options) (*X11, error) {
 	quietXGB()
-	if o.MaxFPS <= 0 {
-		o.MaxFPS = 30
-	}
-	if o.Logger == nil {
-		o.Logger = slog.New(slog.DiscardHandler)
-	}
+	o = o.withDefaults()
 	conn, err := xgb.NewConnDisplay(display)
 	if err != nil {
 		return nil, fmt.Errorf("connect to display %q: %w: %w", display, ErrNoDisplay, err)
@@ -97,8 +92,7 @@ func (x *X11) setup(rect image.Rectangle) error {
 	if !rect.In(whole) {
 		return fmt.Errorf("%v not within screen %v: %w", rect, whole, ErrBadRect)
 	}
-	rect.Max.X -= rect.Dx() % 2
-	rect.Max.Y -= rect.Dy() % 2
+	rect = evenRect(rect)
 	if rect.Empty() {
 		return fmt.Errorf("%v too small: %w", rect, ErrBadRect)
 	}

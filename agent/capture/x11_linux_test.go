@@ -11,13 +11,10 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/jezek/xgb"
 	"github.com/jezek/xgb/xproto"
-	"go.uber.org/goleak"
 
 	"porthole/internal/wire"
 	"porthole/internal/xvfb"
 )
-
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // painter draws solid rectangles on a full-screen override-redirect window
 // from its own X connection, as another application would.

@@ -84,6 +84,7 @@ func (f *fixture) local() Local {
 		Displays: func() ([]wire.Display, error) {
 			return []wire.Display{{Index: 0, Width: 64, Height: 48, Primary: true}}, nil
 		},
+		CaptureMethod: func() string { return "gdi" },
 		OpenSource: func(d wire.Display, _ int, _ *slog.Logger) (support.Source, error) {
 			return patternSource{capturetest.NewPattern(d.Width, d.Height, true)}, nil
 		},
@@ -135,12 +136,18 @@ func TestHelperCalls(t *testing.T) {
 	if _, err := h.Displays(); !errors.Is(err, ErrNoHelper) {
 		t.Fatalf("Displays without a helper = %v, want ErrNoHelper", err)
 	}
+	if m := h.CaptureMethod(); m != "" {
+		t.Fatalf("CaptureMethod without a helper = %q", m)
+	}
 	h.Set(r)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 
 	if d, err := h.Displays(); err != nil || len(d) != 1 || d[0].Width != 64 {
 		t.Fatalf("Displays = %+v, %v", d, err)
+	}
+	if m := h.CaptureMethod(); m != "gdi" {
+		t.Fatalf("CaptureMethod = %q, want the helper's", m)
 	}
 	if a, err := h.Ask(ctx, consent.Request{Requester: "Ann Admin", ViewOnly: true, Timeout: 5 * time.Second}); err != nil || a != consent.Allowed {
 		t.Fatalf("Ask = %v, %v", a, err)

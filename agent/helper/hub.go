@@ -49,6 +49,16 @@ func (h *Hub) Displays() ([]wire.Display, error) {
 	return r.Displays()
 }
 
+// CaptureMethod is how the current helper captures the screen; "" with
+// no helper (nobody logged on yet).
+func (h *Hub) CaptureMethod() string {
+	r, err := h.Current()
+	if err != nil {
+		return ""
+	}
+	return r.CaptureMethod()
+}
+
 // Ask asks the user at the console (consent.Asker).
 func (h *Hub) Ask(ctx context.Context, req consent.Request) (consent.Answer, error) {
 	r, err := h.Current()

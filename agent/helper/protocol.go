@@ -100,6 +100,9 @@ type Msg struct {
 
 	Displays []wire.Display `json:"displays,omitempty"`
 	Display  *wire.Display  `json:"display,omitempty"`
+	// Capture is the helper's screen capture method (wire.Inventory's
+	// Capture), with its displays.
+	Capture string `json:"capture,omitempty"`
 
 	Requester string `json:"requester,omitempty"`
 	ViewOnly  bool   `json:"view_only,omitempty"`
@@ -152,6 +155,9 @@ func (m *Msg) validate() error {
 		if err := validDisplay(d); err != nil {
 			return bad(err.Error())
 		}
+	}
+	if (&wire.Inventory{Capture: m.Capture}).Validate() != nil {
+		return bad("capture method not a short name")
 	}
 	switch m.T {
 	case THello:

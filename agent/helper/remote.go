@@ -233,6 +233,18 @@ func (r *Remote) Displays() ([]wire.Display, error) {
 	return rep.Displays, nil
 }
 
+// CaptureMethod is how the helper captures the screen; "" when it cannot
+// say (gone, or it has no capture).
+func (r *Remote) CaptureMethod() string {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	rep, err := r.call(ctx, &Msg{T: TDisplays})
+	if err != nil {
+		return ""
+	}
+	return rep.Capture
+}
+
 // Ask shows the consent dialog in the user's session.
 func (r *Remote) Ask(ctx context.Context, req consent.Request) (consent.Answer, error) {
 	rep, err := r.call(ctx, &Msg{T: TAsk, Requester: req.Requester, ViewOnly: req.ViewOnly, TimeoutMS: req.Timeout.Milliseconds()})

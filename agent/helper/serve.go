@@ -22,13 +22,15 @@ import (
 // tests the fakes of capturetest, inputtest and consenttest). A nil field
 // answers its calls with an error.
 type Local struct {
-	Displays    func() ([]wire.Display, error)
-	OpenSource  support.SourceFunc
-	NewEncoder  support.EncoderFunc
-	NewInjector func(displays []wire.Display, viewOnly bool) (support.Injector, error)
-	Asker       consent.Asker
-	Indicator   consent.Indicator
-	Form        interface {
+	Displays func() ([]wire.Display, error)
+	// CaptureMethod names how OpenSource captures (nil: not reported).
+	CaptureMethod func() string
+	OpenSource    support.SourceFunc
+	NewEncoder    support.EncoderFunc
+	NewInjector   func(displays []wire.Display, viewOnly bool) (support.Injector, error)
+	Asker         consent.Asker
+	Indicator     consent.Indicator
+	Form          interface {
 		Form(ctx context.Context, text string, fields []string, timeout time.Duration) ([]string, error)
 	}
 	Info interface {
@@ -178,7 +180,11 @@ func (s *server) call(ctx context.Context, m *Msg) {
 		if len(d) > maxDisplay {
 			d = d[:maxDisplay]
 		}
-		s.reply(m.ID, err, &Msg{Displays: d})
+		rep := &Msg{Displays: d}
+		if s.l.CaptureMethod != nil {
+			rep.Capture = s.l.CaptureMethod()
+		}
+		s.reply(m.ID, err, rep)
 	case TAsk:
 		if s.l.Asker == nil {
 			s.reply(m.ID, errNotHere, nil)

@@ -2,7 +2,7 @@ package input
 
 import "errors"
 
-// Errors returned by Robot, matched with errors.Is.
+// Errors returned by the injectors (Robot, SendInput), matched with errors.Is.
 var (
 	// ErrViewOnly refuses an event because the session is view-only. The
 	// broker drops such events too; this is the agent's own check.

@@ -387,20 +387,6 @@ func TestViewOnly(t *testing.T) {
 	}
 }
 
-func TestKeymapCoversAllowList(t *testing.T) {
-	codes := wire.KeyCodes()
-	for _, c := range codes {
-		if _, ok := robotgoKeys[c]; !ok {
-			t.Errorf("allow-listed code %q has no robotgo key", c)
-		}
-	}
-	for c := range robotgoKeys {
-		if !wire.IsKeyCode(c) {
-			t.Errorf("robotgo table maps %q, which is not allow-listed", c)
-		}
-	}
-}
-
 // TestEveryKeyCode presses every allow-listed key on a real server: each must
 // reach the window as a real key (a name robotgo did not know would send
 // keycode 0 and kill the process).

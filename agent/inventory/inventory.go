@@ -1,5 +1,6 @@
 // Package inventory describes the endpoint for the broker: hostname, OS,
-// architecture, the logged-in user and the displays.
+// architecture, the logged-in user, the displays and how the screen is
+// captured.
 //
 // What only the OS can tell comes from two functions in facts_GOOS.go:
 //
@@ -16,14 +17,18 @@ import (
 	"porthole/internal/wire"
 )
 
-// Collect gathers the inventory. displays may be nil (no graphical session).
-func Collect(ctx context.Context, displays func() ([]wire.Display, error)) wire.Inventory {
+// Collect gathers the inventory. displays may be nil (no graphical
+// session), and capture (the screen capture method, e.g. "gdi") too.
+func Collect(ctx context.Context, displays func() ([]wire.Display, error), capture func() string) wire.Inventory {
 	inv := wire.Inventory{OS: osName(), Arch: runtime.GOARCH, User: loggedInUser(ctx)}
 	inv.Hostname, _ = os.Hostname()
 	if displays != nil {
 		if d, err := displays(); err == nil {
 			inv.Displays = d
 		}
+	}
+	if capture != nil {
+		inv.Capture = capture()
 	}
 	return sanitize(inv)
 }
@@ -49,6 +54,9 @@ func sanitize(inv wire.Inventory) wire.Inventory {
 	}
 	if len(inv.Displays) > 16 {
 		inv.Displays = inv.Displays[:16]
+	}
+	if (&wire.Inventory{Capture: inv.Capture}).Validate() != nil {
+		inv.Capture = ""
 	}
 	return inv
 }

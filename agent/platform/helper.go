@@ -15,8 +15,8 @@ import (
 func HelperLocal(o Options, log *slog.Logger) (helper.Local, error) {
 	var cfg agent.Config
 	err := Assemble(&cfg, o.inProcess(), true, log)
-	l := helper.Local{Displays: cfg.Displays, OpenSource: cfg.Support.OpenSource, NewEncoder: cfg.Support.NewEncoder,
-		NewInjector: cfg.Support.NewInjector, Logger: log}
+	l := helper.Local{Displays: cfg.Displays, CaptureMethod: cfg.CaptureMethod, OpenSource: cfg.Support.OpenSource,
+		NewEncoder: cfg.Support.NewEncoder, NewInjector: cfg.Support.NewInjector, Logger: log}
 	if cfg.Support.Asker != nil {
 		l.Asker = cfg.Support.Asker
 	}

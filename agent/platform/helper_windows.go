@@ -55,6 +55,7 @@ func assembleHelper(cfg *agent.Config, o Options, desktop bool, log *slog.Logger
 	}
 	hub := &helper.Hub{}
 	cfg.Displays = hub.Displays
+	cfg.CaptureMethod = hub.CaptureMethod
 	cfg.Support.RunVideo = hub.RunVideo
 	cfg.Support.NewInjector = hub.NewInjector
 	if desktop {

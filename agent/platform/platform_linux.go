@@ -8,7 +8,6 @@ package platform
 import (
 	"errors"
 	"flag"
-	"image"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -65,8 +64,9 @@ func (o *Options) AddFlags(fs *flag.FlagSet) {
 func assemble(cfg *agent.Config, o Options, desktop bool, c *check, log *slog.Logger) {
 	display := o.Display
 	cfg.Displays = capture.Displays
+	cfg.CaptureMethod = func() string { return capture.MethodX11 }
 	cfg.Support.OpenSource = func(d wire.Display, maxFPS int, log *slog.Logger) (support.Source, error) {
-		x, err := capture.NewX11(display, displayRect(d), capture.Options{MaxFPS: maxFPS, Logger: log})
+		x, err := capture.NewX11(display, capture.DisplayRect(d), capture.Options{MaxFPS: maxFPS, Logger: log})
 		if err != nil {
 			return nil, err
 		}
@@ -93,11 +93,6 @@ func assemble(cfg *agent.Config, o Options, desktop bool, c *check, log *slog.Lo
 	if cfg.Elevation != nil {
 		cfg.Elevation.Manager.SudoersDir = o.SudoersDir
 	}
-}
-
-// displayRect is display d's area in the coordinates of the X screen.
-func displayRect(d wire.Display) image.Rectangle {
-	return image.Rect(d.X, d.Y, d.X+d.Width, d.Y+d.Height)
 }
 
 // defaultDesktopDir is the agent user's XDG applications directory.

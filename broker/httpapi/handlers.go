@@ -68,6 +68,9 @@ type DeviceView struct {
 	// UnattendedPolicy is the endpoint's own policy for sessions without
 	// consent ("deny", "allow"; "" = not reported by its agent).
 	UnattendedPolicy string `json:"unattended_policy"`
+	// CaptureMethod is how the endpoint's agent captures the screen
+	// ("x11-shm", "dxgi", "gdi"; "" = not reported by its agent).
+	CaptureMethod string `json:"capture_method"`
 	// Rights are what the caller may do on the device, by role or by an
 	// active access grant: the portal shows only those controls (the
 	// broker checks again on every call).
@@ -77,7 +80,7 @@ type DeviceView struct {
 func (a *API) view(d store.Device, rights []string) DeviceView {
 	return DeviceView{ID: d.ID, Hostname: d.Hostname, OS: d.OS, Arch: d.Arch, User: d.User, AgentVersion: d.AgentVersion,
 		Displays: d.Displays, EnrolledAt: d.EnrolledAt, LastSeen: d.LastSeen, Online: a.cfg.Agents.Online(d.ID), Revoked: d.Revoked,
-		Rights: rights, UnattendedPolicy: d.UnattendedPolicy}
+		Rights: rights, UnattendedPolicy: d.UnattendedPolicy, CaptureMethod: d.CaptureMethod}
 }
 
 // views builds the caller's views of ds: each with the caller's rights on
@@ -263,7 +266,7 @@ func (a *API) enroll(w http.ResponseWriter, r *http.Request) {
 	}
 	d := store.Device{ID: id, PublicKey: req.PublicKey, SecretSealed: sealed, Hostname: req.Inventory.Hostname,
 		OS: req.Inventory.OS, Arch: req.Inventory.Arch, User: req.Inventory.User, Displays: req.Inventory.Displays, EnrolledAt: now,
-		UnattendedPolicy: store.PolicyOf(req.Inventory)}
+		UnattendedPolicy: store.PolicyOf(req.Inventory), CaptureMethod: req.Inventory.Capture}
 	tok, err := a.cfg.Store.Enroll(r.Context(), auth.TokenHash(req.Token), now, d)
 	if err == nil || !errors.Is(err, store.ErrNotFound) {
 		a.settle(r.Context(), at.refund)

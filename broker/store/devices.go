@@ -30,6 +30,9 @@ type Device struct {
 	// UnattendedPolicy is the endpoint's own policy (wire.AgentPolicy) as
 	// its agent last reported it; "" from an agent that reports none.
 	UnattendedPolicy string
+	// CaptureMethod is how its agent captures the screen
+	// (wire.Inventory.Capture); "" from an agent that reports none.
+	CaptureMethod string
 }
 
 // PolicyOf is what an inventory says of the endpoint's policy.
@@ -46,10 +49,10 @@ func insertDevice(ctx context.Context, tx *sql.Tx, d Device) error {
 		return err
 	}
 	_, err = tx.ExecContext(ctx, `INSERT INTO devices(id, public_key, secret, secret_sealed, hostname, os, arch, username, agent_version, displays,
-		enrolled_at, last_seen, revoked, unattended_policy)
-		VALUES(?,?,x'',?,?,?,?,?,?,?,?,?,0,?)`,
+		enrolled_at, last_seen, revoked, unattended_policy, capture_method)
+		VALUES(?,?,x'',?,?,?,?,?,?,?,?,?,0,?,?)`,
 		d.ID, d.PublicKey, d.SecretSealed, d.Hostname, d.OS, d.Arch, d.User, d.AgentVersion, string(disp), ms(d.EnrolledAt), ms(d.LastSeen),
-		d.UnattendedPolicy)
+		d.UnattendedPolicy, d.CaptureMethod)
 	if isUnique(err) {
 		return fmt.Errorf("device key already enrolled: %w", ErrConflict)
 	}
@@ -63,13 +66,13 @@ func nonNil(d []wire.Display) []wire.Display {
 	return d
 }
 
-const deviceCols = `id, public_key, secret_sealed, hostname, os, arch, username, agent_version, displays, enrolled_at, last_seen, revoked, unattended_policy`
+const deviceCols = `id, public_key, secret_sealed, hostname, os, arch, username, agent_version, displays, enrolled_at, last_seen, revoked, unattended_policy, capture_method`
 
 func scanDevice(row interface{ Scan(...any) error }) (Device, error) {
 	var d Device
 	var disp string
 	var e, l int64
-	err := row.Scan(&d.ID, &d.PublicKey, &d.SecretSealed, &d.Hostname, &d.OS, &d.Arch, &d.User, &d.AgentVersion, &disp, &e, &l, &d.Revoked, &d.UnattendedPolicy)
+	err := row.Scan(&d.ID, &d.PublicKey, &d.SecretSealed, &d.Hostname, &d.OS, &d.Arch, &d.User, &d.AgentVersion, &disp, &e, &l, &d.Revoked, &d.UnattendedPolicy, &d.CaptureMethod)
 	if err != nil {
 		return d, err
 	}
@@ -98,8 +101,8 @@ func (s *Store) UpdateInventory(ctx context.Context, id, agentVersion string, in
 		return err
 	}
 	return s.execOne(ctx, "device", `UPDATE devices SET hostname = ?, os = ?, arch = ?, username = ?, agent_version = ?, displays = ?, last_seen = ?,
-		unattended_policy = ? WHERE id = ?`,
-		inv.Hostname, inv.OS, inv.Arch, inv.User, agentVersion, string(disp), ms(seen), PolicyOf(inv), id)
+		unattended_policy = ?, capture_method = ? WHERE id = ?`,
+		inv.Hostname, inv.OS, inv.Arch, inv.User, agentVersion, string(disp), ms(seen), PolicyOf(inv), inv.Capture, id)
 }
 
 // TouchDevice records a heartbeat.

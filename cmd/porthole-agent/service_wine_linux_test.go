@@ -77,11 +77,6 @@ func TestWindowsServiceUnderWine(t *testing.T) {
 			t.Logf("service log:\n%s", b)
 			break
 		}
-		if strings.Contains(string(b), "wsaioctl: winapi error #10045") {
-			// Go's UDP sockets need WSAIoctl(SIO_UDP_NETRESET), which Wine 8
-			// lacks, until internal/wine's overlay lets that error pass.
-			t.Skipf("the service ran the agent, whose WebRTC socket Wine 8 refused (SIO_UDP_NETRESET); log:\n%s", b)
-		}
 		if time.Now().After(deadline) {
 			t.Fatalf("the service did not start the agent; log:\n%s\nsc query:\n%s", b, scQuery())
 		}

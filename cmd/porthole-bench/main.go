@@ -7,6 +7,10 @@
 //
 //	porthole-bench [--bin ./bin] [--sizes 1920x1080,1280x720] [--modes small]
 //	               [--runs 3] [--duration 15s] [--warmup 3s] [--static 10s]
+//	               [--windows] [--windows-runs 1]
+//
+// --windows also measures the Windows agent under Wine (built from the
+// module in the current directory), beside the Linux agent, in one report.
 //
 // Quick check: porthole-bench --duration 3s --runs 1.
 package main
@@ -51,6 +55,8 @@ func run(ctx context.Context, args []string, out, errOut io.Writer) error {
 	static := fs.Duration("static", 10*time.Second, "window at rest after the painter stops, once per size (0: skip)")
 	record := fs.Bool("record", false, "keep session recordings on, to measure the broker writing them")
 	workDir := fs.String("work-dir", "", "keep data directories and logs here (default: a temporary directory, removed)")
+	windows := fs.Bool("windows", false, "also measure the Windows agent under Wine at 1280x720 (built with cgo from the module in the current directory)")
+	windowsRuns := fs.Int("windows-runs", 1, "sessions of the Windows agent (with --windows)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -62,17 +68,19 @@ func run(ctx context.Context, args []string, out, errOut io.Writer) error {
 		*static = -1 // Config: negative skips the window at rest
 	}
 	cfg := benchrig.Config{
-		BinDir:   *bin,
-		Sizes:    sz,
-		Modes:    strings.Split(*modes, ","),
-		Rate:     *rate,
-		Runs:     *runs,
-		Warmup:   *warmup,
-		Duration: *duration,
-		Static:   *static,
-		WorkDir:  *workDir,
-		Record:   *record,
-		Logger:   slog.New(slog.NewTextHandler(errOut, nil)),
+		BinDir:      *bin,
+		Sizes:       sz,
+		Modes:       strings.Split(*modes, ","),
+		Rate:        *rate,
+		Runs:        *runs,
+		Warmup:      *warmup,
+		Duration:    *duration,
+		Static:      *static,
+		WorkDir:     *workDir,
+		Record:      *record,
+		Windows:     *windows,
+		WindowsRuns: *windowsRuns,
+		Logger:      slog.New(slog.NewTextHandler(errOut, nil)),
 	}
 	rep, err := benchrig.Run(ctx, cfg)
 	if rep != nil && (len(rep.Rows) > 0 || len(rep.Static) > 0) {

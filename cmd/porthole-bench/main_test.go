@@ -41,7 +41,7 @@ func TestSmoke(t *testing.T) {
 	// One moving row per size with real numbers: fps, latency, capture,
 	// encode, CPU and bytes all measured (no n/a), and a row at rest.
 	for _, size := range []string{"1920x1080", "1280x720"} {
-		row := regexp.MustCompile(`(?m)^\| ` + size + ` \| small \| (.*)\|$`).FindStringSubmatch(out.String())
+		row := regexp.MustCompile(`(?m)^\| linux \| ` + size + ` \| small \| (.*)\|$`).FindStringSubmatch(out.String())
 		if row == nil {
 			t.Fatalf("no moving row for %s", size)
 		}
@@ -52,7 +52,7 @@ func TestSmoke(t *testing.T) {
 		if err != nil || fps < 5 {
 			t.Errorf("%s: %v fps decoded (%v), want a moving picture", size, fps, err)
 		}
-		if !regexp.MustCompile(`(?m)^\| ` + size + ` \| [0-9.]+ \| `).MatchString(out.String()) {
+		if !regexp.MustCompile(`(?m)^\| linux \| ` + size + ` \| [0-9.]+ \| `).MatchString(out.String()) {
 			t.Errorf("no row at rest for %s", size)
 		}
 	}

@@ -13,8 +13,10 @@ import (
 // InputRow is remote-control latency for one size: from dispatching a
 // pointer move into the page (CDP, the way a real mouse event arrives) to
 // the X server reporting the pointer at the matching screen position,
-// through input.js, the data channel, the broker's filter and robotgo.
+// through input.js, the data channel, the broker's filter and the agent's
+// injector (robotgo; SendInput under Wine).
 type InputRow struct {
+	Agent    string
 	Size     Size
 	Events   int
 	Lost     int // moves never seen on the display within a second
@@ -27,7 +29,7 @@ const inputEvents = 250
 // measureInput moves the pointer n times over the live viewer and times
 // each move until XQueryPointer sees it.
 func measureInput(ctx context.Context, st *stack, br *browser, n int) (InputRow, error) {
-	row := InputRow{Size: st.size}
+	row := InputRow{Agent: st.agentKind.name, Size: st.size}
 	conn, err := xgb.NewConnDisplay(st.x.Display)
 	if err != nil {
 		return row, fmt.Errorf("input bench: X: %w", err)

@@ -22,9 +22,10 @@ type Report struct {
 // Row holds the figures for one size and mode, each the median of the runs.
 // Times are milliseconds, CPU is percent of one core, NaN means not measured.
 type Row struct {
-	Size Size
-	Mode string
-	Runs int
+	Agent string // "linux", "windows (Wine)"
+	Size  Size
+	Mode  string
+	Runs  int
 	// FPS is frames decoded per second in the browser (getStats framesDecoded).
 	FPS float64
 	// P50 and P95 are glass-to-glass latency: presentation time in the page
@@ -51,6 +52,7 @@ type Row struct {
 
 // StaticRow is one window at rest (painter stopped) for a size.
 type StaticRow struct {
+	Agent                            string
 	Size                             Size
 	FPS, BytesPerSec                 float64
 	AgentCPU, BrokerCPU, ChromiumCPU float64
@@ -79,8 +81,8 @@ func (w window) figures() figures {
 }
 
 // summarize takes the median of each figure over the runs.
-func summarize(size Size, mode string, runs []runResult) Row {
-	row := Row{Size: size, Mode: mode, Runs: len(runs)}
+func summarize(agent string, size Size, mode string, runs []runResult) Row {
+	row := Row{Agent: agent, Size: size, Mode: mode, Runs: len(runs)}
 	col := func(f func(runResult) float64) float64 {
 		xs := make([]float64, len(runs))
 		for i, r := range runs {
@@ -119,9 +121,9 @@ func summarize(size Size, mode string, runs []runResult) Row {
 	return row
 }
 
-func staticRow(size Size, w window) StaticRow {
+func staticRow(agent string, size Size, w window) StaticRow {
 	f := w.figures()
-	return StaticRow{Size: size, FPS: f.fps, BytesPerSec: f.bytesPerSec,
+	return StaticRow{Agent: agent, Size: size, FPS: f.fps, BytesPerSec: f.bytesPerSec,
 		AgentCPU: w.agentCPU, BrokerCPU: w.brokerCPU, ChromiumCPU: w.chromiumCPU}
 }
 
@@ -142,28 +144,28 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 	fmt.Fprintf(&b, "## Porthole media path (make bench)\n\n")
 	fmt.Fprintf(&b, "%s, %d CPUs, painter %d fps, %d run(s) × %s after %s warm-up, medians of the runs; CPU: one core = 100 %%.\n\n",
 		r.Started.Format("2006-01-02 15:04"), runtime.NumCPU(), c.Rate, c.Runs, c.Duration, c.Warmup)
-	b.WriteString("| size | pattern | fps decoded | glass-to-glass p50 / p95 ms | capture ms/frame | encode ms/frame | decode ms/frame | jitter buffer ms/frame | agent CPU % | broker CPU % | agent+broker CPU % | Chromium CPU % (without probe) | KB/s to browser | dropped/s | stamps read / unreadable |\n")
-	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+	b.WriteString("| agent | size | pattern | fps decoded | glass-to-glass p50 / p95 ms | capture ms/frame | encode ms/frame | decode ms/frame | jitter buffer ms/frame | agent CPU % | broker CPU % | agent+broker CPU % | Chromium CPU % (without probe) | KB/s to browser | dropped/s | stamps read / unreadable |\n")
+	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, x := range r.Rows {
-		fmt.Fprintf(&b, "| %s | %s | %s | %s / %s | %s | %s | %s | %s | %s | %s | %s | %s (%s) | %s | %s | %d / %d |\n",
-			x.Size, x.Mode, num(x.FPS, 1), num(x.P50, 0), num(x.P95, 0), num(x.CaptureMs, 2), num(x.EncodeMs, 2),
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s / %s | %s | %s | %s | %s | %s | %s | %s | %s (%s) | %s | %s | %d / %d |\n",
+			x.Agent, x.Size, x.Mode, num(x.FPS, 1), num(x.P50, 0), num(x.P95, 0), num(x.CaptureMs, 2), num(x.EncodeMs, 2),
 			num(x.DecodeMs, 2), num(x.JitterMs, 1), num(x.AgentCPU, 1), num(x.BrokerCPU, 1), num(x.AgentCPU+x.BrokerCPU, 1),
 			num(x.ChromiumCPU, 1), num(x.ChromiumCPUNoProbe, 1), num(x.BytesPerSec/1000, 1), num(x.DroppedPerSec, 2), x.Samples, x.Unreadable)
 	}
 	if len(r.Static) > 0 {
 		fmt.Fprintf(&b, "\nAt rest (painter stopped, %s window after 2 s):\n\n", c.Static)
-		b.WriteString("| size | KB/s to browser | fps decoded | agent CPU % | broker CPU % | agent+broker CPU % | Chromium CPU % |\n")
-		b.WriteString("|---|---|---|---|---|---|---|\n")
+		b.WriteString("| agent | size | KB/s to browser | fps decoded | agent CPU % | broker CPU % | agent+broker CPU % | Chromium CPU % |\n")
+		b.WriteString("|---|---|---|---|---|---|---|---|\n")
 		for _, x := range r.Static {
-			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s |\n", x.Size, num(x.BytesPerSec/1000, 2), num(x.FPS, 1),
+			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s | %s |\n", x.Agent, x.Size, num(x.BytesPerSec/1000, 2), num(x.FPS, 1),
 				num(x.AgentCPU, 1), num(x.BrokerCPU, 1), num(x.AgentCPU+x.BrokerCPU, 1), num(x.ChromiumCPU, 1))
 		}
 	}
 	if len(r.Input) > 0 {
 		b.WriteString("\nInput latency (pointer move dispatched into the viewer page → X server reports the pointer there):\n\n")
-		b.WriteString("| size | moves seen | lost | p50 ms | p95 ms |\n|---|---|---|---|---|\n")
+		b.WriteString("| agent | size | moves seen | lost | p50 ms | p95 ms |\n|---|---|---|---|---|---|\n")
 		for _, x := range r.Input {
-			fmt.Fprintf(&b, "| %s | %d | %d | %s | %s |\n", x.Size, x.Events, x.Lost, num(x.P50, 2), num(x.P95, 2))
+			fmt.Fprintf(&b, "| %s | %s | %d | %d | %s | %s |\n", x.Agent, x.Size, x.Events, x.Lost, num(x.P50, 2), num(x.P95, 2))
 		}
 	}
 	b.WriteString("\nfps, KB/s (1 KB = 1000 bytes), decode and jitter buffer: the viewer's getStats inbound-rtp over the window. " +
@@ -171,6 +173,13 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 		"Capture/encode: the agent's \"session video stats\" log record (whole session). " +
 		"CPU: utime+stime from /proc over the window (Chromium: all its processes, including the probe's per-frame " +
 		"read of the stamp band; in brackets over the warm-up, before the probe is installed).\n")
+	if c.Windows {
+		fmt.Fprintf(&b, "\nwindows (Wine): the Windows agent exe under Wine 8 on the same Xvfb, %d run(s) at %s; "+
+			"agent CPU is every process of its Wine prefix (the agent, wineserver, Wine's services). "+
+			"These figures are a floor, not a promise for real Windows: Wine's GDI BitBlt reads the X server "+
+			"(real Windows uses DXGI Desktop Duplication, which Wine lacks), and Wine adds its own work to every call.\n",
+			c.WindowsRuns, c.WindowsSize)
+	}
 	_, err := io.WriteString(w, b.String())
 	return err
 }

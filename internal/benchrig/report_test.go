@@ -22,7 +22,7 @@ func run(ages []float64, frames, bytes float64, agentCPU float64, capture float6
 }
 
 func TestSummarizeTakesMediansOfRuns(t *testing.T) {
-	row := summarize(Size{1280, 720}, "small", []runResult{
+	row := summarize(agentLinux, Size{1280, 720}, "small", []runResult{
 		run(seq(1, 101), 290, 100_000, 10, 1, true),
 		run(seq(11, 111), 300, 300_000, 30, 3, true),
 		run(seq(21, 121), 280, 200_000, 20, 0, false), // no stats line: not counted
@@ -47,18 +47,21 @@ func TestSummarizeTakesMediansOfRuns(t *testing.T) {
 			t.Errorf("%s = %v, want %v", c.name, c.got, c.want)
 		}
 	}
-	if row.Samples != 303 || row.Runs != 3 {
+	if row.Samples != 303 || row.Runs != 3 || row.Agent != agentLinux {
 		t.Errorf("samples %d runs %d, want 303 and 3", row.Samples, row.Runs)
 	}
 }
 
 func TestWriteMarkdown(t *testing.T) {
 	rep := &Report{
-		Config:  Config{Rate: 30, Runs: 3, Duration: 15 * time.Second, Warmup: 3 * time.Second, Static: 10 * time.Second},
+		Config: Config{Rate: 30, Runs: 3, Duration: 15 * time.Second, Warmup: 3 * time.Second, Static: 10 * time.Second,
+			Windows: true, WindowsRuns: 1, WindowsSize: Size{1280, 720}},
 		Started: time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC),
-		Rows: []Row{{Size: Size{1920, 1080}, Mode: "small", FPS: 29.94, P50: 31.4, P95: 52.6, CaptureMs: 1.234, EncodeMs: math.NaN(),
-			DecodeMs: 0.9, JitterMs: 0.2, BytesPerSec: 12345, AgentCPU: 10, BrokerCPU: 2.5, ChromiumCPU: 60, ChromiumCPUNoProbe: 45, Samples: 1300, Unreadable: 2}},
-		Static: []StaticRow{{Size: Size{1920, 1080}, BytesPerSec: 100, AgentCPU: 0.5, BrokerCPU: 0.25}},
+		Rows: []Row{{Agent: agentLinux, Size: Size{1920, 1080}, Mode: "small", FPS: 29.94, P50: 31.4, P95: 52.6, CaptureMs: 1.234, EncodeMs: math.NaN(),
+			DecodeMs: 0.9, JitterMs: 0.2, BytesPerSec: 12345, AgentCPU: 10, BrokerCPU: 2.5, ChromiumCPU: 60, ChromiumCPUNoProbe: 45, Samples: 1300, Unreadable: 2},
+			{Agent: agentWindows, Size: Size{1280, 720}, Mode: "small", FPS: 21.5, P50: 80, P95: 120, CaptureMs: 9.5, EncodeMs: 6,
+				DecodeMs: 1, JitterMs: 0.5, BytesPerSec: 100000, AgentCPU: 90, BrokerCPU: 3, ChromiumCPU: 50, ChromiumCPUNoProbe: 40, Samples: 300}},
+		Static: []StaticRow{{Agent: agentLinux, Size: Size{1920, 1080}, BytesPerSec: 100, AgentCPU: 0.5, BrokerCPU: 0.25}},
 	}
 	var b strings.Builder
 	if err := rep.WriteMarkdown(&b); err != nil {
@@ -66,8 +69,10 @@ func TestWriteMarkdown(t *testing.T) {
 	}
 	out := b.String()
 	for _, want := range []string{
-		"| 1920x1080 | small | 29.9 | 31 / 53 | 1.23 | n/a | 0.90 | 0.2 | 10.0 | 2.5 | 12.5 | 60.0 (45.0) | 12.3 | 0.00 | 1300 / 2 |",
-		"| 1920x1080 | 0.10 | 0.0 | 0.5 | 0.2 | 0.8 | 0.0 |",
+		"| linux | 1920x1080 | small | 29.9 | 31 / 53 | 1.23 | n/a | 0.90 | 0.2 | 10.0 | 2.5 | 12.5 | 60.0 (45.0) | 12.3 | 0.00 | 1300 / 2 |",
+		"| windows (Wine) | 1280x720 | small | 21.5 | 80 / 120 | 9.50 | 6.00 | 1.00 | 0.5 | 90.0 | 3.0 | 93.0 | 50.0 (40.0) | 100.0 | 0.00 | 300 / 0 |",
+		"| linux | 1920x1080 | 0.10 | 0.0 | 0.5 | 0.2 | 0.8 | 0.0 |",
+		"a floor, not a promise for real Windows",
 		"3 run(s) × 15s after 3s warm-up",
 	} {
 		if !strings.Contains(out, want) {

@@ -6,7 +6,11 @@
 // second delivered to the browser (WebRTC getStats), glass-to-glass latency
 // (the painter's time stamp read back from each presented video frame), and
 // the CPU use of agent, broker and Chromium from /proc; then the same at rest
-// once the painter stops. cmd/porthole-bench is its command line.
+// once the painter stops. With Config.Windows it measures the Windows agent
+// too, the exe under Wine on the same kind of display, in the same run (its
+// figures are a floor for real Windows, not a promise: Wine's GDI reads the
+// X server, and Wine's own processes count as the agent's CPU).
+// cmd/porthole-bench is its command line.
 package benchrig
 
 import (
@@ -20,6 +24,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"porthole/internal/wine"
 )
 
 // Size is a screen size in pixels.
@@ -72,7 +78,21 @@ type Config struct {
 	// Record keeps session recordings on (the broker's default) so that the
 	// broker's CPU includes writing them; false turns recording.enabled off.
 	Record bool
+	// Windows also measures the Windows agent (cmd/porthole-agent built for
+	// windows/amd64 with cgo, and the Wine overlay, by wine.BuildGo from the
+	// module the bench runs in) under Wine at WindowsSize, painter mode
+	// small, WindowsRuns runs, after the Linux agent's sizes.
+	Windows bool
+	// WindowsSize defaults to 1280×720; WindowsRuns to 1.
+	WindowsSize Size
+	WindowsRuns int
 }
+
+// The agents a report row can be about.
+const (
+	agentLinux   = "linux"
+	agentWindows = "windows (Wine)"
+)
 
 func (c Config) withDefaults() (Config, error) {
 	if c.BinDir == "" {
@@ -120,6 +140,20 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
+	if c.Windows {
+		if c.WindowsSize == (Size{}) {
+			c.WindowsSize = Size{1280, 720}
+		}
+		if c.WindowsRuns == 0 {
+			c.WindowsRuns = 1
+		}
+		if c.WindowsRuns < 1 || c.WindowsSize.W <= 0 || c.WindowsSize.H <= 0 {
+			return c, fmt.Errorf("%w: Windows runs must be ≥ 1 and the size positive", ErrConfig)
+		}
+		if err := wine.Check(); err != nil {
+			return c, fmt.Errorf("%w: %w (run make deps)", ErrConfig, err)
+		}
+	}
 	return c, nil
 }
 
@@ -147,24 +181,42 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		return rep, err
 	}
 	defer br.close()
+	keep := func(err error) error {
+		if cfg.WorkDir == "" {
+			err = fmt.Errorf("%w (rerun with --work-dir to keep the logs)", err)
+		}
+		return err
+	}
 	for _, size := range cfg.Sizes {
-		if err := runSize(ctx, cfg, br, size, filepath.Join(work, size.String()), rep); err != nil {
-			if cfg.WorkDir == "" {
-				err = fmt.Errorf("%w (rerun with --work-dir to keep the logs)", err)
-			}
-			return rep, fmt.Errorf("%s: %w", size, err)
+		if err := runSize(ctx, cfg, br, linuxAgent(cfg.BinDir), size, cfg.Modes, cfg.Runs, filepath.Join(work, size.String()), rep); err != nil {
+			return rep, fmt.Errorf("%s: %w", size, keep(err))
+		}
+	}
+	if cfg.Windows {
+		dir := filepath.Join(work, "windows-"+cfg.WindowsSize.String())
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return rep, err
+		}
+		cfg.Logger.Info("building the Windows agent (cgo, static libvpx, Wine overlay)")
+		exe := filepath.Join(dir, "porthole-agent.exe")
+		if err := wine.BuildGo(ctx, wine.BuildOptions{Pkg: "porthole/cmd/porthole-agent", Out: exe, CGO: true}); err != nil {
+			return rep, fmt.Errorf("%w: build the Windows agent: %w", ErrStage, err)
+		}
+		err := runSize(ctx, cfg, br, windowsAgent(exe), cfg.WindowsSize, []string{"small"}, cfg.WindowsRuns, dir, rep)
+		if err != nil {
+			return rep, fmt.Errorf("the Windows agent at %s: %w", cfg.WindowsSize, keep(err))
 		}
 	}
 	return rep, nil
 }
 
-func runSize(ctx context.Context, cfg Config, br *browser, size Size, dir string, rep *Report) error {
+func runSize(ctx context.Context, cfg Config, br *browser, ag agentKind, size Size, modes []string, nRuns int, dir string, rep *Report) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	log := cfg.Logger.With("size", size.String())
+	log := cfg.Logger.With("agent", ag.name, "size", size.String())
 	log.Info("starting stack", "dir", dir)
-	st, err := startStack(ctx, cfg, size, dir)
+	st, err := startStack(ctx, cfg, ag, size, dir)
 	if err != nil {
 		return err
 	}
@@ -172,13 +224,13 @@ func runSize(ctx context.Context, cfg Config, br *browser, size Size, dir string
 	if err := br.login(st.url, "admin", st.password); err != nil {
 		return err
 	}
-	for mi, mode := range cfg.Modes {
+	for mi, mode := range modes {
 		if err := st.startPainter(ctx, mode); err != nil {
 			return err
 		}
 		var runs []runResult
-		for r := range cfg.Runs {
-			withStatic := cfg.Static > 0 && mi == len(cfg.Modes)-1 && r == cfg.Runs-1
+		for r := range nRuns {
+			withStatic := cfg.Static > 0 && mi == len(modes)-1 && r == nRuns-1
 			res, err := runOnce(ctx, cfg, st, br, withStatic)
 			if err != nil {
 				return fmt.Errorf("mode %s run %d: %w", mode, r+1, err)
@@ -190,13 +242,13 @@ func runSize(ctx context.Context, cfg Config, br *browser, size Size, dir string
 				"unreadable", res.moving.probe.Unreadable, "yuv_frames", res.moving.probe.YUVFrames, "presented", res.moving.probe.Presented)
 			runs = append(runs, res)
 			if res.static != nil {
-				rep.Static = append(rep.Static, staticRow(size, *res.static))
+				rep.Static = append(rep.Static, staticRow(ag.name, size, *res.static))
 			}
 			if res.input != nil {
 				rep.Input = append(rep.Input, *res.input)
 			}
 		}
-		rep.Rows = append(rep.Rows, summarize(size, mode, runs))
+		rep.Rows = append(rep.Rows, summarize(ag.name, size, mode, runs))
 	}
 	return nil
 }
@@ -346,7 +398,7 @@ type window struct {
 // begin and end, the page's ages and receiver statistics in between.
 func measure(ctx context.Context, st *stack, br *browser, d time.Duration) (window, error) {
 	var w window
-	a0, err1 := st.agent.cpu()
+	a0, err1 := st.agentCPU()
 	b0, err2 := st.broker.cpu()
 	c0, err3 := br.cpu()
 	if err := errors.Join(err1, err2, err3); err != nil {
@@ -363,7 +415,7 @@ func measure(ctx context.Context, st *stack, br *browser, d time.Duration) (wind
 	if err != nil {
 		return w, fmt.Errorf("%w: probe end: %w", ErrStage, err)
 	}
-	a1, err1 := st.agent.cpu()
+	a1, err1 := st.agentCPU()
 	b1, err2 := st.broker.cpu()
 	c1, err3 := br.cpu()
 	w.wall = time.Since(t0)

@@ -16,33 +16,50 @@ import (
 	"sync"
 	"time"
 
+	"porthole/internal/wine"
 	"porthole/internal/xvfb"
 )
 
 // stopGrace is how long a child gets to exit after SIGTERM before it is killed.
 const stopGrace = 5 * time.Second
 
+// agentKind is how a stack runs its agent: the Linux binary, or the
+// Windows exe under Wine (in a fresh prefix of its own).
+type agentKind struct {
+	name string // agentLinux, agentWindows
+	bin  string // the binary, or the exe
+	wine bool
+}
+
+func linuxAgent(binDir string) agentKind {
+	return agentKind{name: agentLinux, bin: filepath.Join(binDir, "porthole-agent")}
+}
+
+func windowsAgent(exe string) agentKind { return agentKind{name: agentWindows, bin: exe, wine: true} }
+
 // stack is one complete Porthole on one virtual display: Xvfb, the test
 // pattern painter, the broker and an enrolled, online agent, each a separate
 // process. close stops everything it started.
 type stack struct {
-	cfg      Config
-	size     Size
-	dir      string
-	x        *xvfb.Server
-	broker   *proc
-	agent    *proc
-	painter  *proc // nil while stopped
-	url      string
-	password string
-	api      *apiClient
-	deviceID string
+	cfg       Config
+	agentKind agentKind
+	prefix    *wine.Prefix // the Windows agent's Wine prefix; nil for Linux
+	size      Size
+	dir       string
+	x         *xvfb.Server
+	broker    *proc
+	agent     *proc
+	painter   *proc // nil while stopped
+	url       string
+	password  string
+	api       *apiClient
+	deviceID  string
 }
 
 // startStack brings the stack up stage by stage; a stage that does not come
 // up is an ErrStage error naming it, and what was started is stopped again.
-func startStack(ctx context.Context, cfg Config, size Size, dir string) (_ *stack, err error) {
-	s := &stack{cfg: cfg, size: size, dir: dir}
+func startStack(ctx context.Context, cfg Config, ag agentKind, size Size, dir string) (_ *stack, err error) {
+	s := &stack{cfg: cfg, agentKind: ag, size: size, dir: dir}
 	defer func() {
 		if err != nil {
 			s.close()
@@ -159,12 +176,25 @@ func (s *stack) startAgent(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("%w: enrollment token: %w", ErrStage, err)
 	}
-	agentBin := filepath.Join(s.cfg.BinDir, "porthole-agent")
 	state := filepath.Join(s.dir, "agent")
-	ectx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	ectx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ectx, agentBin, "enroll", "--broker", s.url, "--token", tok, "--state-dir", state)
-	cmd.Env = s.x.Env()
+	enroll := []string{"enroll", "--broker", s.url, "--token", tok, "--state-dir", state}
+	run := []string{"run", "--state-dir", state, "--log-format", "json", "--unattended", "allow"}
+	var cmd *exec.Cmd
+	bin, env := s.agentKind.bin, s.x.Env()
+	if s.agentKind.wine {
+		if s.prefix, err = wine.NewPrefix(ctx); err != nil {
+			return fmt.Errorf("%w: Wine prefix: %w", ErrStage, err)
+		}
+		enroll[len(enroll)-1] = wine.WinPath(state)
+		run = []string{s.agentKind.bin, "run", "--state-dir", wine.WinPath(state), "--log-format", "json", "--unattended", "allow", "--elevation=false"}
+		cmd = s.prefix.Command(ectx, s.x.Display, s.agentKind.bin, enroll...)
+		bin, env = "wine", s.prefix.Env(s.x.Display)
+	} else {
+		cmd = exec.CommandContext(ectx, bin, enroll...)
+		cmd.Env = env
+	}
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("%w: agent enroll: %w: %s", ErrStage, err, strings.TrimSpace(string(out)))
@@ -174,12 +204,11 @@ func (s *stack) startAgent(ctx context.Context) error {
 		return fmt.Errorf("%w: agent enroll printed no device id: %q", ErrStage, out)
 	}
 	s.deviceID = string(m[1])
-	s.agent, err = startProc(s.dir, "agent", agentBin,
-		[]string{"run", "--state-dir", state, "--log-format", "json", "--unattended", "allow"}, s.x.Env(), nil)
+	s.agent, err = startProc(s.dir, "agent", bin, run, env, nil)
 	if err != nil {
 		return fmt.Errorf("%w: agent: %w", ErrStage, err)
 	}
-	err = poll(ctx, 20*time.Second, func() (bool, error) {
+	err = poll(ctx, time.Minute, func() (bool, error) {
 		if ok, err := s.agent.exited(); ok {
 			return false, fmt.Errorf("agent exited: %v (see %s)", err, s.agentLog())
 		}
@@ -190,6 +219,25 @@ func (s *stack) startAgent(ctx context.Context) error {
 		return fmt.Errorf("%w: agent never came online: %w", ErrStage, err)
 	}
 	return nil
+}
+
+// agentCPU is the CPU time the agent has used so far. Under Wine that is
+// every process of its prefix: the agent, wineserver (which does much of
+// the work of each Win32 call) and Wine's services.
+func (s *stack) agentCPU() (time.Duration, error) {
+	if s.prefix == nil {
+		return s.agent.cpu()
+	}
+	if ok, err := s.agent.exited(); ok {
+		return 0, fmt.Errorf("agent exited: %v", err)
+	}
+	var sum time.Duration
+	for _, pid := range s.prefix.Processes() {
+		if st, err := readProcStat(pid); err == nil { // gone meanwhile: skip
+			sum += st.cpu
+		}
+	}
+	return sum, nil
 }
 
 // agentLog is the agent's stderr: JSON log lines.
@@ -229,6 +277,11 @@ func (s *stack) close() {
 	for _, p := range []*proc{s.agent, s.broker} {
 		if p != nil {
 			p.stop(stopGrace)
+		}
+	}
+	if s.prefix != nil {
+		if err := s.prefix.Close(); err != nil {
+			s.cfg.Logger.Warn("Wine prefix", "err", err)
 		}
 	}
 	s.stopPainter()

@@ -7,6 +7,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"testing"
+	"time"
 )
 
 // BuildOptions says what BuildGo builds.
@@ -92,4 +94,21 @@ func LibvpxDir(ctx context.Context, dir string) (string, error) {
 		return "", fmt.Errorf("wine: %s: %w\n%s", script, err, tail(stderr.String()))
 	}
 	return strings.TrimSpace(string(out)), nil
+}
+
+// BuildGoT builds a Windows program for a test, into the test's temporary
+// directory, and returns the exe's path; a failed build fails the test. The
+// Go build cache makes every build after the first one for a package a
+// link of a few seconds.
+func BuildGoT(t testing.TB, o BuildOptions) string {
+	t.Helper()
+	if o.Out == "" {
+		o.Out = filepath.Join(t.TempDir(), filepath.Base(o.Pkg)+".exe")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	if err := BuildGo(ctx, o); err != nil {
+		t.Fatal(err)
+	}
+	return o.Out
 }

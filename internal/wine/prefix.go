@@ -1,10 +1,12 @@
 package wine
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -183,4 +185,76 @@ func (p *Prefix) close() error {
 		errs = append(errs, fmt.Errorf("wine: remove prefix: %w", err))
 	}
 	return errors.Join(errs...)
+}
+
+// Process is a Windows program running under Wine for a test, its stdin
+// and stdout piped to the test.
+type Process struct {
+	Cmd *exec.Cmd
+	In  io.WriteCloser // the program's stdin
+	Out *bufio.Reader  // the program's stdout
+
+	stderr lockedBuilder
+	done   chan struct{} // closed when the program has exited
+	err    error         // its exit; read after done
+}
+
+// StartT starts exe with args in p on display, with pipes to its stdin and
+// stdout, and ends it when the test ends: stdin is closed, and a program
+// still running 10 s later is killed.
+func (p *Prefix) StartT(t testing.TB, display, exe string, args ...string) *Process {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	pr := &Process{Cmd: p.Command(ctx, display, exe, args...)}
+	pr.Cmd.Stderr = &pr.stderr
+	in, err1 := pr.Cmd.StdinPipe()
+	out, err2 := pr.Cmd.StdoutPipe()
+	if err := errors.Join(err1, err2); err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	if err := pr.Cmd.Start(); err != nil {
+		cancel()
+		t.Fatalf("start %s under wine: %v", exe, err)
+	}
+	pr.In, pr.Out, pr.done = in, bufio.NewReader(out), make(chan struct{})
+	go func() { pr.err = pr.Cmd.Wait(); close(pr.done) }()
+	t.Cleanup(func() {
+		in.Close()
+		select {
+		case <-pr.done:
+		case <-time.After(10 * time.Second):
+			cancel()
+			<-pr.done
+		}
+		cancel()
+	})
+	return pr
+}
+
+// Wait waits for the program to exit and returns how it did (exec.Cmd.Wait).
+func (pr *Process) Wait() error {
+	<-pr.done
+	return pr.err
+}
+
+// Stderr is what the program wrote to stderr so far.
+func (pr *Process) Stderr() string { return pr.stderr.String() }
+
+// lockedBuilder is a strings.Builder safe for a writer and a reader.
+type lockedBuilder struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuilder) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuilder) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

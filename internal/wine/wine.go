@@ -156,3 +156,9 @@ func publish(tmp, dst string) error {
 	}
 	return nil
 }
+
+// WinPath is the Windows path of a Linux path as Wine maps it: drive Z: is
+// the Linux root.
+func WinPath(linux string) string {
+	return "Z:" + strings.ReplaceAll(linux, "/", `\`)
+}

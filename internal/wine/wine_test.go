@@ -98,6 +98,15 @@ func TestPrefixIsFreshAndPrivate(t *testing.T) {
 	}
 }
 
+// UDP sockets open in exes BuildGo makes (the overlay): WebRTC needs them.
+func TestUDPUnderWine(t *testing.T) {
+	p := NewPrefixT(t)
+	out, err := runProbe(t, p, "", "udp")
+	if err != nil || strings.TrimSpace(out) != "udp ok" {
+		t.Fatalf("winprobe udp: %v\n%s", err, out)
+	}
+}
+
 // A Go exe runs only with the shim; without it Wine 8 cannot start it.
 func TestGoExeNeedsShim(t *testing.T) {
 	p := NewPrefixT(t)

@@ -134,6 +134,11 @@ type Inventory struct {
 	// Policy is what the endpoint itself allows, whatever the broker says
 	// (nil from agents before endpoint policies).
 	Policy *AgentPolicy `json:"policy,omitempty"`
+	// Capture is how the agent captures the screen: "x11-shm" (Linux),
+	// "dxgi" (Windows Desktop Duplication) or "gdi" (Windows GDI BitBlt);
+	// empty when unknown (agents before it) or when nothing can capture.
+	// At most 32 bytes of [a-z0-9-].
+	Capture string `json:"capture,omitempty"`
 }
 
 // AgentPolicy is the endpoint's own floor, set where the agent is
@@ -156,6 +161,9 @@ func (m *Inventory) Validate() error {
 	}
 	if len(m.Displays) > 16 {
 		return invalid("too many displays")
+	}
+	if !validToken(m.Capture, 32) {
+		return invalid("capture method must be at most 32 bytes of [a-z0-9-]")
 	}
 	if m.Policy != nil && m.Policy.Unattended != UnattendedDeny && m.Policy.Unattended != UnattendedAllow {
 		return invalid("policy.unattended must be %q or %q", UnattendedDeny, UnattendedAllow)
@@ -187,6 +195,20 @@ func validID(id string) error {
 }
 
 // validText bounds a free-text field and refuses invalid UTF-8 and control characters.
+// validToken reports whether s is a short lower-case name: at most max
+// bytes of [a-z0-9-] (empty is fine).
+func validToken(s string, max int) bool {
+	if len(s) > max {
+		return false
+	}
+	for _, r := range s {
+		if (r < 'a' || r > 'z') && (r < '0' || r > '9') && r != '-' {
+			return false
+		}
+	}
+	return true
+}
+
 func validText(name, s string, max int) error {
 	if len(s) > max {
 		return invalid("%s longer than %d bytes", name, max)

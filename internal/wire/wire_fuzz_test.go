@@ -16,6 +16,8 @@ func FuzzDecode(f *testing.F) {
 		`{"v":1,"type":"error","body":{"code":"revoked","message":"x"}}`,
 		`{"v":1,"type":"challenge","body":{"nonce":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="}}`,
 		`{"v":1,"type":"inventory","body":{"hostname":"h","os":"o","arch":"a","user":"u","displays":[{"index":0,"x":0,"y":0,"width":1,"height":1}]}}`,
+		`{"v":1,"type":"inventory","body":{"hostname":"h","os":"Windows 10 Pro","arch":"amd64","user":"u","displays":[{"index":0,"x":0,"y":0,"width":1920,"height":1080,"primary":true},{"index":1,"x":-1280,"y":-200,"width":1280,"height":720}],"capture":"gdi"}}`,
+		`{"v":1,"type":"inventory","body":{"hostname":"h","os":"o","arch":"a","user":"u","displays":[],"capture":"DXGI"}}`,
 		`{"v":1,"type":"hello","body":{}}`,
 		`{"v":1,"type":"session_expiry","body":{"session_id":"s1","expires_at":"2026-01-01T10:03:00Z","remaining_seconds":120,"warning":true}}`,
 		`{"v":1,"type":"session_expiry","body":{"session_id":"s1","expires_at":"2026-01-01T10:03:00+02:00","remaining_seconds":-1}}`,
@@ -75,6 +77,7 @@ func FuzzDecode(f *testing.F) {
 // FuzzDecodeEnroll fuzzes the one HTTP body an unauthenticated caller can send.
 func FuzzDecodeEnroll(f *testing.F) {
 	f.Add([]byte(`{"token":"t","public_key":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=","inventory":{"hostname":"h","os":"","arch":"","user":"","displays":[]}}`))
+	f.Add([]byte(`{"token":"t","public_key":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=","inventory":{"hostname":"h","os":"Windows","arch":"amd64","user":"","displays":[],"capture":"dxgi"}}`))
 	f.Add([]byte(`{"username":"a","password":"b"}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var r EnrollRequest

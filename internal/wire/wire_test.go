@@ -15,7 +15,7 @@ func TestRoundTrip(t *testing.T) {
 	msgs := []Message{
 		&Challenge{Nonce: bytes.Repeat([]byte{7}, NonceSize)},
 		&Hello{DeviceID: "dev-1", Signature: make([]byte, ed25519.SignatureSize), AgentVersion: "1.0",
-			Inventory: Inventory{Hostname: "h", OS: "Debian", Arch: "amd64", User: "ann", Displays: []Display{{Index: 0, Width: 1920, Height: 1080, Primary: true}}}},
+			Inventory: Inventory{Hostname: "h", OS: "Debian", Arch: "amd64", User: "ann", Displays: []Display{{Index: 0, Width: 1920, Height: 1080, Primary: true}}, Capture: "x11-shm"}},
 		&Welcome{HeartbeatSeconds: 15},
 		&Error{Code: CodeRevoked, Message: "revoked"},
 		&Heartbeat{},
@@ -70,6 +70,8 @@ func TestDecodeRejects(t *testing.T) {
 		{"short nonce", `{"v":1,"type":"challenge","body":{"nonce":"AAAA"}}`, ErrInvalid},
 		{"bad device id", `{"v":1,"type":"hello","body":{"device_id":"../etc","signature":"` + strings.Repeat("A", 86) + `==","agent_version":"1","inventory":{"hostname":"h","os":"","arch":"","user":"","displays":[]}}}`, ErrInvalid},
 		{"control chars", `{"v":1,"type":"inventory","body":{"hostname":"a\u0007b","os":"","arch":"","user":"","displays":null}}`, ErrInvalid},
+		{"capture method not a token", `{"v":1,"type":"inventory","body":{"hostname":"h","os":"","arch":"","user":"","displays":[],"capture":"GDI BitBlt"}}`, ErrInvalid},
+		{"capture method too long", `{"v":1,"type":"inventory","body":{"hostname":"h","os":"","arch":"","user":"","displays":[],"capture":"` + strings.Repeat("x", 33) + `"}}`, ErrInvalid},
 		{"display index gap", `{"v":1,"type":"inventory","body":{"hostname":"h","os":"","arch":"","user":"","displays":[{"index":1,"x":0,"y":0,"width":10,"height":10}]}}`, ErrInvalid},
 		{"expiry negative", `{"v":1,"type":"session_expiry","body":{"session_id":"s1","expires_at":"2026-01-01T10:03:00Z","remaining_seconds":-1}}`, ErrInvalid},
 		{"expiry too far", `{"v":1,"type":"session_expiry","body":{"session_id":"s1","expires_at":"2026-01-01T10:03:00Z","remaining_seconds":999999999}}`, ErrInvalid},

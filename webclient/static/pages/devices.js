@@ -73,6 +73,18 @@ function unattendedPolicy(p) {
   return 'not reported (an older agent)';
 }
 
+// CAPTURE_METHODS names how an agent captures the screen (its inventory).
+const CAPTURE_METHODS = {
+  'x11-shm': 'X11 (MIT-SHM, woken by XDamage)',
+  dxgi: 'DXGI Desktop Duplication',
+  gdi: 'GDI BitBlt (polled; DXGI is not available)',
+};
+
+function captureMethod(m) {
+  if (!m) return 'not reported (an older agent, or no screen to capture)';
+  return CAPTURE_METHODS[m] || m;
+}
+
 export async function devicePage(main, ctx) {
   const id = ctx.args[0];
   const body = el('div');
@@ -92,6 +104,7 @@ export async function devicePage(main, ctx) {
         el('dt', {}, 'Logged-in user'), el('dd', {}, d.user || '—'),
         el('dt', {}, 'Agent version'), el('dd', {}, d.agent_version || '—'),
         el('dt', {}, 'Displays'), el('dd', {}, d.displays.map((x) => `${x.width}×${x.height}`).join(', ') || '—'),
+        el('dt', {}, 'Screen capture'), el('dd', { id: 'device-capture' }, captureMethod(d.capture_method)),
         el('dt', {}, 'Enrolled'), el('dd', {}, new Date(d.enrolled_at).toLocaleString()),
         el('dt', {}, 'Last seen'), el('dd', { id: 'device-seen' }, ago(d.last_seen)),
         el('dt', {}, 'Unattended access'), el('dd', { id: 'device-unattended-policy' }, unattendedPolicy(d.unattended_policy))));

@@ -8,6 +8,7 @@
 //	winprobe msgbox CAPTION TEXT   MessageBox Yes/No (default No, topmost); exits with the answer (IDYES 6, IDNO 7)
 //	winprobe rand                  prints 32 random bytes in hex (crypto/rand → ProcessPrng)
 //	winprobe removeall             makes a temp tree and os.RemoveAll's it
+//	winprobe udp                   sends a datagram to itself over 127.0.0.1 (the UDP overlay); prints "udp ok"
 //	winprobe spawn                 starts `winprobe sleep` and sleeps; prints "ready" when both run
 //	winprobe sleep                 sleeps until killed
 package main
@@ -16,6 +17,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -33,7 +35,7 @@ const (
 
 func main() {
 	if len(os.Args) < 2 {
-		fail(fmt.Errorf("usage: winprobe msgbox|rand|removeall|spawn|sleep"))
+		fail(fmt.Errorf("usage: winprobe msgbox|rand|removeall|udp|spawn|sleep"))
 	}
 	switch os.Args[1] {
 	case "msgbox":
@@ -65,6 +67,22 @@ func main() {
 			fail(fmt.Errorf("%s still there: %v", dir, err))
 		}
 		fmt.Println("removed")
+	case "udp":
+		c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+		if err != nil {
+			fail(err)
+		}
+		defer c.Close()
+		if _, err := c.WriteTo([]byte("ping"), c.LocalAddr()); err != nil {
+			fail(err)
+		}
+		buf := make([]byte, 16)
+		_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		n, _, err := c.ReadFrom(buf)
+		if err != nil || string(buf[:n]) != "ping" {
+			fail(fmt.Errorf("read %q: %v", buf[:n], err))
+		}
+		fmt.Println("udp ok")
 	case "spawn":
 		child := exec.Command(os.Args[0], "sleep")
 		if err := child.Start(); err != nil {

@@ -1,0 +1,5 @@
+package capturetest
+
+import "porthole/agent/capture"
+
+var _ source = (*capture.Screen)(nil)

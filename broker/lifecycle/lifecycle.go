@@ -138,6 +138,10 @@ func New(cfg Config) *Service {
 type Actor struct {
 	Username string
 	SourceIP string
+	// As, when set, is the audit actor instead of "user:USERNAME" (an
+	// identity provider's sign-in changing a role: "sso:PROVIDER"); then
+	// Username is how messages name it.
+	As string
 }
 
 // Cascade is what a change ended, as its audit record lists it.
@@ -567,7 +571,11 @@ func infoIDs(is []conns.Info) []string {
 }
 
 func (s *Service) record(ctx context.Context, who Actor, action, target string, details map[string]any) error {
-	_, err := s.cfg.Audit.Append(ctx, audit.Event{Actor: "user:" + who.Username, Action: action, Target: target, SourceIP: who.SourceIP,
+	actor := "user:" + who.Username
+	if who.As != "" {
+		actor = who.As
+	}
+	_, err := s.cfg.Audit.Append(ctx, audit.Event{Actor: actor, Action: action, Target: target, SourceIP: who.SourceIP,
 		Details: details})
 	if err != nil {
 		return fmt.Errorf("audit %s: %w", action, err)

@@ -26,6 +26,11 @@ func (a *API) passwordStep(w http.ResponseWriter, r *http.Request, req wire.Logi
 		a.fail(w, r, err)
 		return u, false
 	}
+	if err := a.localLoginAllowed(r, look.Name); err != nil {
+		_ = a.record(r, "login.failed", "", map[string]any{"username": look.Name, "reason": "local_login_disabled", "via": via})
+		a.fail(w, r, err)
+		return u, false
+	}
 	acct, err := a.loginCharge(ctx, r, look, now)
 	if err != nil {
 		a.fail(w, r, err)
@@ -51,6 +56,32 @@ func (a *API) passwordStep(w http.ResponseWriter, r *http.Request, req wire.Logi
 	}
 	a.settle(ctx, at.succeed)
 	return u, true
+}
+
+var errLocalLoginOff = errors.New("local password login is disabled: sign in with your identity provider")
+
+// localLoginAllowed refuses a local login (password, or a passwordless
+// passkey) when auth.local_login is break_glass and name is not one of
+// auth.break_glass_admins. It is checked before the password is hashed:
+// the answer is the same for every name not listed, existing or not.
+func (a *API) localLoginAllowed(r *http.Request, name string) error {
+	v, err := a.cfg.Settings.Effective(r.Context(), "", settings.LocalLogin)
+	if err != nil {
+		return err
+	}
+	if v.Value != settings.LocalLoginBreakGlass {
+		return nil
+	}
+	list, err := a.cfg.Settings.Effective(r.Context(), "", settings.BreakGlassAdmins)
+	if err != nil {
+		return err
+	}
+	for _, n := range settings.List(list.Value) {
+		if wire.FoldUsername(n) == name {
+			return nil
+		}
+	}
+	return errLocalLoginOff
 }
 
 // passwordLogin is the start both password logins share: it decodes the

@@ -394,12 +394,14 @@ func (st *storage) Health(context.Context) error { return nil }
 // _post) and the code flow; PKCE is verified whenever a challenge was sent.
 type client struct{ c Client }
 
-func (c client) GetID() string                        { return c.c.ID }
-func (c client) RedirectURIs() []string               { return c.c.RedirectURIs }
-func (c client) PostLogoutRedirectURIs() []string     { return nil }
-func (c client) ApplicationType() op.ApplicationType  { return op.ApplicationTypeWeb }
-func (c client) AuthMethod() oidc.AuthMethod          { return oidc.AuthMethodBasic }
-func (c client) ResponseTypes() []oidc.ResponseType   { return []oidc.ResponseType{oidc.ResponseTypeCode} }
+func (c client) GetID() string                       { return c.c.ID }
+func (c client) RedirectURIs() []string              { return c.c.RedirectURIs }
+func (c client) PostLogoutRedirectURIs() []string    { return nil }
+func (c client) ApplicationType() op.ApplicationType { return op.ApplicationTypeWeb }
+func (c client) AuthMethod() oidc.AuthMethod         { return oidc.AuthMethodBasic }
+func (c client) ResponseTypes() []oidc.ResponseType {
+	return []oidc.ResponseType{oidc.ResponseTypeCode}
+}
 func (c client) GrantTypes() []oidc.GrantType         { return []oidc.GrantType{oidc.GrantTypeCode} }
 func (c client) LoginURL(id string) string            { return "/login?authRequestID=" + id }
 func (c client) AccessTokenType() op.AccessTokenType  { return op.AccessTokenTypeBearer }

@@ -59,6 +59,20 @@ export async function loginPage(main, ctx) {
       go.focus();
     });
   };
+  // A sign-in at an identity provider that came back refused says why.
+  const ssoErr = new URLSearchParams(location.search).get('sso_error');
+  if (ssoErr) {
+    err.textContent = ssoErr;
+    history.replaceState(null, '', '/' + location.hash);
+  }
+  const sso = el('div', { class: 'sso', id: 'sso-providers' });
+  form.append(sso);
+  api('GET', '/api/sso/providers').then((ps) => {
+    for (const p of ps) {
+      sso.append(el('a', { class: 'button secondary', id: `sso-${p.id}`, href: `/api/sso/${encodeURIComponent(p.id)}/login` },
+        `Sign in with ${p.name}`));
+    }
+  }).catch(() => { /* no providers: local login only */ });
   form.addEventListener('submit', async (ev) => {
     ev.preventDefault();
     err.textContent = '';

@@ -1,0 +1,195 @@
+package e2e
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"porthole/broker"
+	"porthole/broker/sso"
+	"porthole/internal/browsertest"
+	"porthole/internal/oidctest"
+)
+
+// freePort finds a loopback port for a broker whose URL must be known
+// before it starts (the OP registers its callback; passkeys bind to it).
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// idpRig is a broker at http://localhost:PORT (a secure context whose host
+// is a domain: WebAuthn refuses IP addresses as relying party ids) that
+// trusts a real OpenID Provider running in the test.
+type idpRig struct {
+	*env
+	op    *oidctest.Server
+	admin *client
+}
+
+func startIdPRig(t *testing.T) *idpRig {
+	t.Helper()
+	port := freePort(t)
+	public := "http://localhost:" + strconv.Itoa(port)
+	op := oidctest.Start(t, oidctest.Client{ID: "porthole", Secret: "op-secret", RedirectURIs: []string{sso.CallbackURL(public)}})
+	t.Setenv("PORTHOLE_TEST_OIDC_SECRET", "op-secret")
+	e := startBrokerWith(t, t.TempDir(), nil, func(c *broker.Config) {
+		c.Listen, c.PublicURL = "127.0.0.1:"+strconv.Itoa(port), public
+		c.OIDC = []sso.ProviderConfig{{ID: "test", Name: "Test IdP", Issuer: op.Issuer, ClientID: "porthole",
+			ClientSecretEnv: "PORTHOLE_TEST_OIDC_SECRET", UsernameClaim: "preferred_username", GroupsClaim: "groups",
+			Scopes: []string{"openid", "profile"},
+			Groups: []sso.GroupMapping{{Group: "porthole-admins", Role: "admin"}, {Group: "helpdesk", Role: "technician"}}}}
+	})
+	e.URL = public
+	return &idpRig{env: e, op: op, admin: e.login(t, "admin", e.Password)}
+}
+
+// TestSSOSignInBrowser: Chromium signs in through a real OP (its login
+// page filled in here): a user in porthole-admins lands as admin, one in
+// helpdesk as technician, one in neither is refused with the reason;
+// moving a user between groups changes the role at the next sign-in, and
+// each sign-in, refusal and role change is audited.
+func TestSSOSignInBrowser(t *testing.T) {
+	r := startIdPRig(t)
+	r.op.AddUser(oidctest.User{Subject: "s-alice", Username: "Alice", Password: "pa", Groups: []string{"porthole-admins", "staff"}})
+	r.op.AddUser(oidctest.User{Subject: "s-bob", Username: "bob", Password: "pb", Groups: []string{"helpdesk"}})
+	r.op.AddUser(oidctest.User{Subject: "s-carol", Username: "carol", Password: "pc", Groups: []string{"staff"}})
+	ctx := browsertest.New(t)
+	signIn := func(user, pw string) {
+		t.Helper()
+		browsertest.Step(ctx, t, 20*time.Second,
+			chromedp.Navigate(r.URL+"/#/login"),
+			chromedp.WaitVisible(css(`#sso-test`)),
+			chromedp.Click(css(`#sso-test`)),
+			chromedp.WaitVisible(css(`#op-username`)),
+			chromedp.SendKeys(css(`#op-username`), user),
+			chromedp.SendKeys(css(`#op-password`), pw),
+			chromedp.Click(css(`#op-submit`)),
+		)
+	}
+	landsAs := func(want string) {
+		t.Helper()
+		browsertest.Step(ctx, t, 20*time.Second, chromedp.WaitVisible(css(`#topbar`)),
+			chromedp.Poll[chromedp.Void](`document.getElementById('whoami').textContent === `+strconv.Quote(want)))
+	}
+	logout := func() {
+		t.Helper()
+		browsertest.Step(ctx, t, 20*time.Second, chromedp.Click(css(`#logout`)), chromedp.WaitVisible(css(`#username`)))
+	}
+	signIn("Alice", "pa")
+	landsAs("alice (admin)")
+	logout()
+	signIn("bob", "pb")
+	landsAs("bob (technician)")
+	logout()
+	signIn("carol", "pc")
+	browsertest.Step(ctx, t, 20*time.Second, chromedp.WaitVisible(css(`#login-error:not(:empty)`)))
+	if msg := browsertest.Value(ctx, t, 5*time.Second, chromedp.Text(css(`#login-error`))); !strings.Contains(msg, "none of the groups") {
+		t.Fatalf("refusal shown: %q", msg)
+	}
+	// bob moves to porthole-admins at the IdP: admin at his next sign-in.
+	r.op.SetGroups("bob", "porthole-admins")
+	signIn("bob", "pb")
+	landsAs("bob (admin)")
+
+	bySSO := 0
+	for _, rec := range auditRecords(t, r.admin, "user.created") {
+		if rec.Actor == "sso:test" && rec.Details["via"] == "sso" {
+			bySSO++
+		}
+	}
+	if bySSO != 2 {
+		t.Fatalf("%d users created just in time, want 2 (alice, bob)", bySSO)
+	}
+	changed := auditRecords(t, r.admin, "user.role_changed")
+	if len(changed) != 1 || changed[0].Actor != "sso:test" || changed[0].Details["old_role"] != "technician" || changed[0].Details["role"] != "admin" {
+		t.Fatalf("user.role_changed: %+v", changed)
+	}
+	refused := auditRecords(t, r.admin, "login.refused")
+	if len(refused) != 1 || refused[0].Details["reason"] != "no_mapped_group" || refused[0].Details["subject"] != "s-carol" {
+		t.Fatalf("login.refused: %+v", refused)
+	}
+	oks := 0
+	for _, rec := range auditRecords(t, r.admin, "login.ok") {
+		if rec.Details["via"] == "sso" {
+			oks++
+		}
+	}
+	if oks != 3 {
+		t.Fatalf("%d SSO login.ok records, want 3", oks)
+	}
+	// A local password login for an SSO-only account is refused like a wrong password.
+	c := r.newClient(t)
+	if st, _ := c.do("POST", "/api/login", map[string]string{"username": "bob", "password": ""}, nil); st != 400 && st != 401 {
+		t.Fatalf("password login of an SSO account: %d", st)
+	}
+}
+
+// TestSSOCallbackDirect drives the callback by hand against the real OP:
+// a state is good for one callback, only in the browser that started it.
+func TestSSOCallbackDirect(t *testing.T) {
+	r := startIdPRig(t)
+	r.op.AddUser(oidctest.User{Subject: "s-dan", Username: "dan", Password: "pd", Groups: []string{"helpdesk"}})
+	noFollow := func(jar http.CookieJar) *http.Client {
+		return &http.Client{Jar: jar, Timeout: 10 * time.Second,
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	}
+	jar, _ := cookiejar.New(nil)
+	browser := noFollow(jar)
+	res, err := browser.Get(r.URL + "/api/sso/test/login")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	q, err := r.op.Authorize(context.Background(), res.Header.Get("Location"), "dan", "pd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	callback := r.URL + "/api/sso/callback?" + q.Encode()
+	// Another browser (no flow cookie) presenting the code is refused.
+	otherJar, _ := cookiejar.New(nil)
+	if loc := location(t, noFollow(otherJar), callback); !strings.Contains(loc, "sso_error=") {
+		t.Fatalf("callback without the flow cookie: %s", loc)
+	}
+	if loc := location(t, browser, callback); loc != "/#/devices" {
+		t.Fatalf("callback: %s", loc)
+	}
+	// Replayed: the flow is used up (the cookie is cleared; send it again by hand).
+	if loc := location(t, browser, callback); !strings.Contains(loc, "sso_error=") {
+		t.Fatalf("replayed callback: %s", loc)
+	}
+	reasons := map[string]int{}
+	for _, rec := range auditRecords(t, r.admin, "login.refused") {
+		reasons[rec.Details["reason"].(string)]++
+	}
+	if reasons["no_flow"] != 2 {
+		t.Fatalf("refusals: %v", reasons)
+	}
+}
+
+func location(t *testing.T, c *http.Client, u string) string {
+	t.Helper()
+	res, err := c.Get(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("GET %s: %d", u, res.StatusCode)
+	}
+	loc, _ := url.PathUnescape(res.Header.Get("Location"))
+	return loc
+}

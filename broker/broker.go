@@ -592,7 +592,7 @@ func (s *Server) Run(ctx context.Context) error {
 		BreakGlass: s.bg, Requests: s.reqs, SettingsPush: s.push, Access: s.acc, Conns: s.conns, Lifecycle: s.life,
 		Failures: s.failures, TrustedProxies: s.cfg.TrustedProxies, DeviceKeys: s.keys, SSO: s.sso,
 		Provision: &sso.Provisioner{Store: s.store, Roles: s.life, Audit: s.audit, Clock: s.cfg.Clock},
-		Portal: webclient.Handler(), Clock: s.cfg.Clock, Logger: s.cfg.Logger, SecureCookies: s.cfg.TLS != TLSOff, Context: linkCtx})
+		Portal:    webclient.Handler(), Clock: s.cfg.Clock, Logger: s.cfg.Logger, SecureCookies: s.cfg.TLS != TLSOff, Context: linkCtx})
 	srv := &http.Server{Handler: s.withReadiness(api), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(s.cfg.Logger.Handler(), slog.LevelWarn)}
 	ln := s.ln
 	if s.cfg.TLS != TLSOff {

@@ -23,10 +23,10 @@ import (
 	"github.com/minio/minio-go/v7/pkg/credentials"
 
 	"porthole/broker"
-	"porthole/broker/sso"
 	"porthole/broker/audit"
 	"porthole/broker/auth"
 	"porthole/broker/recording/s3"
+	"porthole/broker/sso"
 	"porthole/broker/store"
 	"porthole/internal/cli"
 	"porthole/internal/wire"

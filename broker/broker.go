@@ -43,6 +43,7 @@ import (
 	"porthole/broker/mfa"
 	"porthole/broker/mfa/mfasql"
 	"porthole/broker/notify"
+	"porthole/broker/passkey"
 	"porthole/broker/recording"
 	"porthole/broker/recording/s3"
 	"porthole/broker/requests"
@@ -192,6 +193,7 @@ type Server struct {
 	// sso signs users in at identity providers; publicURL is where users reach the portal.
 	sso       *sso.Service
 	publicURL string
+	passkeys  *passkey.Service
 }
 
 // New validates cfg, opens the store (migrating it) and binds the listener,
@@ -373,6 +375,16 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	s.publicURL = url
 	if s.sso, err = sso.New(sso.ServiceConfig{Providers: cfg.OIDC, RedirectURL: sso.CallbackURL(url), Clock: cfg.Clock,
 		Logger: cfg.Logger}); err != nil {
+		if s.metricsLn != nil {
+			s.metricsLn.Close()
+		}
+		ln.Close()
+		s.recs.Close()
+		rtcCloser.Close()
+		st.Close()
+		return nil, fmt.Errorf("broker: %w", err)
+	}
+	if s.passkeys, err = passkey.New(passkey.Config{PublicURL: url, Store: st, Clock: cfg.Clock, Logger: cfg.Logger}); err != nil {
 		if s.metricsLn != nil {
 			s.metricsLn.Close()
 		}
@@ -590,7 +602,7 @@ func (s *Server) Run(ctx context.Context) error {
 	api := httpapi.New(httpapi.Config{Store: s.store, Auth: s.auth, Audit: s.audit, Agents: s.agents, Live: s.live,
 		Sessions: s.sess, Settings: s.settings, MFA: s.mfa, Recordings: s.recs, Archive: s.archive, Elevation: s.elevation,
 		BreakGlass: s.bg, Requests: s.reqs, SettingsPush: s.push, Access: s.acc, Conns: s.conns, Lifecycle: s.life,
-		Failures: s.failures, TrustedProxies: s.cfg.TrustedProxies, DeviceKeys: s.keys, SSO: s.sso,
+		Failures: s.failures, TrustedProxies: s.cfg.TrustedProxies, DeviceKeys: s.keys, SSO: s.sso, Passkeys: s.passkeys,
 		Provision: &sso.Provisioner{Store: s.store, Roles: s.life, Audit: s.audit, Clock: s.cfg.Clock},
 		Portal:    webclient.Handler(), Clock: s.cfg.Clock, Logger: s.cfg.Logger, SecureCookies: s.cfg.TLS != TLSOff, Context: linkCtx})
 	srv := &http.Server{Handler: s.withReadiness(api), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(s.cfg.Logger.Handler(), slog.LevelWarn)}

@@ -31,6 +31,7 @@ import (
 	"porthole/broker/lifecycle"
 	"porthole/broker/live"
 	"porthole/broker/mfa"
+	"porthole/broker/passkey"
 	"porthole/broker/recording"
 	"porthole/broker/requests"
 	"porthole/broker/sessions"
@@ -93,6 +94,8 @@ type Config struct {
 	SSO       *sso.Service
 	Provision *sso.Provisioner
 	CLISSO    *CLISSO
+	// Passkeys runs WebAuthn ceremonies (nil: passkeys unavailable).
+	Passkeys *passkey.Service
 }
 
 // API serves HTTP.
@@ -142,8 +145,9 @@ func (a *API) routes() {
 	m.HandleFunc("POST /api/cli/login", a.cliLogin)
 	m.HandleFunc("POST /api/logout", a.mfaAuthed(a.logout)) // pending-MFA sessions may log out too
 	a.mfaRoutes(m)
-	a.ssoRoutes(m)    // sso.go: OIDC sign-in and step-up
-	a.cliSSORoutes(m) // clisso.go: porthole login --sso
+	a.ssoRoutes(m)     // sso.go: OIDC sign-in and step-up
+	a.cliSSORoutes(m)  // clisso.go: porthole login --sso
+	a.passkeyRoutes(m) // passkeys.go: WebAuthn
 	m.HandleFunc("GET /api/me", a.authed("", a.me))
 	m.HandleFunc("GET /api/devices", a.authed(auth.ViewDevices, a.listDevices))
 	m.HandleFunc("GET /api/devices/{id}", a.authed(auth.ViewDevices, a.getDevice))
@@ -329,6 +333,20 @@ func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 		errors.Is(err, errNoEnrollment):
 		status, msg = http.StatusConflict, err.Error()
 	case errors.Is(err, errNeedsBrowser), errors.Is(err, errEnrollFirst):
+		status, msg = http.StatusForbidden, err.Error()
+	case errors.Is(err, passkey.ErrNoCeremony), errors.Is(err, passkey.ErrFailed), errors.Is(err, passkey.ErrUnknown),
+		errors.Is(err, passkey.ErrCloned):
+		status, msg = http.StatusUnauthorized, err.Error()
+		if errors.Is(err, passkey.ErrUnknown) {
+			msg = passkey.ErrUnknown.Error()
+		} else if errors.Is(err, passkey.ErrFailed) {
+			msg = passkey.ErrFailed.Error()
+		}
+	case errors.Is(err, passkey.ErrDisabled):
+		status, msg = http.StatusConflict, err.Error()
+	case errors.Is(err, passkey.ErrBusy):
+		status, msg = http.StatusServiceUnavailable, err.Error()
+	case errors.Is(err, errSSOOnly), errors.Is(err, errPasskeyCLI), errors.Is(err, errPasskeyOwed):
 		status, msg = http.StatusForbidden, err.Error()
 	case errors.Is(err, sso.ErrUnknownProvider):
 		status, msg = http.StatusNotFound, err.Error()

@@ -325,7 +325,7 @@ func (a *API) ssoStepUpDone(w http.ResponseWriter, r *http.Request, id sso.Ident
 // factor that this login (phr: it had one) did not give: the session is
 // then pending until a passkey is used (or registered).
 func (a *API) needsPhishingResistant(r *http.Request, u store.User, phr bool) (bool, error) {
-	if phr {
+	if phr || a.cfg.Settings == nil {
 		return false, nil
 	}
 	v, err := a.cfg.Settings.Effective(r.Context(), "", settings.PhishingResistantRoles)

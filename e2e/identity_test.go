@@ -16,6 +16,7 @@ import (
 	"porthole/broker"
 	"porthole/broker/sso"
 	"porthole/internal/browsertest"
+	"porthole/internal/clock"
 	"porthole/internal/oidctest"
 )
 
@@ -42,11 +43,16 @@ type idpRig struct {
 
 func startIdPRig(t *testing.T) *idpRig {
 	t.Helper()
+	return startIdPRigClock(t, nil)
+}
+
+func startIdPRigClock(t *testing.T, clk clock.Clock) *idpRig {
+	t.Helper()
 	port := freePort(t)
 	public := "http://localhost:" + strconv.Itoa(port)
 	op := oidctest.Start(t, oidctest.Client{ID: "porthole", Secret: "op-secret", RedirectURIs: []string{sso.CallbackURL(public)}})
 	t.Setenv("PORTHOLE_TEST_OIDC_SECRET", "op-secret")
-	e := startBrokerWith(t, t.TempDir(), nil, func(c *broker.Config) {
+	e := startBrokerWith(t, t.TempDir(), clk, func(c *broker.Config) {
 		c.Listen, c.PublicURL = "127.0.0.1:"+strconv.Itoa(port), public
 		c.OIDC = []sso.ProviderConfig{{ID: "test", Name: "Test IdP", Issuer: op.Issuer, ClientID: "porthole",
 			ClientSecretEnv: "PORTHOLE_TEST_OIDC_SECRET", UsernameClaim: "preferred_username", GroupsClaim: "groups",

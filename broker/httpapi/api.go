@@ -354,8 +354,10 @@ func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 		status, msg = http.StatusServiceUnavailable, err.Error()
 	case errors.Is(err, sso.ErrIdP):
 		status, msg = http.StatusBadGateway, err.Error()
-	case errors.Is(err, errNoIdP), errors.Is(err, errLocalLoginOff):
+	case errors.Is(err, errLocalLoginOff):
 		status, msg = http.StatusForbidden, err.Error()
+	case errors.Is(err, errNoIdP):
+		status, msg = http.StatusConflict, err.Error()
 	case errors.Is(err, store.ErrNotFound):
 		status, msg = http.StatusNotFound, "not found"
 	case errors.Is(err, store.ErrConflict):

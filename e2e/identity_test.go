@@ -2,10 +2,12 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -13,10 +15,14 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"porthole/agent"
+	"porthole/agent/consent/consenttest"
+	"porthole/agent/support"
 	"porthole/broker"
 	"porthole/broker/sso"
 	"porthole/internal/browsertest"
 	"porthole/internal/clock"
+	"porthole/internal/clock/clocktest"
 	"porthole/internal/oidctest"
 )
 
@@ -198,4 +204,126 @@ func location(t *testing.T, c *http.Client, u string) string {
 	}
 	loc, _ := url.PathUnescape(res.Header.Get("Location"))
 	return loc
+}
+
+// ssoClient signs user in at the rig's OP through the broker, as a
+// browser would, and returns the logged-in client.
+func (r *idpRig) ssoClient(t *testing.T, user, pw string) *client {
+	t.Helper()
+	c := r.newClient(t)
+	c.http.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	res, err := c.http.Get(r.URL + "/api/sso/test/login")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	q, err := r.op.Authorize(context.Background(), res.Header.Get("Location"), user, pw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if loc := location(t, c.http, r.URL+"/api/sso/callback?"+q.Encode()); loc != "/#/devices" {
+		t.Fatalf("sign-in of %s: %s", user, loc)
+	}
+	return c
+}
+
+// TestSSOStepUpAndLocalLogin: an IdP user's step-up is a fresh sign-in at
+// the IdP (prompt=login, max_age=0, auth_time checked), not a TOTP code they
+// never set up; with auth.local_login = break_glass only the listed admins
+// log in with a password.
+func TestSSOStepUpAndLocalLogin(t *testing.T) {
+	clk := clocktest.New(time.Now())
+	r := startIdPRigClock(t, clk)
+	r.op.SetClock(clk.Now)
+	r.op.AddUser(oidctest.User{Subject: "s-sam", Username: "sam", Password: "ps", Groups: []string{"helpdesk"}})
+	cfg := agent.Config{StateDir: filepath.Join(t.TempDir(), "agent"), Displays: oneDisplay, Support: support.Config{Asker: consenttest.Unanswered{}}}
+	if _, err := agent.Enroll(context.Background(), cfg, r.env.URL, r.admin.enrollToken(1, time.Hour), ""); err != nil {
+		t.Fatal(err)
+	}
+	a := startAgent(t, cfg)
+	waitFor(t, "agent online", 10*time.Second, func() bool { return r.admin.device(a.DeviceID()).Online })
+	if st, body := r.admin.do("PUT", "/api/settings/mfa.require_support", map[string]string{"scope": "global", "value": "true"}, nil); st != 200 {
+		t.Fatalf("require_support: %d %s", st, body)
+	}
+	sam := r.ssoClient(t, "sam", "ps")
+	clk.Advance(11 * time.Minute) // the sign-in's auth_time is no longer a fresh step-up
+	dev := map[string]any{"device_id": a.DeviceID()}
+	var refusal struct {
+		StepUp  string   `json:"step_up"`
+		Methods []string `json:"methods"`
+	}
+	st, body := sam.do("POST", "/api/sessions", dev, nil)
+	_ = json.Unmarshal([]byte(body), &refusal)
+	if st != 403 || refusal.StepUp != "idp" || len(refusal.Methods) != 1 {
+		t.Fatalf("session without step-up: %d %s", st, body)
+	}
+	var start struct{ URL string }
+	if st, body := sam.do("POST", "/api/sso/stepup", map[string]string{"return": "#/devices/" + a.DeviceID()}, &start); st != 200 {
+		t.Fatalf("stepup: %d %s", st, body)
+	}
+	u, _ := url.Parse(start.URL)
+	if u.Query().Get("prompt") != "login" || u.Query().Get("max_age") != "0" {
+		t.Fatalf("step-up asks the IdP %s", start.URL)
+	}
+	// Someone else signing in at the IdP does not step sam up.
+	r.op.AddUser(oidctest.User{Subject: "s-eve", Username: "eve", Password: "pe", Groups: []string{"helpdesk"}})
+	q, err := r.op.Authorize(context.Background(), start.URL, "eve", "pe")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if loc := location(t, sam.http, r.URL+"/api/sso/callback?"+q.Encode()); !strings.Contains(loc, "sso_error=") {
+		t.Fatalf("eve's sign-in stepped sam up: %s", loc)
+	}
+	sam.do("POST", "/api/sso/stepup", map[string]string{"return": "#/devices"}, &start)
+	if q, err = r.op.Authorize(context.Background(), start.URL, "sam", "ps"); err != nil {
+		t.Fatal(err)
+	}
+	if loc := location(t, sam.http, r.URL+"/api/sso/callback?"+q.Encode()); loc != "/#/devices" {
+		t.Fatalf("step-up callback: %s", loc)
+	}
+	if st, body := sam.do("POST", "/api/sessions", dev, nil); st != 201 {
+		t.Fatalf("session after the IdP step-up: %d %s", st, body)
+	}
+	steps := auditRecords(t, r.admin, "mfa.step_up")
+	if len(steps) != 1 || steps[0].Actor != "user:sam" || steps[0].Details["method"] != "idp" {
+		t.Fatalf("mfa.step_up: %+v", steps)
+	}
+	mismatch := 0
+	for _, rec := range auditRecords(t, r.admin, "login.refused") {
+		if rec.Details["reason"] == "identity_mismatch" {
+			mismatch++
+		}
+	}
+	if mismatch != 1 {
+		t.Fatalf("identity_mismatch refusals: %d", mismatch)
+	}
+
+	// Local login for break-glass admins only.
+	_, lpw := newUser(t, r.admin, "lou", "technician")
+	for _, kv := range [][2]string{{"auth.break_glass_admins", "admin"}, {"auth.local_login", "break_glass"}} {
+		if st, body := r.admin.do("PUT", "/api/settings/"+kv[0], map[string]string{"scope": "global", "value": kv[1]}, nil); st != 200 {
+			t.Fatalf("%s: %d %s", kv[0], st, body)
+		}
+	}
+	if st, body := r.newClient(t).do("POST", "/api/login", map[string]string{"username": "lou", "password": lpw}, nil); st != 403 ||
+		!strings.Contains(body, "local password login is disabled") {
+		t.Fatalf("lou's password login: %d %s", st, body)
+	}
+	r.login(t, "ADMIN", r.Password) // the break-glass admin, in any case
+	refused := 0
+	for _, rec := range auditRecords(t, r.admin, "login.failed") {
+		if rec.Details["reason"] == "local_login_disabled" && rec.Details["username"] == "lou" {
+			refused++
+		}
+	}
+	if refused != 1 {
+		t.Fatalf("local_login_disabled refusals: %d", refused)
+	}
+	var g struct{ ID string }
+	if st, body := r.admin.do("POST", "/api/groups", map[string]string{"name": "lab"}, &g); st != 201 {
+		t.Fatalf("group: %d %s", st, body)
+	}
+	if st, _ := r.admin.do("PUT", "/api/settings/auth.local_login", map[string]string{"scope": "group:" + g.ID, "value": "on"}, nil); st != 400 {
+		t.Fatalf("auth.local_login at group scope: %d", st)
+	}
 }

@@ -52,6 +52,8 @@ func FuzzIdentityBodies(f *testing.F) {
 			return cs.Provider != "" && cs.Port >= 1024 && cs.Port <= 65535 && b64url43.MatchString(cs.Challenge) && len(cs.TokenName) <= 128
 		})
 		var ct CLISSOToken
-		check(&ct, func() bool { return ct.ID != "" && ct.Ticket != "" && len(ct.Verifier) >= 43 && len(ct.Verifier) <= 128 })
+		check(&ct, func() bool {
+			return ct.ID != "" && ct.Ticket != "" && len(ct.Verifier) >= 43 && len(ct.Verifier) <= 128
+		})
 	})
 }

@@ -155,7 +155,7 @@ func (s *Service) load(ctx context.Context, u store.User) (user, error) {
 			tr = append(tr, protocol.AuthenticatorTransport(t))
 		}
 		w.creds = append(w.creds, webauthn.Credential{ID: id, PublicKey: c.PublicKey, AttestationType: c.Attestation, Transport: tr,
-			Flags: webauthn.NewCredentialFlags(protocol.AuthenticatorFlags(c.Flags)),
+			Flags:         webauthn.NewCredentialFlags(protocol.AuthenticatorFlags(c.Flags)),
 			Authenticator: webauthn.Authenticator{AAGUID: c.AAGUID, SignCount: c.SignCount}})
 	}
 	return w, nil

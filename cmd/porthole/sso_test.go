@@ -57,7 +57,9 @@ func TestLoginSSO(t *testing.T) {
 
 	out := &syncBuf{}
 	result := make(chan error, 1)
-	go func() { result <- run(context.Background(), []string{"login", "--broker", public, "--sso", "test", "--sso-timeout", "60s"}, nil, out) }()
+	go func() {
+		result <- run(context.Background(), []string{"login", "--broker", public, "--sso", "test", "--sso-timeout", "60s"}, nil, out)
+	}()
 	urlLine := regexp.MustCompile(`(http://\S+/api/sso/test/login\?cli=\S+)`)
 	var loginURL string
 	deadline := time.Now().Add(30 * time.Second)

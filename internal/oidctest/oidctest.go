@@ -112,6 +112,14 @@ var loginPage = template.Must(template.New("login").Parse(`<!doctype html>
 {{if .Error}}<p id="op-error">{{.Error}}</p>{{end}}
 </form></body></html>`))
 
+// SetClock makes the OP stamp sign-ins (auth_time) with now instead of
+// the real time: a test whose broker runs on a fake clock keeps both on it.
+func (s *Server) SetClock(now func() time.Time) {
+	s.st.mu.Lock()
+	defer s.st.mu.Unlock()
+	s.st.now = now
+}
+
 // AddUser adds (or replaces) an account.
 func (s *Server) AddUser(u User) {
 	s.st.mu.Lock()
@@ -151,6 +159,7 @@ type storage struct {
 	codes    map[string]string       // code → request id
 	tokens   map[string]accessToken  // by id
 	key      signingKey
+	now      func() time.Time // auth_time's clock (nil: real)
 }
 
 var _ op.Storage = (*storage)(nil)
@@ -167,7 +176,11 @@ func (st *storage) login(id, username, password string) error {
 	if !ok || u.Password != password {
 		return errors.New("wrong username or password")
 	}
-	ar.subject, ar.authTime, ar.done = u.Subject, time.Now(), true
+	at := time.Now()
+	if st.now != nil {
+		at = st.now()
+	}
+	ar.subject, ar.authTime, ar.done = u.Subject, at, true
 	ar.amr = slices.Clone(u.AMR)
 	if len(ar.amr) == 0 {
 		ar.amr = []string{"pwd"}

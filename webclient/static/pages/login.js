@@ -109,6 +109,10 @@ export async function loginPage(main, ctx) {
         } }, 'Register a passkey'), perr);
     }
   };
+  // Back from an identity provider with a login that still owes a passkey.
+  api('GET', '/api/mfa').then((st) => {
+    if (st.pending && st.pending_factor === 'passkey') passkeyStep();
+  }).catch(() => { /* not logged in */ });
   const pkLogin = el('button', { type: 'button', class: 'secondary', id: 'passkey-login', onclick: async () => {
     err.textContent = '';
     try {

@@ -373,18 +373,11 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	s.notify = notify.New(notify.Config{Settings: set, Audit: s.audit, Groups: st, Sender: &notify.SMTP{Password: cfg.SMTPPassword},
 		PortalURL: url, Clock: cfg.Clock, Logger: cfg.Logger, Backoff: cfg.NotifyBackoff})
 	s.publicURL = url
-	if s.sso, err = sso.New(sso.ServiceConfig{Providers: cfg.OIDC, RedirectURL: sso.CallbackURL(url), Clock: cfg.Clock,
-		Logger: cfg.Logger}); err != nil {
-		if s.metricsLn != nil {
-			s.metricsLn.Close()
-		}
-		ln.Close()
-		s.recs.Close()
-		rtcCloser.Close()
-		st.Close()
-		return nil, fmt.Errorf("broker: %w", err)
+	s.sso, err = sso.New(sso.ServiceConfig{Providers: cfg.OIDC, RedirectURL: sso.CallbackURL(url), Clock: cfg.Clock, Logger: cfg.Logger})
+	if err == nil {
+		s.passkeys, err = passkey.New(passkey.Config{PublicURL: url, Store: st, Clock: cfg.Clock, Logger: cfg.Logger})
 	}
-	if s.passkeys, err = passkey.New(passkey.Config{PublicURL: url, Store: st, Clock: cfg.Clock, Logger: cfg.Logger}); err != nil {
+	if err != nil {
 		if s.metricsLn != nil {
 			s.metricsLn.Close()
 		}

@@ -3,7 +3,6 @@ package e2e
 import (
 	"context"
 	"encoding/json"
-	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -19,24 +18,13 @@ import (
 	"porthole/agent/consent/consenttest"
 	"porthole/agent/support"
 	"porthole/broker"
+	"porthole/broker/notify/smtptest"
 	"porthole/broker/sso"
 	"porthole/internal/browsertest"
 	"porthole/internal/clock"
 	"porthole/internal/clock/clocktest"
 	"porthole/internal/oidctest"
 )
-
-// freePort finds a loopback port for a broker whose URL must be known
-// before it starts (the OP registers its callback; passkeys bind to it).
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
 
 // idpRig is a broker at http://localhost:PORT (a secure context whose host
 // is a domain: WebAuthn refuses IP addresses as relying party ids) that
@@ -54,7 +42,7 @@ func startIdPRig(t *testing.T) *idpRig {
 
 func startIdPRigClock(t *testing.T, clk clock.Clock) *idpRig {
 	t.Helper()
-	port := freePort(t)
+	port := smtptest.FreePort(t) // the URL must be known before the broker starts: the OP registers its callback
 	public := "http://localhost:" + strconv.Itoa(port)
 	op := oidctest.Start(t, oidctest.Client{ID: "porthole", Secret: "op-secret", RedirectURIs: []string{sso.CallbackURL(public)}})
 	t.Setenv("PORTHOLE_TEST_OIDC_SECRET", "op-secret")

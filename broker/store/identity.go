@@ -46,15 +46,7 @@ func (s *Store) UserIdentities(ctx context.Context, userID string) ([]OIDCIdenti
 // transaction: ErrConflict if the name or the identity is taken.
 func (s *Store) CreateUserWithIdentity(ctx context.Context, u User, groups []string, id OIDCIdentity) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO users(id, username, password_hash, role, created_at, disabled, group_bound) VALUES(?,?,?,?,?,?,?)`,
-			u.ID, u.Username, u.PasswordHash, u.Role, ms(u.CreatedAt), u.Disabled, u.GroupBound)
-		if isUnique(err) {
-			return fmt.Errorf("user %q: %w", u.Username, ErrConflict)
-		}
-		if err != nil {
-			return err
-		}
-		if err := writeUserState(ctx, tx, UserState{User: u, Groups: groups}); err != nil {
+		if err := insertUserIn(ctx, tx, u, groups); err != nil {
 			return err
 		}
 		id.UserID = u.ID
@@ -85,7 +77,12 @@ func (s *Store) TouchIdentity(ctx context.Context, issuer, subject string, at ti
 
 // DeleteUserIdentities unlinks every identity of a user (deletion).
 func (s *Store) DeleteUserIdentities(ctx context.Context, userID string) (int, error) {
-	res, err := s.db.ExecContext(ctx, `DELETE FROM oidc_identities WHERE user_id = ?`, userID)
+	return s.deleteCount(ctx, `DELETE FROM oidc_identities WHERE user_id = ?`, userID)
+}
+
+// deleteCount runs a DELETE and returns how many rows it removed.
+func (s *Store) deleteCount(ctx context.Context, q string, args ...any) (int, error) {
+	res, err := s.db.ExecContext(ctx, q, args...)
 	if err != nil {
 		return 0, err
 	}
@@ -172,10 +169,5 @@ func (s *Store) DeleteWebAuthnCredential(ctx context.Context, userID, id string)
 // DeleteUserWebAuthnCredentials removes every credential of a user (MFA
 // reset, deletion) and returns how many there were.
 func (s *Store) DeleteUserWebAuthnCredentials(ctx context.Context, userID string) (int, error) {
-	res, err := s.db.ExecContext(ctx, `DELETE FROM webauthn_credentials WHERE user_id = ?`, userID)
-	if err != nil {
-		return 0, err
-	}
-	n, _ := res.RowsAffected()
-	return int(n), nil
+	return s.deleteCount(ctx, `DELETE FROM webauthn_credentials WHERE user_id = ?`, userID)
 }

@@ -73,12 +73,7 @@ func (s *Store) DeleteWebSession(ctx context.Context, idHash string) error {
 // DeleteUserWebSessions ends every session of a user (MFA reset, disable)
 // and returns how many there were.
 func (s *Store) DeleteUserWebSessions(ctx context.Context, userID string) (int, error) {
-	res, err := s.db.ExecContext(ctx, `DELETE FROM web_sessions WHERE user_id = ?`, userID)
-	if err != nil {
-		return 0, err
-	}
-	n, _ := res.RowsAffected()
-	return int(n), nil
+	return s.deleteCount(ctx, `DELETE FROM web_sessions WHERE user_id = ?`, userID)
 }
 
 // DeleteExpiredWebSessions removes sessions past their absolute expiry.

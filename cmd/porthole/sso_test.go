@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"regexp"
@@ -14,6 +13,7 @@ import (
 	"time"
 
 	"porthole/broker"
+	"porthole/broker/notify/smtptest"
 	"porthole/broker/sso"
 	"porthole/internal/oidctest"
 )
@@ -30,12 +30,7 @@ func (s *syncBuf) String() string              { s.mu.Lock(); defer s.mu.Unlock(
 // OP: the user signs in in a (scripted) browser, the CLI's loopback
 // listener gets the ticket, and the token it trades it for works.
 func TestLoginSSO(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
+	port := smtptest.FreePort(t)
 	public := "http://127.0.0.1:" + strconv.Itoa(port)
 	op := oidctest.Start(t, oidctest.Client{ID: "porthole", Secret: "sec", RedirectURIs: []string{sso.CallbackURL(public)}})
 	op.AddUser(oidctest.User{Subject: "s-ivy", Username: "ivy", Password: "pi", Groups: []string{"helpdesk"}})

@@ -23,15 +23,19 @@ export async function createPasskey(options) {
   pk.user.id = dec(pk.user.id);
   for (const c of pk.excludeCredentials || []) c.id = dec(c.id);
   const cred = await navigator.credentials.create({ publicKey: pk });
+  return toJSON(cred, {
+    attestationObject: enc(cred.response.attestationObject),
+    transports: cred.response.getTransports ? cred.response.getTransports() : [],
+  });
+}
+
+// toJSON is a credential as the broker reads it, with its response's fields.
+function toJSON(cred, response) {
   return {
     id: cred.id, rawId: enc(cred.rawId), type: cred.type,
     authenticatorAttachment: cred.authenticatorAttachment || undefined,
     clientExtensionResults: cred.getClientExtensionResults(),
-    response: {
-      clientDataJSON: enc(cred.response.clientDataJSON),
-      attestationObject: enc(cred.response.attestationObject),
-      transports: cred.response.getTransports ? cred.response.getTransports() : [],
-    },
+    response: { clientDataJSON: enc(cred.response.clientDataJSON), ...response },
   };
 }
 
@@ -42,15 +46,9 @@ export async function getPasskey(options) {
   pk.challenge = dec(pk.challenge);
   for (const c of pk.allowCredentials || []) c.id = dec(c.id);
   const cred = await navigator.credentials.get({ publicKey: pk });
-  return {
-    id: cred.id, rawId: enc(cred.rawId), type: cred.type,
-    authenticatorAttachment: cred.authenticatorAttachment || undefined,
-    clientExtensionResults: cred.getClientExtensionResults(),
-    response: {
-      clientDataJSON: enc(cred.response.clientDataJSON),
-      authenticatorData: enc(cred.response.authenticatorData),
-      signature: enc(cred.response.signature),
-      userHandle: enc(cred.response.userHandle) || undefined,
-    },
-  };
+  return toJSON(cred, {
+    authenticatorData: enc(cred.response.authenticatorData),
+    signature: enc(cred.response.signature),
+    userHandle: enc(cred.response.userHandle) || undefined,
+  });
 }

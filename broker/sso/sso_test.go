@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"porthole/broker/auth"
 	"porthole/internal/clock/clocktest"
 	"porthole/internal/oidctest"
 )
@@ -158,9 +159,7 @@ func TestCallbackRefusals(t *testing.T) {
 	t.Run("missing PKCE verifier", func(t *testing.T) {
 		cookie, cb := r.signIn(t, r.svc, PurposeLogin, "ben", "pw-ben")
 		r.svc.mu.Lock()
-		for _, f := range r.svc.flows {
-			f.verifier = "" // the code is redeemed without the verifier
-		}
+		r.svc.flows[auth.TokenHash(cookie)].verifier = "" // the code is redeemed without the verifier
 		r.svc.mu.Unlock()
 		_, err := r.svc.Finish(ctx, cookie, cb)
 		if !errors.Is(err, ErrIdP) || !strings.Contains(err.Error(), "invalid_request") {
@@ -170,9 +169,7 @@ func TestCallbackRefusals(t *testing.T) {
 	t.Run("wrong PKCE verifier", func(t *testing.T) {
 		cookie, cb := r.signIn(t, r.svc, PurposeLogin, "ben", "pw-ben")
 		r.svc.mu.Lock()
-		for _, f := range r.svc.flows {
-			f.verifier = strings.Repeat("x", 64)
-		}
+		r.svc.flows[auth.TokenHash(cookie)].verifier = strings.Repeat("x", 64)
 		r.svc.mu.Unlock()
 		if _, err := r.svc.Finish(ctx, cookie, cb); !errors.Is(err, ErrIdP) {
 			t.Fatalf("wrong verifier: %v", err)
@@ -236,10 +233,7 @@ func TestCallbackRefusals(t *testing.T) {
 	t.Run("provider error", func(t *testing.T) {
 		_, cookie, _ := r.svc.Begin(ctx, "test", PurposeLogin, "", "")
 		r.svc.mu.Lock()
-		var state string
-		for _, f := range r.svc.flows {
-			state = f.state
-		}
+		state := r.svc.flows[auth.TokenHash(cookie)].state
 		r.svc.mu.Unlock()
 		if _, err := r.svc.Finish(ctx, cookie, Callback{State: state, Error: "access_denied"}); !errors.Is(err, ErrIdP) {
 			t.Fatalf("access_denied: %v", err)

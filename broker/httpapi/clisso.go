@@ -165,7 +165,7 @@ func (a *API) cliSSOToken(w http.ResponseWriter, r *http.Request) {
 	}
 	c.mu.Unlock()
 	if !ok {
-		_ = a.recordActor(r, "anonymous", "login.failed", "", map[string]any{"reason": "cli_sso_ticket", "via": "cli-sso"})
+		a.recordFailure(r, "login.failed", map[string]any{"reason": "cli_sso_ticket", "via": "cli-sso"})
 		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": errCLISSO.Error()})
 		return
 	}

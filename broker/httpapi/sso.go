@@ -195,11 +195,11 @@ func (a *API) ssoRefused(w http.ResponseWriter, r *http.Request, id sso.Identity
 	if errors.As(err, &rf) && rf.UserID != "" {
 		target = rf.UserID
 	}
-	actor := "anonymous"
-	if id.Provider != "" {
-		actor = "sso:" + id.Provider
-	}
-	if aerr := a.recordActor(r, actor, "login.refused", target, d); aerr != nil {
+	if id.Provider == "" {
+		// No sign-in of this browser: anyone can call the callback URL, so
+		// these are summed per address like other unauthenticated failures.
+		a.recordFailure(r, "login.refused", d)
+	} else if aerr := a.recordActor(r, "sso:"+id.Provider, "login.refused", target, d); aerr != nil {
 		a.log.Error("audit sign-in refusal", "err", aerr)
 	}
 	back := "#/login"

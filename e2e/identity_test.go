@@ -50,7 +50,7 @@ func startIdPRigClock(t *testing.T, clk clock.Clock) *idpRig {
 		c.Listen, c.PublicURL = "127.0.0.1:"+strconv.Itoa(port), public
 		c.OIDC = []sso.ProviderConfig{{ID: "test", Name: "Test IdP", Issuer: op.Issuer, ClientID: "porthole",
 			ClientSecretEnv: "PORTHOLE_TEST_OIDC_SECRET", UsernameClaim: "preferred_username", GroupsClaim: "groups",
-			Scopes: []string{"openid", "profile"},
+			Scopes:               []string{"openid", "profile"},
 			Groups:               []sso.GroupMapping{{Group: "porthole-admins", Role: "admin"}, {Group: "helpdesk", Role: "technician"}},
 			PhishingResistantAMR: []string{"hwk"}}}
 	})

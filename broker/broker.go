@@ -43,12 +43,14 @@ import (
 	"porthole/broker/mfa"
 	"porthole/broker/mfa/mfasql"
 	"porthole/broker/notify"
+	"porthole/broker/passkey"
 	"porthole/broker/recording"
 	"porthole/broker/recording/s3"
 	"porthole/broker/requests"
 	"porthole/broker/secretbox"
 	"porthole/broker/sessions"
 	"porthole/broker/settings"
+	"porthole/broker/sso"
 	"porthole/broker/store"
 	"porthole/internal/clock"
 	"porthole/internal/rtcnet"
@@ -137,6 +139,10 @@ type Config struct {
 	// MetricsToken, when set, is the bearer token /metrics requires (from
 	// PORTHOLE_METRICS_TOKEN or --metrics-token-file; never logged).
 	MetricsToken string
+	// OIDC are the identity providers users may sign in with (from
+	// --oidc-config; client secrets already resolved from files or the
+	// environment by sso.New). Empty: local accounts only.
+	OIDC []sso.ProviderConfig
 	// Out receives the one-time first-run admin credentials (default os.Stdout).
 	// They are printed once and never logged.
 	Out io.Writer
@@ -184,6 +190,10 @@ type Server struct {
 	// metrics counts what the broker does; metricsLn serves it (nil: off).
 	metrics   *metrics.Metrics
 	metricsLn net.Listener
+	// sso signs users in at identity providers; publicURL is where users reach the portal.
+	sso       *sso.Service
+	publicURL string
+	passkeys  *passkey.Service
 }
 
 // New validates cfg, opens the store (migrating it) and binds the listener,
@@ -362,6 +372,21 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	s.notify = notify.New(notify.Config{Settings: set, Audit: s.audit, Groups: st, Sender: &notify.SMTP{Password: cfg.SMTPPassword},
 		PortalURL: url, Clock: cfg.Clock, Logger: cfg.Logger, Backoff: cfg.NotifyBackoff})
+	s.publicURL = url
+	s.sso, err = sso.New(sso.ServiceConfig{Providers: cfg.OIDC, RedirectURL: sso.CallbackURL(url), Clock: cfg.Clock, Logger: cfg.Logger})
+	if err == nil {
+		s.passkeys, err = passkey.New(passkey.Config{PublicURL: url, Store: st, Clock: cfg.Clock, Logger: cfg.Logger})
+	}
+	if err != nil {
+		if s.metricsLn != nil {
+			s.metricsLn.Close()
+		}
+		ln.Close()
+		s.recs.Close()
+		rtcCloser.Close()
+		st.Close()
+		return nil, fmt.Errorf("broker: %w", err)
+	}
 	return s, nil
 }
 
@@ -570,8 +595,9 @@ func (s *Server) Run(ctx context.Context) error {
 	api := httpapi.New(httpapi.Config{Store: s.store, Auth: s.auth, Audit: s.audit, Agents: s.agents, Live: s.live,
 		Sessions: s.sess, Settings: s.settings, MFA: s.mfa, Recordings: s.recs, Archive: s.archive, Elevation: s.elevation,
 		BreakGlass: s.bg, Requests: s.reqs, SettingsPush: s.push, Access: s.acc, Conns: s.conns, Lifecycle: s.life,
-		Failures: s.failures, TrustedProxies: s.cfg.TrustedProxies, DeviceKeys: s.keys,
-		Portal: webclient.Handler(), Clock: s.cfg.Clock, Logger: s.cfg.Logger, SecureCookies: s.cfg.TLS != TLSOff, Context: linkCtx})
+		Failures: s.failures, TrustedProxies: s.cfg.TrustedProxies, DeviceKeys: s.keys, SSO: s.sso, Passkeys: s.passkeys,
+		Provision: &sso.Provisioner{Store: s.store, Roles: s.life, Audit: s.audit, Clock: s.cfg.Clock},
+		Portal:    webclient.Handler(), Clock: s.cfg.Clock, Logger: s.cfg.Logger, SecureCookies: s.cfg.TLS != TLSOff, Context: linkCtx})
 	srv := &http.Server{Handler: s.withReadiness(api), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(s.cfg.Logger.Handler(), slog.LevelWarn)}
 	ln := s.ln
 	if s.cfg.TLS != TLSOff {

@@ -143,7 +143,7 @@ func TestScopesAndGlobalOnlySettings(t *testing.T) {
 	for _, k := range keys {
 		globalOnly := map[string]bool{"mfa.require_portal": true, "recording.retention_days": true,
 			"access.standing": true, "api_tokens.max_days": true, "cli.token_hours": true}
-		if want := globalOnly[k.Key] || strings.HasPrefix(k.Key, "notify."); k.GlobalOnly != want {
+		if want := globalOnly[k.Key] || strings.HasPrefix(k.Key, "notify.") || strings.HasPrefix(k.Key, "auth."); k.GlobalOnly != want {
 			t.Errorf("key %s: global_only %v", k.Key, k.GlobalOnly)
 		}
 	}

@@ -28,7 +28,7 @@ type users interface {
 	WebSession(ctx context.Context, idHash string) (store.WebSession, error)
 	TouchWebSession(ctx context.Context, idHash string, at time.Time) error
 	DeleteWebSession(ctx context.Context, idHash string) error
-	SetWebSessionMFA(ctx context.Context, idHash string, at time.Time) error
+	SetWebSessionMFA(ctx context.Context, idHash string, at time.Time, method string) error
 	DeleteUserWebSessions(ctx context.Context, userID string) (int, error)
 	CreateAPIToken(ctx context.Context, t store.APIToken) error
 	APITokenByHash(ctx context.Context, hash string) (store.APIToken, error)
@@ -89,9 +89,18 @@ type Principal struct {
 	// MFAPending is set while the session waits for its second factor;
 	// the API lets such a session call the MFA endpoints only.
 	MFAPending bool
-	// MFAAt is when the session last verified a TOTP code (zero if never,
-	// and always for API tokens); the step-up check reads it.
-	MFAAt time.Time
+	// MFAAt is when the session last passed a step-up — a TOTP code, a
+	// passkey with user verification, or a fresh sign-in at its IdP (zero
+	// if never, and always for API tokens); the step-up check reads it.
+	// MFAMethod says which ("totp", "passkey", "idp").
+	MFAAt     time.Time
+	MFAMethod string
+	// LoginMethod is how the session logged in ("password",
+	// "password+totp", "password+passkey", "passkey", "sso:PROVIDER").
+	LoginMethod string
+	// PendingFactor is what a pending session owes: "" (a TOTP code or its
+	// enrollment) or "passkey".
+	PendingFactor string
 	// TokenID identifies the API token (empty for browser sessions).
 	TokenID string
 	// Scopes bound an API token (nil: unrestricted, as for browser
@@ -193,7 +202,7 @@ func (a *Authenticator) Lookup(ctx context.Context, username string) (Attempt, e
 // same slots); ErrBusy means no hash ran.
 func (a *Authenticator) Verify(ctx context.Context, at Attempt, password string) (store.User, error) {
 	hash := dummyHash
-	if at.Exists {
+	if at.Exists && at.User.PasswordHash != "" { // no hash: an account that signs in at its IdP only
 		hash = at.User.PasswordHash
 	}
 	ok, err := a.hash.checkPassword(ctx, hash, password)
@@ -202,7 +211,7 @@ func (a *Authenticator) Verify(ctx context.Context, at Attempt, password string)
 		return store.User{}, err
 	case err != nil:
 		return store.User{}, fmt.Errorf("login %s: %w", at.User.ID, err)
-	case !at.Exists || !ok || at.User.Disabled:
+	case !at.Exists || !ok || at.User.Disabled || at.User.PasswordHash == "":
 		return store.User{}, ErrBadCredentials
 	}
 	return at.User, nil
@@ -211,29 +220,62 @@ func (a *Authenticator) Verify(ctx context.Context, at Attempt, password string)
 // StartSession creates a fresh session (a new id at every login, so a
 // fixated cookie is worthless) and returns the cookie value.
 func (a *Authenticator) StartSession(ctx context.Context, u store.User) (string, error) {
-	return a.newSession(ctx, u.ID, false, time.Time{})
+	return a.StartSessionAs(ctx, u.ID, SessionSpec{})
 }
 
 // StartPendingSession creates a session that has passed the password step
 // only. It lives PendingTimeout at most and grants nothing but the MFA
 // endpoints until CompleteMFA replaces it.
 func (a *Authenticator) StartPendingSession(ctx context.Context, u store.User) (string, error) {
-	return a.newSession(ctx, u.ID, true, time.Time{})
+	return a.StartSessionAs(ctx, u.ID, SessionSpec{Pending: true})
+}
+
+// SessionSpec says how a new session logged in.
+type SessionSpec struct {
+	LoginMethod string // default "password"
+	// Pending: the session owes PendingFactor ("" a TOTP code, or "passkey").
+	Pending       bool
+	PendingFactor string
+	// MFAAt and MFAMethod: a step-up the login itself counts as (a TOTP
+	// code, a passkey with user verification, a fresh IdP sign-in).
+	MFAAt     time.Time
+	MFAMethod string
+}
+
+// StartSessionAs creates a fresh session as spec says.
+func (a *Authenticator) StartSessionAs(ctx context.Context, userID string, spec SessionSpec) (string, error) {
+	return a.newSession(ctx, userID, spec)
 }
 
 // CompleteMFA ends a session (pending or full) and starts a full one for
 // the same user with a fresh id, recording mfaAt as its last TOTP
 // verification (zero for a recovery code). The new cookie value is returned.
 func (a *Authenticator) CompleteMFA(ctx context.Context, oldHash, userID string, mfaAt time.Time) (string, error) {
+	method := ""
+	if !mfaAt.IsZero() {
+		method = "totp"
+	}
+	return a.Rotate(ctx, oldHash, userID, SessionSpec{LoginMethod: "password+totp", MFAAt: mfaAt, MFAMethod: method})
+}
+
+// Rotate ends a session (pending or full) and starts spec's session for
+// the same user with a fresh id. The new cookie value is returned.
+func (a *Authenticator) Rotate(ctx context.Context, oldHash, userID string, spec SessionSpec) (string, error) {
 	if err := a.users.DeleteWebSession(ctx, oldHash); err != nil {
 		return "", fmt.Errorf("rotate session: %w", err)
 	}
-	return a.newSession(ctx, userID, false, mfaAt)
+	return a.newSession(ctx, userID, spec)
 }
 
 // StepUp records a fresh TOTP verification on a full session.
 func (a *Authenticator) StepUp(ctx context.Context, sessionHash string) error {
-	if err := a.users.SetWebSessionMFA(ctx, sessionHash, a.cfg.Clock.Now()); err != nil {
+	return a.StepUpWith(ctx, sessionHash, "totp")
+}
+
+// StepUpWith records a fresh step-up by method ("totp", "passkey", "idp")
+// on a full session.
+func (a *Authenticator) StepUpWith(ctx context.Context, sessionHash, method string) error {
+	if err := a.users.SetWebSessionMFA(ctx, sessionHash, a.cfg.Clock.Now(), method); err != nil {
 		return fmt.Errorf("step-up: %w", err)
 	}
 	return nil
@@ -244,15 +286,16 @@ func (a *Authenticator) EndUserSessions(ctx context.Context, userID string) (int
 	return a.users.DeleteUserWebSessions(ctx, userID)
 }
 
-func (a *Authenticator) newSession(ctx context.Context, userID string, pending bool, mfaAt time.Time) (string, error) {
+func (a *Authenticator) newSession(ctx context.Context, userID string, spec SessionSpec) (string, error) {
 	secret := RandomToken(32)
 	now := a.cfg.Clock.Now()
 	life := a.cfg.AbsoluteTimeout
-	if pending {
+	if spec.Pending {
 		life = min(life, a.cfg.PendingTimeout)
 	}
 	err := a.users.CreateWebSession(ctx, store.WebSession{IDHash: TokenHash(secret), UserID: userID,
-		CreatedAt: now, LastSeen: now, ExpiresAt: now.Add(life), MFAPending: pending, MFAAt: mfaAt})
+		CreatedAt: now, LastSeen: now, ExpiresAt: now.Add(life), MFAPending: spec.Pending, MFAAt: spec.MFAAt,
+		LoginMethod: spec.LoginMethod, MFAMethod: spec.MFAMethod, PendingFactor: spec.PendingFactor})
 	if err != nil {
 		return "", fmt.Errorf("start session: %w", err)
 	}
@@ -290,6 +333,7 @@ func (a *Authenticator) Session(ctx context.Context, secret string) (Principal, 
 		return Principal{}, err
 	}
 	p.SessionHash, p.MFAPending, p.MFAAt = h, ws.MFAPending, ws.MFAAt
+	p.MFAMethod, p.LoginMethod, p.PendingFactor = ws.MFAMethod, ws.LoginMethod, ws.PendingFactor
 	return p, nil
 }
 

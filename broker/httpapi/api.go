@@ -31,10 +31,12 @@ import (
 	"porthole/broker/lifecycle"
 	"porthole/broker/live"
 	"porthole/broker/mfa"
+	"porthole/broker/passkey"
 	"porthole/broker/recording"
 	"porthole/broker/requests"
 	"porthole/broker/sessions"
 	"porthole/broker/settings"
+	"porthole/broker/sso"
 	"porthole/broker/store"
 	"porthole/internal/clock"
 	"porthole/internal/wire"
@@ -86,6 +88,14 @@ type Config struct {
 	TrustedProxies []netip.Prefix
 	// DeviceKeys seals new devices' elevation-code keys and rotates them.
 	DeviceKeys *devicekey.Service
+	// SSO runs OIDC sign-ins (nil: none configured) and Provision turns
+	// their identities into users; CLISSO holds the CLI's sign-ins
+	// (default: a new one).
+	SSO       *sso.Service
+	Provision *sso.Provisioner
+	CLISSO    *CLISSO
+	// Passkeys runs WebAuthn ceremonies (nil: passkeys unavailable).
+	Passkeys *passkey.Service
 }
 
 // API serves HTTP.
@@ -113,6 +123,12 @@ func New(cfg Config) *API {
 		cfg.Conns = conns.New()
 	}
 	cfg.MFA = cfg.MFA.withDefaults()
+	if cfg.CLISSO == nil {
+		cfg.CLISSO = &CLISSO{}
+	}
+	if cfg.CLISSO.m == nil {
+		cfg.CLISSO.m = map[string]*cliSignIn{}
+	}
 	a := &API{cfg: cfg, log: cfg.Logger.With("component", "httpapi"), mux: http.NewServeMux()}
 	a.up = websocket.Upgrader{ReadBufferSize: 4096, WriteBufferSize: 4096, CheckOrigin: sameOrigin}
 	a.routes()
@@ -129,6 +145,9 @@ func (a *API) routes() {
 	m.HandleFunc("POST /api/cli/login", a.cliLogin)
 	m.HandleFunc("POST /api/logout", a.mfaAuthed(a.logout)) // pending-MFA sessions may log out too
 	a.mfaRoutes(m)
+	a.ssoRoutes(m)     // sso.go: OIDC sign-in and step-up
+	a.cliSSORoutes(m)  // clisso.go: porthole login --sso
+	a.passkeyRoutes(m) // passkeys.go: WebAuthn
 	m.HandleFunc("GET /api/me", a.authed("", a.me))
 	m.HandleFunc("GET /api/devices", a.authed(auth.ViewDevices, a.listDevices))
 	m.HandleFunc("GET /api/devices/{id}", a.authed(auth.ViewDevices, a.getDevice))
@@ -315,6 +334,30 @@ func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 		status, msg = http.StatusConflict, err.Error()
 	case errors.Is(err, errNeedsBrowser), errors.Is(err, errEnrollFirst):
 		status, msg = http.StatusForbidden, err.Error()
+	case errors.Is(err, passkey.ErrNoCeremony), errors.Is(err, passkey.ErrFailed), errors.Is(err, passkey.ErrUnknown),
+		errors.Is(err, passkey.ErrCloned):
+		status, msg = http.StatusUnauthorized, err.Error()
+		if errors.Is(err, passkey.ErrUnknown) {
+			msg = passkey.ErrUnknown.Error()
+		} else if errors.Is(err, passkey.ErrFailed) {
+			msg = passkey.ErrFailed.Error()
+		}
+	case errors.Is(err, passkey.ErrDisabled):
+		status, msg = http.StatusConflict, err.Error()
+	case errors.Is(err, passkey.ErrBusy):
+		status, msg = http.StatusServiceUnavailable, err.Error()
+	case errors.Is(err, errSSOOnly), errors.Is(err, errPasskeyCLI), errors.Is(err, errPasskeyOwed):
+		status, msg = http.StatusForbidden, err.Error()
+	case errors.Is(err, sso.ErrUnknownProvider):
+		status, msg = http.StatusNotFound, err.Error()
+	case errors.Is(err, sso.ErrBusy):
+		status, msg = http.StatusServiceUnavailable, err.Error()
+	case errors.Is(err, sso.ErrIdP):
+		status, msg = http.StatusBadGateway, err.Error()
+	case errors.Is(err, errLocalLoginOff):
+		status, msg = http.StatusForbidden, err.Error()
+	case errors.Is(err, errNoIdP):
+		status, msg = http.StatusConflict, err.Error()
 	case errors.Is(err, store.ErrNotFound):
 		status, msg = http.StatusNotFound, "not found"
 	case errors.Is(err, store.ErrConflict):

@@ -26,6 +26,11 @@ func (a *API) passwordStep(w http.ResponseWriter, r *http.Request, req wire.Logi
 		a.fail(w, r, err)
 		return u, false
 	}
+	if err := a.localLoginAllowed(r, look.Name); err != nil {
+		_ = a.record(r, "login.failed", "", map[string]any{"username": look.Name, "reason": "local_login_disabled", "via": via})
+		a.fail(w, r, err)
+		return u, false
+	}
 	acct, err := a.loginCharge(ctx, r, look, now)
 	if err != nil {
 		a.fail(w, r, err)
@@ -53,6 +58,37 @@ func (a *API) passwordStep(w http.ResponseWriter, r *http.Request, req wire.Logi
 	return u, true
 }
 
+var errPasskeyCLI = errors.New("your role needs a phishing-resistant sign-in: use porthole login --sso with such an identity provider, or an API token made in the portal")
+
+var errLocalLoginOff = errors.New("local password login is disabled: sign in with your identity provider")
+
+// localLoginAllowed refuses a local login (password, or a passwordless
+// passkey) when auth.local_login is break_glass and name is not one of
+// auth.break_glass_admins. It is checked before the password is hashed:
+// the answer is the same for every name not listed, existing or not.
+func (a *API) localLoginAllowed(r *http.Request, name string) error {
+	if a.cfg.Settings == nil {
+		return nil
+	}
+	v, err := a.cfg.Settings.Effective(r.Context(), "", settings.LocalLogin)
+	if err != nil {
+		return err
+	}
+	if v.Value != settings.LocalLoginBreakGlass {
+		return nil
+	}
+	list, err := a.cfg.Settings.Effective(r.Context(), "", settings.BreakGlassAdmins)
+	if err != nil {
+		return err
+	}
+	for _, n := range settings.List(list.Value) {
+		if wire.FoldUsername(n) == name {
+			return nil
+		}
+	}
+	return errLocalLoginOff
+}
+
 // passwordLogin is the start both password logins share: it decodes the
 // request, runs passwordStep (via says which login) and finds the second
 // factor the user still owes ("", "verify" or "enroll"). It answers the
@@ -69,6 +105,14 @@ func (a *API) passwordLogin(w http.ResponseWriter, r *http.Request, via string) 
 	if err != nil {
 		a.fail(w, r, err)
 		return req, u, "", false
+	}
+	// A role that needs a phishing-resistant factor owes a passkey
+	// whatever else the account has (ADR 0015).
+	if pr, err := a.needsPhishingResistant(r, u, false); err != nil {
+		a.fail(w, r, err)
+		return req, u, "", false
+	} else if pr {
+		next = "passkey"
 	}
 	return req, u, next, true
 }
@@ -99,9 +143,12 @@ func (a *API) login(w http.ResponseWriter, r *http.Request) {
 		secret string
 		err    error
 	)
-	if next == "" {
+	switch next {
+	case "":
 		secret, err = a.cfg.Auth.StartSession(r.Context(), u)
-	} else {
+	case "passkey":
+		secret, err = a.cfg.Auth.StartSessionAs(r.Context(), u.ID, auth.SessionSpec{Pending: true, PendingFactor: "passkey"})
+	default:
 		secret, err = a.cfg.Auth.StartPendingSession(r.Context(), u)
 	}
 	if err != nil {
@@ -115,7 +162,8 @@ func (a *API) login(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, loginView{Username: u.Username, Role: u.Role, MFA: next})
 }
 
-// loginView answers the password step; MFA is "", "verify" or "enroll".
+// loginView answers the password step; MFA is "", "verify", "enroll" or
+// "passkey" (the role needs a phishing-resistant factor: use or register one).
 type loginView struct {
 	Username string `json:"username"`
 	Role     string `json:"role"`
@@ -140,6 +188,10 @@ func (a *API) cliLogin(w http.ResponseWriter, r *http.Request) {
 	case "enroll":
 		_ = a.recordAs(r, u.Username, "login.failed", u.ID, map[string]any{"reason": "mfa_not_enrolled", "via": "cli"})
 		a.fail(w, r, errEnrollFirst)
+		return
+	case "passkey":
+		_ = a.recordAs(r, u.Username, "login.failed", u.ID, map[string]any{"reason": "phishing_resistant_required", "via": "cli"})
+		a.fail(w, r, errPasskeyCLI)
 		return
 	case "verify":
 		if err := a.recordAs(r, u.Username, "login.password_ok", u.ID, map[string]any{"mfa": next, "via": "cli"}); err != nil {

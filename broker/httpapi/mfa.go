@@ -13,6 +13,7 @@ import (
 	"porthole/broker/auth"
 	"porthole/broker/mfa"
 	"porthole/broker/settings"
+	"porthole/broker/store"
 	"porthole/internal/wire"
 )
 
@@ -105,6 +106,7 @@ var (
 	errNeedsBrowser = errors.New("this needs a portal session")
 	errMFAOff       = errors.New("mfa is not configured")
 	errEnrollFirst  = errors.New("this account must set up two-factor authentication in the portal first")
+	errPasskeyOwed  = errors.New("your role needs a passkey to log in: use one, or register one")
 )
 
 func (a *API) mfaRoutes(m *http.ServeMux) {
@@ -295,6 +297,10 @@ func (a *API) loginMFA(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, errNotPending)
 		return
 	}
+	if p.PendingFactor == "passkey" {
+		a.fail(w, r, errPasskeyOwed)
+		return
+	}
 	var req CodeRequest
 	if err := wire.DecodeJSON(r.Body, maxBody, &req); err != nil {
 		a.fail(w, r, err)
@@ -381,6 +387,17 @@ type mfaStatusView struct {
 	StepUpMinutes    int  `json:"step_up_minutes"`
 	// StepUpFresh: this session's last TOTP is recent enough.
 	StepUpFresh bool `json:"step_up_fresh"`
+	// Passkeys: how many the user has registered. PendingFactor: what a
+	// pending session owes ("" a TOTP code or its enrollment, "passkey").
+	Passkeys      int    `json:"passkeys"`
+	PendingFactor string `json:"pending_factor,omitempty"`
+	// StepUpMethods: what this session can step up with ("code",
+	// "passkey", "idp"), in the order the page offers them; PhishingResistant:
+	// the role needs a passkey (or a phishing-resistant IdP sign-in).
+	StepUpMethods     []string `json:"step_up_methods"`
+	PhishingResistant bool     `json:"phishing_resistant_required"`
+	// SSOProvider: the identity provider the account signs in with, if any.
+	SSOProvider string `json:"sso_provider,omitempty"`
 }
 
 func (a *API) mfaStatus(w http.ResponseWriter, r *http.Request) {
@@ -415,7 +432,18 @@ func (a *API) mfaStatus(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	v.StepUpFresh = mfa.StepUp{Window: time.Duration(v.StepUpMinutes) * time.Minute}.Fresh(p.MFAAt, a.cfg.Clock.Now())
+	v.PendingFactor = p.PendingFactor
+	if v.PhishingResistant, err = a.roleNeedsPR(r, string(p.Role)); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	v.StepUpFresh = a.stepUpFresh(p, v.StepUpMinutes, v.PhishingResistant)
+	var st2 identityFactors
+	if st2, err = a.factors(r, p); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	v.Passkeys, v.SSOProvider, v.StepUpMethods = st2.passkeys, st2.provider, st2.methods(v.PhishingResistant)
 	writeJSON(w, http.StatusOK, v)
 }
 
@@ -628,24 +656,96 @@ func (a *API) steppedUp(w http.ResponseWriter, r *http.Request, deviceID string,
 		return false
 	}
 	p := principal(r)
-	if (mfa.StepUp{Window: time.Duration(minutes) * time.Minute}).Fresh(p.MFAAt, a.cfg.Clock.Now()) {
+	pr, err := a.roleNeedsPR(r, string(p.Role))
+	if err != nil {
+		a.fail(w, r, err)
+		return false
+	}
+	if a.stepUpFresh(p, minutes, pr) {
 		return true
 	}
-	need, msg := "code", fmt.Sprintf("%s needs a fresh authenticator code (verified within %d minutes)", rule.action, minutes)
-	if a.cfg.MFA.Manager != nil {
-		st, err := a.cfg.MFA.Manager.Status(ctx, p.UserID)
-		if err != nil {
-			a.fail(w, r, err)
-			return false
-		}
-		if !st.Enrolled {
-			need, msg = "enroll", rule.action+" needs two-factor authentication: set it up on the Account page first"
-		}
+	f, err := a.factors(r, p)
+	if err != nil {
+		a.fail(w, r, err)
+		return false
+	}
+	methods := f.methods(pr)
+	need, msg := "enroll", rule.action+" needs two-factor authentication: set it up (or register a passkey) on the Account page first"
+	if pr && len(methods) == 0 {
+		msg = rule.action + " needs a passkey for your role: register one on the Account page first"
+	}
+	if len(methods) > 0 {
+		need = methods[0]
+		what := map[string]string{"code": "a fresh authenticator code", "passkey": "your passkey",
+			"idp": "signing in again at your identity provider"}[need]
+		msg = fmt.Sprintf("%s needs %s (verified within %d minutes)", rule.action, what, minutes)
 	}
 	if p.SessionHash == "" {
-		need, msg = "portal", rule.action+" needs a fresh authenticator code: do it from the portal"
+		need, msg = "portal", rule.action+" needs a fresh step-up: do it from the portal"
 	}
 	_ = a.record(r, rule.audit, deviceID, map[string]any{"need": need, "setting": rule.key})
-	writeJSON(w, http.StatusForbidden, map[string]string{"error": msg, "step_up": need})
+	writeJSON(w, http.StatusForbidden, map[string]any{"error": msg, "step_up": need, "methods": orEmpty(methods)})
 	return false
+}
+
+// stepUpFresh: the session's last step-up is within the window and, when
+// the role needs a phishing-resistant factor, was one (a passkey, or an
+// IdP sign-in the provider asserted as one).
+func (a *API) stepUpFresh(p auth.Principal, minutes int, phishingResistant bool) bool {
+	if !(mfa.StepUp{Window: time.Duration(minutes) * time.Minute}).Fresh(p.MFAAt, a.cfg.Clock.Now()) {
+		return false
+	}
+	return !phishingResistant || p.MFAMethod == "passkey" || p.MFAMethod == "idp-phr"
+}
+
+func (a *API) roleNeedsPR(r *http.Request, role string) (bool, error) {
+	return a.needsPhishingResistant(r, store.User{Role: role}, false)
+}
+
+// identityFactors are the step-up factors a user has.
+type identityFactors struct {
+	totp     bool
+	passkeys int
+	provider string // an identity provider the user signs in with
+}
+
+func (a *API) factors(r *http.Request, p auth.Principal) (identityFactors, error) {
+	var f identityFactors
+	if a.cfg.MFA.Manager != nil {
+		st, err := a.cfg.MFA.Manager.Status(r.Context(), p.UserID)
+		if err != nil {
+			return f, err
+		}
+		f.totp = st.Enrolled
+	}
+	cs, err := a.cfg.Store.UserWebAuthnCredentials(r.Context(), p.UserID)
+	if err != nil {
+		return f, err
+	}
+	f.passkeys = len(cs)
+	if a.cfg.SSO != nil {
+		if prov, err := a.ssoProviderOf(r, p); err == nil {
+			f.provider = prov
+		} else if !errors.Is(err, errNoIdP) {
+			return f, err
+		}
+	}
+	return f, nil
+}
+
+// methods are the step-ups the user can do, by identity: a TOTP code for
+// local users who set one up (not when the role needs a phishing-resistant
+// factor), a passkey, a fresh sign-in at the user's identity provider.
+func (f identityFactors) methods(phishingResistant bool) []string {
+	var out []string
+	if f.totp && !phishingResistant {
+		out = append(out, "code")
+	}
+	if f.passkeys > 0 {
+		out = append(out, "passkey")
+	}
+	if f.provider != "" {
+		out = append(out, "idp")
+	}
+	return out
 }

@@ -29,6 +29,15 @@ var routeScopes = map[string][]string{
 	"POST /api/mfa/confirm":        noScope,
 	"POST /api/mfa/stepup":         noScope,
 	"POST /api/mfa/recovery-codes": noScope,
+	// Identity: the caller's own step-up and passkeys (those that change
+	// something need a portal session anyway).
+	"POST /api/sso/stepup":               noScope,
+	"GET /api/passkeys":                  noScope,
+	"DELETE /api/passkeys/{id}":          noScope,
+	"POST /api/passkeys/register/begin":  noScope,
+	"POST /api/passkeys/register/finish": noScope,
+	"POST /api/passkeys/verify/begin":    noScope,
+	"POST /api/passkeys/verify/finish":   noScope,
 
 	"GET /api/events":                        {"devices:read"},
 	"POST /api/sessions":                     {"sessions:write"},

@@ -64,6 +64,9 @@ type userStore interface {
 	ActiveUserAPITokens(ctx context.Context, userID string, now time.Time) ([]string, error)
 	RevokeUserAPITokens(ctx context.Context, userID string, at time.Time) ([]string, error)
 	DeviceGroup(ctx context.Context, deviceID string) (string, error)
+	UserWebAuthnCredentials(ctx context.Context, userID string) ([]store.WebAuthnCredential, error)
+	DeleteUserWebAuthnCredentials(ctx context.Context, userID string) (int, error)
+	DeleteUserIdentities(ctx context.Context, userID string) (int, error)
 }
 
 // principals builds a user's rights (auth.Authenticator).
@@ -138,6 +141,10 @@ func New(cfg Config) *Service {
 type Actor struct {
 	Username string
 	SourceIP string
+	// As, when set, is the audit actor instead of "user:USERNAME" (an
+	// identity provider's sign-in changing a role: "sso:PROVIDER"); then
+	// Username is how messages name it.
+	As string
 }
 
 // Cascade is what a change ended, as its audit record lists it.
@@ -317,11 +324,19 @@ func (s *Service) ResetPassword(ctx context.Context, who Actor, id string) (Resu
 }
 
 // Delete removes a user: a tombstone stays (see the package comment), and
-// their MFA enrollment, sessions, tokens and role bindings go.
+// their MFA enrollment, passkeys, IdP identity links, sessions, tokens and
+// role bindings go (a new sign-in at the IdP is then a new account, under
+// another name: the tombstone keeps this one).
 func (s *Service) Delete(ctx context.Context, who Actor, id string) (Result, error) {
 	on, now, none := true, s.cfg.Clock.Now(), []string(nil)
 	return s.change(ctx, who, id, "user.deleted", store.UserChange{Disabled: &on, DeletedAt: &now, Groups: &none},
 		func(ctx context.Context, u store.User) error {
+			if _, err := s.cfg.Store.DeleteUserWebAuthnCredentials(ctx, u.ID); err != nil {
+				return err
+			}
+			if _, err := s.cfg.Store.DeleteUserIdentities(ctx, u.ID); err != nil {
+				return err
+			}
 			if s.cfg.MFA == nil {
 				return nil
 			}
@@ -335,8 +350,9 @@ func (s *Service) Delete(ctx context.Context, who Actor, id string) (Result, err
 		})
 }
 
-// ResetMFA removes a user's TOTP enrollment and recovery codes; they set
-// it up again at their next login. Everything the old factor let them do ends.
+// ResetMFA removes a user's second factors — the TOTP enrollment with its
+// recovery codes, and every passkey (a lost security key) — which they set
+// up again at their next login. Everything the old factors let them do ends.
 func (s *Service) ResetMFA(ctx context.Context, who Actor, id string) (Result, error) {
 	if s.cfg.MFA == nil {
 		return Result{}, errNoMFA
@@ -349,7 +365,11 @@ func (s *Service) ResetMFA(ctx context.Context, who Actor, id string) (Result, e
 	if err != nil {
 		return Result{}, err
 	}
-	if !st.Enrolled {
+	keys, err := s.cfg.Store.UserWebAuthnCredentials(ctx, u.ID)
+	if err != nil {
+		return Result{}, err
+	}
+	if !st.Enrolled && len(keys) == 0 {
 		return Result{}, mfa.ErrNotEnrolled
 	}
 	reason := fmt.Sprintf("%s's two-factor authentication was reset by %s", u.Username, who.Username)
@@ -357,10 +377,16 @@ func (s *Service) ResetMFA(ctx context.Context, who Actor, id string) (Result, e
 	if err != nil {
 		return Result{}, err
 	}
-	if err := s.record(ctx, who, "mfa.reset", u.ID, map[string]any{"username": u.Username, "cascade": plan.details()}); err != nil {
+	if err := s.record(ctx, who, "mfa.reset", u.ID, map[string]any{"username": u.Username, "cascade": plan.details(),
+		"totp": st.Enrolled, "passkeys_removed": len(keys)}); err != nil {
 		return Result{}, err
 	}
-	if err := s.cfg.MFA.Reset(ctx, u.ID); err != nil {
+	if st.Enrolled {
+		if err := s.cfg.MFA.Reset(ctx, u.ID); err != nil {
+			return Result{}, err
+		}
+	}
+	if _, err := s.cfg.Store.DeleteUserWebAuthnCredentials(ctx, u.ID); err != nil {
 		return Result{}, err
 	}
 	done, err := s.lockOut(ctx, u, reason)
@@ -567,7 +593,11 @@ func infoIDs(is []conns.Info) []string {
 }
 
 func (s *Service) record(ctx context.Context, who Actor, action, target string, details map[string]any) error {
-	_, err := s.cfg.Audit.Append(ctx, audit.Event{Actor: "user:" + who.Username, Action: action, Target: target, SourceIP: who.SourceIP,
+	actor := "user:" + who.Username
+	if who.As != "" {
+		actor = who.As
+	}
+	_, err := s.cfg.Audit.Append(ctx, audit.Event{Actor: actor, Action: action, Target: target, SourceIP: who.SourceIP,
 		Details: details})
 	if err != nil {
 		return fmt.Errorf("audit %s: %w", action, err)

@@ -459,3 +459,50 @@ func TestRecheck(t *testing.T) {
 		t.Fatalf("without standing access: %v, %v", ended, err)
 	}
 }
+
+// TestResetMFARemovesPasskeys: a user with passkeys and no TOTP can be
+// reset (a lost security key), which removes every passkey and ends their
+// sessions; deleting a user removes passkeys and IdP links too.
+func TestResetMFARemovesPasskeys(t *testing.T) {
+	r := newRig(t)
+	ctx := context.Background()
+	for _, id := range []string{"k1", "k2"} {
+		if err := r.st.CreateWebAuthnCredential(ctx, store.WebAuthnCredential{ID: id + "-tom", UserID: "tom", Name: id, PublicKey: []byte{1},
+			AAGUID: []byte{}, CreatedAt: r.clk.Now()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := r.st.CreateWebAuthnCredential(ctx, store.WebAuthnCredential{ID: "k-bob", UserID: "bob", Name: "k", PublicKey: []byte{1},
+		AAGUID: []byte{}, CreatedAt: r.clk.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.st.LinkIdentity(ctx, store.OIDCIdentity{Issuer: "https://idp", Subject: "s-bob", UserID: "bob", Provider: "idp", CreatedAt: r.clk.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	r.login("tom")
+	res, err := r.svc.ResetMFA(ctx, admin, "tom")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Cascade.PortalSessions != 1 {
+		t.Fatalf("cascade %+v", res.Cascade)
+	}
+	if left, _ := r.st.UserWebAuthnCredentials(ctx, "tom"); len(left) != 0 {
+		t.Fatalf("passkeys left: %v", left)
+	}
+	if got := r.audit.events[len(r.audit.events)-1]; got.Action != "mfa.reset" || got.Details["passkeys_removed"] != 2 || got.Details["totp"] != false {
+		t.Fatalf("mfa.reset details %v", got.Details)
+	}
+	if _, err := r.svc.ResetMFA(ctx, admin, "tom"); !errors.Is(err, mfa.ErrNotEnrolled) {
+		t.Fatalf("second reset: %v", err)
+	}
+	if _, err := r.svc.Delete(ctx, admin, "bob"); err != nil {
+		t.Fatal(err)
+	}
+	if left, _ := r.st.UserWebAuthnCredentials(ctx, "bob"); len(left) != 0 {
+		t.Fatalf("passkeys of a deleted user: %v", left)
+	}
+	if _, err := r.st.Identity(ctx, "https://idp", "s-bob"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("identity of a deleted user: %v", err)
+	}
+}

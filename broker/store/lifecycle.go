@@ -130,17 +130,20 @@ func writeUserState(ctx context.Context, tx *sql.Tx, st UserState) error {
 
 // CreateUserIn inserts u with role bindings on groups (when u.GroupBound).
 func (s *Store) CreateUserIn(ctx context.Context, u User, groups []string) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO users(id, username, password_hash, role, created_at, disabled, group_bound) VALUES(?,?,?,?,?,?,?)`,
-			u.ID, u.Username, u.PasswordHash, u.Role, ms(u.CreatedAt), u.Disabled, u.GroupBound)
-		if isUnique(err) {
-			return fmt.Errorf("user %q: %w", u.Username, ErrConflict)
-		}
-		if err != nil {
-			return err
-		}
-		return writeUserState(ctx, tx, UserState{User: u, Groups: groups})
-	})
+	return s.tx(ctx, func(tx *sql.Tx) error { return insertUserIn(ctx, tx, u, groups) })
+}
+
+// insertUserIn inserts u and its role bindings in tx; ErrConflict if the name is taken.
+func insertUserIn(ctx context.Context, tx *sql.Tx, u User, groups []string) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO users(id, username, password_hash, role, created_at, disabled, group_bound) VALUES(?,?,?,?,?,?,?)`,
+		u.ID, u.Username, u.PasswordHash, u.Role, ms(u.CreatedAt), u.Disabled, u.GroupBound)
+	if isUnique(err) {
+		return fmt.Errorf("user %q: %w", u.Username, ErrConflict)
+	}
+	if err != nil {
+		return err
+	}
+	return writeUserState(ctx, tx, UserState{User: u, Groups: groups})
 }
 
 // UserGroups returns the device groups of a user's role bindings, sorted.

@@ -18,13 +18,26 @@ type WebSession struct {
 	// MFAAt is the time of the session's last TOTP verification (zero if
 	// none), which the step-up check before a support session reads.
 	MFAAt time.Time
+	// LoginMethod is how the session logged in ("password",
+	// "password+totp", "password+passkey", "passkey", "sso:PROVIDER");
+	// MFAMethod is what set MFAAt ("totp", "passkey", "idp").
+	LoginMethod string
+	MFAMethod   string
+	// PendingFactor is what a pending session still owes: "" (a TOTP code,
+	// or its enrollment) or "passkey" (its role needs a phishing-resistant
+	// factor).
+	PendingFactor string
 }
 
 // CreateWebSession stores a new session.
 func (s *Store) CreateWebSession(ctx context.Context, ws WebSession) error {
-	_, err := s.db.ExecContext(ctx, `INSERT INTO web_sessions(id_hash, user_id, created_at, last_seen, expires_at, mfa_pending, mfa_at)
-		VALUES(?,?,?,?,?,?,?)`,
-		ws.IDHash, ws.UserID, ms(ws.CreatedAt), ms(ws.LastSeen), ms(ws.ExpiresAt), ws.MFAPending, ms(ws.MFAAt))
+	if ws.LoginMethod == "" {
+		ws.LoginMethod = "password"
+	}
+	_, err := s.db.ExecContext(ctx, `INSERT INTO web_sessions(id_hash, user_id, created_at, last_seen, expires_at, mfa_pending, mfa_at,
+		login_method, mfa_method, pending_factor) VALUES(?,?,?,?,?,?,?,?,?,?)`,
+		ws.IDHash, ws.UserID, ms(ws.CreatedAt), ms(ws.LastSeen), ms(ws.ExpiresAt), ws.MFAPending, ms(ws.MFAAt),
+		ws.LoginMethod, ws.MFAMethod, ws.PendingFactor)
 	return err
 }
 
@@ -32,9 +45,9 @@ func (s *Store) CreateWebSession(ctx context.Context, ws WebSession) error {
 func (s *Store) WebSession(ctx context.Context, idHash string) (WebSession, error) {
 	var ws WebSession
 	var c, l, e, m int64
-	err := s.db.QueryRowContext(ctx, `SELECT id_hash, user_id, created_at, last_seen, expires_at, mfa_pending, mfa_at
-		FROM web_sessions WHERE id_hash = ?`, idHash).
-		Scan(&ws.IDHash, &ws.UserID, &c, &l, &e, &ws.MFAPending, &m)
+	err := s.db.QueryRowContext(ctx, `SELECT id_hash, user_id, created_at, last_seen, expires_at, mfa_pending, mfa_at,
+		login_method, mfa_method, pending_factor FROM web_sessions WHERE id_hash = ?`, idHash).
+		Scan(&ws.IDHash, &ws.UserID, &c, &l, &e, &ws.MFAPending, &m, &ws.LoginMethod, &ws.MFAMethod, &ws.PendingFactor)
 	ws.CreatedAt, ws.LastSeen, ws.ExpiresAt, ws.MFAAt = fromMS(c), fromMS(l), fromMS(e), fromMS(m)
 	return ws, notFound(err, "web session")
 }
@@ -44,9 +57,11 @@ func (s *Store) TouchWebSession(ctx context.Context, idHash string, at time.Time
 	return s.execOne(ctx, "web session", `UPDATE web_sessions SET last_seen = ? WHERE id_hash = ?`, ms(at), idHash)
 }
 
-// SetWebSessionMFA records a TOTP verification (step-up) on a full session.
-func (s *Store) SetWebSessionMFA(ctx context.Context, idHash string, at time.Time) error {
-	return s.execOne(ctx, "web session", `UPDATE web_sessions SET mfa_at = ? WHERE id_hash = ? AND mfa_pending = 0`, ms(at), idHash)
+// SetWebSessionMFA records a step-up (a TOTP code, a passkey or a fresh
+// IdP sign-in: method) on a full session.
+func (s *Store) SetWebSessionMFA(ctx context.Context, idHash string, at time.Time, method string) error {
+	return s.execOne(ctx, "web session", `UPDATE web_sessions SET mfa_at = ?, mfa_method = ? WHERE id_hash = ? AND mfa_pending = 0`,
+		ms(at), method, idHash)
 }
 
 // DeleteWebSession ends a session (logout, timeout).
@@ -58,12 +73,7 @@ func (s *Store) DeleteWebSession(ctx context.Context, idHash string) error {
 // DeleteUserWebSessions ends every session of a user (MFA reset, disable)
 // and returns how many there were.
 func (s *Store) DeleteUserWebSessions(ctx context.Context, userID string) (int, error) {
-	res, err := s.db.ExecContext(ctx, `DELETE FROM web_sessions WHERE user_id = ?`, userID)
-	if err != nil {
-		return 0, err
-	}
-	n, _ := res.RowsAffected()
-	return int(n), nil
+	return s.deleteCount(ctx, `DELETE FROM web_sessions WHERE user_id = ?`, userID)
 }
 
 // DeleteExpiredWebSessions removes sessions past their absolute expiry.

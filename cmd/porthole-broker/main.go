@@ -26,6 +26,7 @@ import (
 	"porthole/broker/audit"
 	"porthole/broker/auth"
 	"porthole/broker/recording/s3"
+	"porthole/broker/sso"
 	"porthole/broker/store"
 	"porthole/internal/cli"
 	"porthole/internal/wire"
@@ -85,7 +86,8 @@ func serve(ctx context.Context, args []string) error {
 	fs.IntVar(&s3cfg.LockDays, "s3-object-lock-days", 0, "Object Lock retention in days (with --s3-object-lock-mode)")
 	s3credsFile := fs.String("s3-credentials-file", "", "AWS shared credentials file (profile [default]) holding the S3 access key and secret (else the AWS_* environment variables)")
 	fs.Int64Var(&cfg.RecordingMaxBytes, "recording-max-bytes", 0, "cap on one recording's size; past it the recording stops like on a full disk (0 = no cap)")
-	fs.StringVar(&cfg.PublicURL, "public-url", "", "the portal's URL as users reach it, for links in request emails (default: from --listen)")
+	fs.StringVar(&cfg.PublicURL, "public-url", "", "the portal's URL as users reach it: links in request emails, the OIDC redirect URI and the passkeys' relying party (default: from --listen)")
+	oidcConfig := fs.String("oidc-config", "", "JSON file of the OpenID Connect providers users sign in with (see README: Identity providers)")
 	fs.IntVar(&cfg.PasswordHashes, "password-hashes", 0, "password hashes run at once, 64 MiB each (0 = 2 × cores); more logins wait briefly, then get 503")
 	fs.DurationVar(&cfg.PasswordHashWait, "password-hash-wait", 3*time.Second, "how long a login waits for a password hash slot before 503")
 	fs.StringVar(&cfg.AuditKeyFile, "audit-key-file", "", "the audit log's signing key (default DATA_DIR/audit.key, created once; $PORTHOLE_AUDIT_KEY wins); keep it outside the data dir")
@@ -121,6 +123,13 @@ func serve(ctx context.Context, args []string) error {
 			return fmt.Errorf("smtp password: %w", err)
 		}
 		cfg.SMTPPassword = strings.TrimRight(string(b), "\r\n")
+	}
+	if *oidcConfig != "" {
+		oc, err := sso.LoadConfig(*oidcConfig)
+		if err != nil {
+			return err
+		}
+		cfg.OIDC = oc.Providers
 	}
 	switch {
 	case strings.HasPrefix(*recordings, "s3://"):

@@ -73,11 +73,16 @@ func cmdLogin(ctx context.Context, args []string, in io.Reader, out io.Writer) e
 	user := fs.String("user", "", "portal username")
 	stdin := fs.Bool("password-stdin", false, "read the password (and then the authentication code, if asked) from standard input")
 	code := fs.String("code", "", "authenticator or recovery code, when the account has two-factor authentication")
+	ssoID := fs.String("sso", "", "sign in at this identity provider (its id) in a browser instead of with a password")
+	ssoWait := fs.Duration("sso-timeout", 5*time.Minute, "how long to wait for the browser sign-in")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
+	if *broker != "" && *ssoID != "" {
+		return ssoLogin(ctx, *broker, *ssoID, *ssoWait, out)
+	}
 	if *broker == "" || *user == "" {
-		return &exitError{2, errors.New("--broker and --user are required")}
+		return &exitError{2, errors.New("--broker and --user (or --sso PROVIDER) are required")}
 	}
 	var lines *bufio.Reader // one reader: the code may follow the password on stdin
 	if in != nil {

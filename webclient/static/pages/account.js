@@ -5,6 +5,55 @@
 import { api } from '../api.js';
 import { el, clear } from '../dom.js';
 import { apiTokensPanel } from './apitokens.js';
+import { createPasskey, getPasskey } from '../webauthn.js';
+
+// usePasskey checks one of the user's passkeys with the broker (the
+// second factor of a login, or a step-up) and returns the answer.
+export async function usePasskey() {
+  const b = await api('POST', '/api/passkeys/verify/begin');
+  const cred = await getPasskey(b.options);
+  return api('POST', '/api/passkeys/verify/finish', { ceremony: b.ceremony, credential: cred });
+}
+
+// registerPasskey registers a new passkey named name.
+export async function registerPasskey(name) {
+  const b = await api('POST', '/api/passkeys/register/begin');
+  const cred = await createPasskey(b.options);
+  return api('POST', '/api/passkeys/register/finish', { ceremony: b.ceremony, name, credential: cred });
+}
+
+// passkeysPanel lists the user's passkeys, registers and removes them.
+async function passkeysPanel() {
+  const panel = el('section', { class: 'panel', id: 'passkeys-panel' });
+  const load = async () => {
+    const list = await api('GET', '/api/passkeys');
+    clear(panel);
+    const err = el('p', { class: 'error', id: 'passkey-error', role: 'alert' });
+    const name = el('input', { id: 'passkey-name', value: 'My passkey', maxlength: '64', required: true });
+    const form = el('form', { class: 'inline', id: 'passkey-form' }, el('label', {}, 'Name', name),
+      el('button', { type: 'submit', id: 'passkey-register' }, 'Register a passkey'));
+    form.addEventListener('submit', async (ev) => {
+      ev.preventDefault();
+      err.textContent = '';
+      try { await registerPasskey(name.value); await load(); } catch (x) { err.textContent = x.message; }
+    });
+    panel.append(el('h2', {}, 'Passkeys and security keys'),
+      el('p', {}, 'Sign in without a password, and confirm it is you before sessions, break glass and codes.'),
+      list.length === 0 ? el('p', { class: 'empty', id: 'passkeys-none' }, 'None registered.') :
+        el('table', { id: 'passkeys' }, el('thead', {}, el('tr', {}, el('th', {}, 'Name'), el('th', {}, 'Added'), el('th', {}, 'Last used'), el('th', {}))),
+          el('tbody', {}, list.map((p) => el('tr', { class: 'passkey', 'data-id': p.id },
+            el('td', { class: 'passkey-name' }, p.name),
+            el('td', {}, new Date(p.created_at).toLocaleString()),
+            el('td', { class: 'passkey-used' }, p.last_used_at ? new Date(p.last_used_at).toLocaleString() : 'never'),
+            el('td', {}, el('button', { type: 'button', class: 'secondary passkey-remove', onclick: async () => {
+              if (!confirm(`Remove the passkey "${p.name}"?`)) return;
+              try { await api('DELETE', `/api/passkeys/${encodeURIComponent(p.id)}`); await load(); } catch (x) { err.textContent = x.message; }
+            } }, 'Remove')))))),
+      form, err);
+  };
+  await load();
+  return panel;
+}
 
 // recoveryList shows recovery codes once, with a way to copy them.
 function recoveryList(codes) {
@@ -99,25 +148,46 @@ export async function accountPage(main, ctx) {
       }));
   };
   await load(null);
+  main.append(await passkeysPanel());
   main.append(await apiTokensPanel());
 }
 
-// askStepUp shows a modal asking for an authenticator code and verifies it
-// with the broker. It resolves true once verified, false if cancelled.
-export function askStepUp(reason) {
+// askStepUp shows a modal offering the step-ups this user can do (methods:
+// "code", "passkey", "idp") and verifies one with the broker. It resolves
+// true once verified, false if cancelled (a fresh sign-in at the identity
+// provider leaves the page and comes back to it).
+export function askStepUp(reason, methods = ['code']) {
   return new Promise((resolve) => {
     const dlg = el('dialog', { id: 'stepup-dialog' });
     const done = (ok) => { dlg.close(); dlg.remove(); resolve(ok); };
-    dlg.append(el('h2', {}, 'Confirm it is you'), el('p', {}, reason),
-      codeForm('stepup', 'Authenticator code', 'Verify', async (code) => {
+    const err = el('p', { class: 'error', id: 'stepup-passkey-error', role: 'alert' });
+    dlg.append(el('h2', {}, 'Confirm it is you'), el('p', {}, reason));
+    if (methods.includes('passkey')) {
+      dlg.append(el('button', { type: 'button', id: 'stepup-passkey', onclick: async () => {
+        err.textContent = '';
+        try { await usePasskey(); done(true); } catch (x) { err.textContent = x.message; }
+      } }, 'Use your passkey'), err);
+    }
+    if (methods.includes('idp')) {
+      dlg.append(el('button', { type: 'button', id: 'stepup-idp', onclick: async () => {
+        try {
+          const r = await api('POST', '/api/sso/stepup', { return: location.hash || '#/devices' });
+          location.href = r.url;
+        } catch (x) { err.textContent = x.message; }
+      } }, 'Sign in again at your identity provider'), err);
+    }
+    if (methods.includes('code')) {
+      dlg.append(codeForm('stepup', 'Authenticator code', 'Verify', async (code) => {
         await api('POST', '/api/mfa/stepup', { code });
         done(true);
-      }),
-      el('button', { type: 'button', class: 'secondary', id: 'stepup-cancel', onclick: () => done(false) }, 'Cancel'));
+      }));
+    }
+    dlg.append(el('button', { type: 'button', class: 'secondary', id: 'stepup-cancel', onclick: () => done(false) }, 'Cancel'));
     dlg.addEventListener('cancel', () => done(false));
     document.body.append(dlg);
     dlg.showModal();
-    dlg.querySelector('input').focus();
+    const first = dlg.querySelector('input') || dlg.querySelector('button');
+    if (first) first.focus();
   });
 }
 
@@ -137,8 +207,8 @@ export function installStepUp() {
     if (res.status !== 403 || (init.method || 'GET') !== 'POST' || !stepsUp) return res;
     let data;
     try { data = await res.clone().json(); } catch { return res; }
-    if (!data || data.step_up !== 'code') return res;
-    if (!(await askStepUp(data.error))) return res;
+    if (!data || !['code', 'passkey', 'idp'].includes(data.step_up)) return res;
+    if (!(await askStepUp(data.error, data.methods || [data.step_up]))) return res;
     return original(input, init);
   };
 }

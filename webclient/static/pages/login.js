@@ -3,7 +3,8 @@
 // first when the portal requires MFA and the account has none.
 import { api } from '../api.js';
 import { el, clear } from '../dom.js';
-import { enrollWidget } from './account.js';
+import { enrollWidget, usePasskey, registerPasskey } from './account.js';
+import { getPasskey } from '../webauthn.js';
 
 export async function loginPage(main, ctx) {
   document.getElementById('topbar').hidden = true;
@@ -29,6 +30,14 @@ export async function loginPage(main, ctx) {
       el('h1', {}, 'Porthole'),
       el('p', {}, 'Enter the 6-digit code from your authenticator app, or one of your recovery codes.'),
       el('label', {}, 'Code', code), cbtn, cerr);
+    api('GET', '/api/mfa').then((st) => {
+      if (st.passkeys > 0) {
+        cform.append(el('button', { type: 'button', class: 'secondary', id: 'mfa-passkey', onclick: async () => {
+          cerr.textContent = '';
+          try { enter(await usePasskey()); } catch (e) { cerr.textContent = e.message; }
+        } }, 'Use a passkey instead'));
+      }
+    }).catch(() => {});
     cform.addEventListener('submit', async (ev) => {
       ev.preventDefault();
       cerr.textContent = '';
@@ -59,6 +68,62 @@ export async function loginPage(main, ctx) {
       go.focus();
     });
   };
+  // A sign-in at an identity provider that came back refused says why.
+  const ssoErr = new URLSearchParams(location.search).get('sso_error');
+  if (ssoErr) {
+    err.textContent = ssoErr;
+    history.replaceState(null, '', '/' + location.hash);
+  }
+  const sso = el('div', { class: 'sso', id: 'sso-providers' });
+  form.append(sso);
+  api('GET', '/api/sso/providers').then((ps) => {
+    for (const p of ps) {
+      sso.append(el('a', { class: 'button secondary', id: `sso-${p.id}`, href: `/api/sso/${encodeURIComponent(p.id)}/login` },
+        `Sign in with ${p.name}`));
+    }
+  }).catch(() => { /* no providers: local login only */ });
+  // A role that needs a phishing-resistant factor: use a passkey, or
+  // register one now if the account has none.
+  const passkeyStep = async () => {
+    const perr = el('p', { class: 'error', id: 'passkey-error', role: 'alert' });
+    const box = el('div', { class: 'card login', id: 'passkey-step' }, el('h1', {}, 'Porthole'));
+    clear(main);
+    main.append(box);
+    const st = await api('GET', '/api/mfa');
+    if (st.passkeys > 0) {
+      box.append(el('p', {}, 'Your role needs a passkey or security key to log in.'),
+        el('button', { type: 'button', id: 'passkey-use', onclick: async () => {
+          perr.textContent = '';
+          try { enter(await usePasskey()); } catch (e) { perr.textContent = e.message; }
+        } }, 'Use your passkey'), perr);
+    } else {
+      const name = el('input', { id: 'passkey-name', value: 'My passkey', maxlength: '64' });
+      box.append(el('p', {}, 'Your role needs a passkey or security key to log in. Register one now.'),
+        el('label', {}, 'Name', name),
+        el('button', { type: 'button', id: 'passkey-register', onclick: async () => {
+          perr.textContent = '';
+          try {
+            await registerPasskey(name.value);
+            enter(await api('GET', '/api/me'));
+          } catch (e) { perr.textContent = e.message; }
+        } }, 'Register a passkey'), perr);
+    }
+  };
+  // Back from an identity provider with a login that still owes a passkey.
+  api('GET', '/api/mfa').then((st) => {
+    if (st.pending && st.pending_factor === 'passkey') passkeyStep();
+  }).catch(() => { /* not logged in */ });
+  const pkLogin = el('button', { type: 'button', class: 'secondary', id: 'passkey-login', onclick: async () => {
+    err.textContent = '';
+    try {
+      const b = await api('POST', '/api/passkeys/login/begin');
+      const cred = await getPasskey(b.options);
+      enter(await api('POST', '/api/passkeys/login/finish', { ceremony: b.ceremony, credential: cred }));
+    } catch (e) {
+      err.textContent = e.message;
+    }
+  } }, 'Sign in with a passkey');
+  sso.append(pkLogin);
   form.addEventListener('submit', async (ev) => {
     ev.preventDefault();
     err.textContent = '';
@@ -67,6 +132,7 @@ export async function loginPage(main, ctx) {
     try {
       const me = await api('POST', '/api/login', { username: user.value, password: pass.value });
       if (me.mfa === 'verify') secondStep();
+      else if (me.mfa === 'passkey') await passkeyStep();
       else if (me.mfa === 'enroll') await mustEnroll();
       else enter(me);
     } catch (e) {
